@@ -1,0 +1,140 @@
+//! The task around one [`Room`]: takes commands in batches, lets the room decide, commits the
+//! batch's changes in one durable write, then delivers, in order, what the room said.
+//!
+//! Ordering: replies and events leave in the order the room produced them, and only after the
+//! batch is durable, so nobody ever sees (or is acknowledged) something a crash could lose.
+//! Fan-out: each event was serialised once by the room; every member's outbox gets a clone of
+//! the same bytes. A member whose outbox is full is closed as lagged and dropped from the room.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::room::{Output, Room, RoomLimits, view_for};
+use super::{CloseReason, Command, ConnId, Outbox};
+use crate::store::{Change, Persister, Store};
+
+/// Commands taken from the queue in one turn (and committed together).
+const BATCH: usize = 256;
+
+struct Member {
+    outbox: Outbox,
+    staff: bool,
+    user: String,
+}
+
+/// Run a room until shutdown.
+pub async fn run(
+    mut room: Room,
+    mut commands: mpsc::Receiver<Command>,
+    persister: Persister,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) {
+    let mut members: HashMap<ConnId, Member> = HashMap::new();
+    let mut senders: HashMap<ConnId, Outbox> = HashMap::new();
+    let mut inbox = Vec::with_capacity(BATCH);
+    let mut outputs = Vec::new();
+    loop {
+        let received = tokio::select! {
+            received = commands.recv_many(&mut inbox, BATCH) => received,
+            () = shutdown.cancelled() => 0,
+        };
+        if received == 0 {
+            return;
+        }
+        let now = Timestamp::now();
+        for Command { input, outbox } in inbox.drain(..) {
+            senders.insert(input.conn(), outbox);
+            room.handle(now, input, &mut outputs);
+        }
+
+        let changes: Vec<Change> = outputs
+            .iter()
+            .filter_map(|output| match output {
+                Output::Persist(change) => Some(change.clone()),
+                Output::Publish(event) => Some(Change::Event(event.clone())),
+                _ => None,
+            })
+            .collect();
+        if !changes.is_empty() {
+            if let Err(error) = persister.commit(changes).await {
+                tracing::error!(%error, "room lost a write; restarting it from the store");
+                let reason = CloseReason {
+                    code: plenary_protocol::close::SERVER_ERROR,
+                    reason: "server error: reconnect and resume with since",
+                };
+                for outbox in members.values().map(|m| &m.outbox).chain(senders.values()) {
+                    outbox.close(reason);
+                }
+                members.clear();
+                senders.clear();
+                outputs.clear();
+                match reload(&room, Arc::clone(&store)).await {
+                    Ok(restored) => room = restored,
+                    Err(error) => {
+                        tracing::error!(%error, "room cannot be restored; stopping it");
+                        return;
+                    }
+                }
+                continue;
+            }
+        }
+
+        for output in outputs.drain(..) {
+            match output {
+                Output::Persist(_) => {}
+                Output::Reply { conn, frame } => {
+                    if let Some(outbox) = senders.get(&conn) {
+                        outbox.push(frame);
+                    }
+                }
+                Output::Admit { conn, staff, user } => {
+                    if let Some(outbox) = senders.get(&conn) {
+                        members.insert(
+                            conn,
+                            Member {
+                                outbox: outbox.clone(),
+                                staff,
+                                user,
+                            },
+                        );
+                    }
+                }
+                Output::Dismiss { conn } => {
+                    members.remove(&conn);
+                }
+                Output::Publish(event) => {
+                    members.retain(|_, member| {
+                        match view_for(&event, member.staff, &member.user) {
+                            Some(frame) => member.outbox.push(frame.clone()),
+                            None => true,
+                        }
+                    });
+                }
+            }
+        }
+        senders.clear();
+    }
+}
+
+/// The room as the store has it (after a failed write left memory ahead of disk).
+async fn reload(room: &Room, store: Arc<dyn Store>) -> Result<Room, crate::store::StoreError> {
+    let limits: RoomLimits = room.limits();
+    let id = room.id().to_owned();
+    let record =
+        tokio::task::spawn_blocking(move || store.load_room(&id, limits.history, limits.history))
+            .await
+            .map_err(|error| {
+                crate::store::StoreError::Corrupt(format!("room reload failed: {error}"))
+            })??;
+    Ok(Room::restore(
+        room.id().to_owned(),
+        record,
+        room.sessions().clone(),
+        limits,
+    ))
+}

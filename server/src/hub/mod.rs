@@ -1,0 +1,262 @@
+//! The hub: every live room, and the way connections reach them.
+//!
+//! Each room runs as one task (`actor`) that owns its [`room::Room`] state; connections talk
+//! to it through a bounded command channel ([`RoomHandle`]) and hear back through their own
+//! bounded [`Outbox`]. The [`Hub`] is a directory of handles only: no lock is ever held
+//! across an `.await`, and room state is touched by its own task alone.
+//!
+//! No axum and no sockets here: the WebSocket layer (`ws`) turns frames into commands.
+
+mod actor;
+pub mod room;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use plenary_protocol::{QuestionId, RoomId, ServerMessage, User};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::programme::Programme;
+use crate::store::{Persister, Store, StoreError};
+pub use room::{Action, Caller, Input, RoomLimits};
+
+/// A connection's number, unique in this process.
+pub type ConnId = u64;
+
+/// A person as the server knows them on one connection.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub user: User,
+    /// Rooms their token is limited to; `None` for all.
+    pub rooms: Option<Vec<RoomId>>,
+}
+
+impl Person {
+    /// Whether this person may curate Q&A and chat in `room`.
+    pub fn may_moderate(&self, room: &str) -> bool {
+        self.user.role.is_staff()
+            && self
+                .rooms
+                .as_ref()
+                .is_none_or(|rooms| rooms.iter().any(|id| id == room))
+    }
+}
+
+/// Serialise a server message once, into bytes shared by every recipient.
+pub fn encode(message: &ServerMessage) -> Bytes {
+    Bytes::from(serde_json::to_vec(message).expect("protocol types always serialise to JSON"))
+}
+
+/// Why a connection is being closed, sent as the WebSocket close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+struct Kick {
+    reason: OnceLock<CloseReason>,
+    token: CancellationToken,
+}
+
+/// The sending side of one connection's bounded outgoing queue. Cheap to clone; rooms hold
+/// one per member. When the queue is full the connection is closed with
+/// [`plenary_protocol::close::LAGGED`]: a slow reader never slows anyone else, and it
+/// resumes from the log when it reconnects.
+#[derive(Clone)]
+pub struct Outbox {
+    frames: mpsc::Sender<Bytes>,
+    kick: Arc<Kick>,
+}
+
+/// The receiving side of an [`Outbox`], drained by the connection's writer.
+pub struct OutboxReceiver {
+    pub frames: mpsc::Receiver<Bytes>,
+    kick: Arc<Kick>,
+}
+
+impl Outbox {
+    /// A queue of at most `capacity` frames.
+    pub fn new(capacity: usize) -> (Outbox, OutboxReceiver) {
+        let (frames, receiver) = mpsc::channel(capacity);
+        let kick = Arc::new(Kick {
+            reason: OnceLock::new(),
+            token: CancellationToken::new(),
+        });
+        (
+            Outbox {
+                frames,
+                kick: Arc::clone(&kick),
+            },
+            OutboxReceiver {
+                frames: receiver,
+                kick,
+            },
+        )
+    }
+
+    /// Queue a frame. Returns false if the connection is gone or was closed for lagging.
+    pub fn push(&self, frame: Bytes) -> bool {
+        match self.frames.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(CloseReason {
+                    code: plenary_protocol::close::LAGGED,
+                    reason: "lagged: reconnect and resume with since",
+                });
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Close the connection with a reason (the first reason given wins).
+    pub fn close(&self, reason: CloseReason) {
+        let _ = self.kick.reason.set(reason);
+        self.kick.token.cancel();
+    }
+
+    /// Resolves once the connection has been told to close.
+    pub async fn closed(&self) {
+        self.kick.token.cancelled().await;
+    }
+}
+
+impl OutboxReceiver {
+    /// Resolves with the reason once the connection has been told to close.
+    pub fn closing(&self) -> impl Future<Output = CloseReason> + Send + 'static {
+        let kick = Arc::clone(&self.kick);
+        async move {
+            kick.token.cancelled().await;
+            *kick
+                .reason
+                .get()
+                .expect("the reason is set before the token is cancelled")
+        }
+    }
+}
+
+/// A message to a room's task.
+pub struct Command {
+    pub input: Input,
+    /// Where replies to the sender go.
+    pub outbox: Outbox,
+}
+
+/// The way into one room's task.
+#[derive(Clone)]
+pub struct RoomHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+/// The room's task has stopped (the server is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the room is closed")]
+pub struct RoomClosed;
+
+impl RoomHandle {
+    /// Send a command, waiting while the room's queue is full.
+    pub async fn send(&self, input: Input, outbox: Outbox) -> Result<(), RoomClosed> {
+        self.commands
+            .send(Command { input, outbox })
+            .await
+            .map_err(|_| RoomClosed)
+    }
+}
+
+/// How the hub is tuned.
+#[derive(Debug, Clone, Copy)]
+pub struct HubLimits {
+    pub room: RoomLimits,
+    /// Commands queued per room before senders wait.
+    pub room_queue: usize,
+}
+
+/// The directory of rooms.
+pub struct Hub {
+    rooms: DashMap<RoomId, RoomHandle>,
+    /// Which room each question lives in, so `vote` and `moderate` can be routed.
+    questions: DashMap<QuestionId, RoomId>,
+    next_question: AtomicU64,
+    next_conn: AtomicU64,
+    programme: Arc<Programme>,
+}
+
+impl Hub {
+    /// Load every room of the programme from the store and start its task.
+    pub fn start(
+        store: Arc<dyn Store>,
+        persister: Persister,
+        programme: Programme,
+        limits: HubLimits,
+        tasks: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) -> Result<Arc<Hub>, StoreError> {
+        let hub = Hub {
+            rooms: DashMap::new(),
+            questions: DashMap::new(),
+            next_question: AtomicU64::new(store.max_question_id()? + 1),
+            next_conn: AtomicU64::new(1),
+            programme: Arc::new(programme.clone()),
+        };
+        for room_def in &programme.rooms {
+            let record = store.load_room(&room_def.id, limits.room.history, limits.room.history)?;
+            for question in &record.questions {
+                hub.questions
+                    .insert(question.question.id, room_def.id.clone());
+            }
+            let sessions: HashMap<_, _> = programme
+                .sessions_in(&room_def.id)
+                .map(|session| (session.id.clone(), session.qa_moderated))
+                .collect();
+            let room = room::Room::restore(room_def.id.clone(), record, sessions, limits.room);
+            let (commands, queue) = mpsc::channel(limits.room_queue);
+            tasks.spawn(actor::run(
+                room,
+                queue,
+                persister.clone(),
+                Arc::clone(&store),
+                shutdown.clone(),
+            ));
+            hub.rooms
+                .insert(room_def.id.clone(), RoomHandle { commands });
+        }
+        Ok(Arc::new(hub))
+    }
+
+    /// The room with this id.
+    pub fn room(&self, id: &str) -> Option<RoomHandle> {
+        self.rooms.get(id).map(|entry| entry.value().clone())
+    }
+
+    /// The room a question lives in.
+    pub fn room_of_question(&self, question: QuestionId) -> Option<RoomHandle> {
+        let room = self.questions.get(&question)?.value().clone();
+        self.room(&room)
+    }
+
+    /// A new question id in the room holding `session`, or `None` if there is no such
+    /// session.
+    pub fn new_question(&self, session: &str) -> Option<(QuestionId, RoomHandle)> {
+        let room_id = self.programme().session(session)?.room.clone();
+        let room = self.room(&room_id)?;
+        let id = self.next_question.fetch_add(1, Ordering::Relaxed);
+        self.questions.insert(id, room_id);
+        Some((id, room))
+    }
+
+    /// A new connection number.
+    pub fn new_conn(&self) -> ConnId {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The current programme.
+    pub fn programme(&self) -> Arc<Programme> {
+        Arc::clone(&self.programme)
+    }
+}

@@ -1,0 +1,210 @@
+//! The Plenary server as a library: [`start`] a server from a [`Config`], get its address, and
+//! [`Server::shutdown`] it. The `plenary` binary and the end-to-end tests both go through here.
+//!
+//! Layers, outermost first: `http` (axum routes) → `ws` (one connection's session) → `hub`
+//! (rooms and fan-out; no axum, no sockets) → `store` (SQLite). `programme` and `auth` sit
+//! beside them as plain data and functions.
+
+pub mod auth;
+pub mod hub;
+pub mod programme;
+pub mod store;
+
+mod http;
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use plenary_protocol::Role;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
+use crate::hub::{Hub, HubLimits, RoomLimits};
+use crate::programme::Programme;
+use crate::store::{Persister, SqliteStore, Store, StoreError};
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Where the database and the token secret live.
+    pub data_dir: PathBuf,
+    /// The token secret; `None` to use (or create) the data directory's `secret` file.
+    pub secret: Option<String>,
+    /// Events each room keeps replayable for clients resuming with `since`.
+    pub history: usize,
+    /// Chat messages sent in a join snapshot.
+    pub chat_history: usize,
+    /// Frames queued for one connection before it counts as lagging and is closed.
+    pub outbox_frames: usize,
+    /// The largest WebSocket message accepted.
+    pub max_frame_bytes: usize,
+    /// How long shutdown waits for connections and writes to finish.
+    pub drain: Duration,
+}
+
+impl Config {
+    /// A configuration with the defaults for everything but where to listen and store.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            listen,
+            data_dir,
+            secret: None,
+            history: 1_000,
+            chat_history: 100,
+            outbox_frames: 1_024,
+            max_frame_bytes: 64 * 1024,
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory: {0}")]
+    DataDir(std::io::Error),
+    #[error("listen: {0}")]
+    Listen(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+/// What every request handler and connection shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub hub: Arc<Hub>,
+    pub keys: Arc<Keys>,
+    pub config: Arc<Config>,
+    /// Connections and room tasks, awaited on shutdown.
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    seeded_demo: bool,
+    state: AppState,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    writer: std::thread::JoinHandle<()>,
+}
+
+/// Start a server: open the store (seeding the demo conference into an empty one), start
+/// every room, and listen.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(StartError::DataDir)?;
+    let keys = Keys::load(&config.data_dir, config.secret.as_deref())?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    let (programme, seeded_demo) = match store.load_programme()? {
+        Some(programme) => (programme, false),
+        None => {
+            let demo = Programme::demo(jiff::Timestamp::now());
+            store.save_programme(&demo)?;
+            (demo, true)
+        }
+    };
+    let (persister, writer) = Persister::start(Arc::clone(&store));
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let limits = HubLimits {
+        room: RoomLimits {
+            history: config.history,
+            chat_history: config.chat_history,
+        },
+        room_queue: 1_024,
+    };
+    let hub = Hub::start(store, persister, programme, limits, &tasks, &shutdown)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(StartError::Listen)?;
+    let addr = listener.local_addr().map_err(StartError::Listen)?;
+    let state = AppState {
+        hub,
+        keys: Arc::new(keys),
+        config: Arc::new(config),
+        tasks,
+        shutdown: shutdown.clone(),
+    };
+    let app = http::app(state.clone());
+    let http = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future(),
+    );
+    tracing::info!(%addr, "listening");
+    Ok(Server {
+        addr,
+        seeded_demo,
+        state,
+        http,
+        writer,
+    })
+}
+
+impl Server {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether this start seeded the demo conference into an empty data directory.
+    pub fn seeded_demo(&self) -> bool {
+        self.seeded_demo
+    }
+
+    /// An invite link for a role: whoever opens it chooses a name and becomes a new person
+    /// with that role.
+    pub fn invite_link(&self, role: Role, days: u64) -> String {
+        let mut claims = Claims::new(
+            format!("invite-{}", random_hex(4)),
+            format!("{} invite", role.as_str()),
+            role,
+            unix_now(),
+            days,
+        );
+        claims.invite = true;
+        format!(
+            "http://{}/?token={}",
+            self.addr,
+            self.state.keys.issue(&claims)
+        )
+    }
+
+    /// Stop: refuse new connections, tell open ones to reconnect (close code 1012), let
+    /// in-flight writes commit, and return once everything has stopped or the drain time
+    /// has passed.
+    pub async fn shutdown(self) {
+        self.state.shutdown.cancel();
+        let drain = self.state.config.drain;
+        let tasks = self.state.tasks.clone();
+        tasks.close();
+        let Server {
+            state,
+            http,
+            writer,
+            ..
+        } = self;
+        drop(state);
+        let stopped = tokio::time::timeout(drain, async {
+            let _ = http.await;
+            tasks.wait().await;
+        })
+        .await;
+        if stopped.is_err() {
+            tracing::warn!(?drain, "shutdown drain time passed with work still running");
+            return;
+        }
+        // The room tasks held the last handles to the writer thread: it has committed
+        // everything queued and is ending.
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    }
+}

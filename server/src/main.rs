@@ -1,0 +1,168 @@
+//! `plenary`: run the server (`serve`, the default) or issue a token (`token`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use plenary_protocol::Role;
+use plenary_server::auth::{Claims, Keys, random_hex, unix_now};
+use plenary_server::{Config, start};
+
+/// Plenary: the open-source hub for virtual conferences.
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default). An empty data directory gets the demo conference.
+    Serve(ServeArgs),
+    /// Print a signed personal token that a server on the same data directory accepts.
+    Token(TokenArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the real address is printed).
+    #[arg(long, env = "PLENARY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Where the database and the token secret live.
+    #[arg(long, env = "PLENARY_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Token secret (at least 32 bytes); by default kept in DATA_DIR/secret.
+    #[arg(long, env = "PLENARY_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// The person's display name.
+    #[arg(long)]
+    name: String,
+    /// Limit the token to these rooms (repeat for several); all rooms by default.
+    #[arg(long = "room")]
+    rooms: Vec<String>,
+    /// Days until the token expires.
+    #[arg(long, default_value_t = 30)]
+    days: u64,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Attendee,
+    Moderator,
+    Host,
+    Organiser,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::Attendee => Role::Attendee,
+            RoleArg::Moderator => Role::Moderator,
+            RoleArg::Host => Role::Host,
+            RoleArg::Organiser => Role::Organiser,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PLENARY_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(Command::Token(args)) => token(args),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("plenary: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let keys = Keys::load(&args.data.data_dir, args.data.secret.as_deref())?;
+    let mut claims = Claims::new(
+        format!("u-{}", random_hex(8)),
+        args.name,
+        args.role.into(),
+        unix_now(),
+        args.days,
+    );
+    if !args.rooms.is_empty() {
+        claims.rooms = Some(args.rooms);
+    }
+    println!("{}", keys.issue(&claims));
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut config = Config::new(args.listen, args.data.data_dir);
+        config.secret = args.data.secret;
+        let server = start(config).await?;
+        println!("Plenary is listening on http://{}", server.addr());
+        if server.seeded_demo() {
+            println!("The data directory was empty: seeded the demo conference.");
+        }
+        println!("Invite links (valid 30 days; whoever opens one picks a name):");
+        for role in Role::ALL {
+            println!("  {:<10} {}", role.as_str(), server.invite_link(role, 30));
+        }
+        shutdown_signal().await;
+        println!("Shutting down: telling clients to reconnect, finishing writes.");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,290 @@
+//! The conference programme: conference, rooms and sessions, held in memory as plain data,
+//! and the demo conference seeded on an empty data directory.
+//!
+//! Times are [`Timestamp`]s (UTC instants); the conference's IANA time zone is kept only to be
+//! shown and exported. Conversion to the wire shape happens in [`Programme::to_schedule`].
+
+use jiff::{SignedDuration, Timestamp};
+use plenary_protocol::{self as protocol, RoomKind, SessionKind};
+
+/// The whole programme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Programme {
+    pub name: String,
+    /// IANA time zone of the conference, e.g. `Europe/London`.
+    pub timezone: String,
+    /// In display order.
+    pub rooms: Vec<RoomDef>,
+    /// Ordered by start.
+    pub sessions: Vec<SessionDef>,
+}
+
+/// A room of the programme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomDef {
+    pub id: String,
+    pub name: String,
+    pub kind: RoomKind,
+    /// Attendee places; `None` for no limit.
+    pub capacity: Option<u32>,
+}
+
+/// A session of the programme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionDef {
+    pub id: String,
+    pub title: String,
+    pub kind: SessionKind,
+    /// The id of the room it takes place in.
+    pub room: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub speakers: Vec<String>,
+    pub description: String,
+    /// Questions wait for a moderator's approval before attendees see them.
+    pub qa_moderated: bool,
+}
+
+impl Programme {
+    /// The session with this id.
+    pub fn session(&self, id: &str) -> Option<&SessionDef> {
+        self.sessions.iter().find(|session| session.id == id)
+    }
+
+    /// The sessions that take place in a room.
+    pub fn sessions_in<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a SessionDef> {
+        self.sessions
+            .iter()
+            .filter(move |session| session.room == room)
+    }
+
+    /// The programme as `GET /api/schedule` shows it.
+    pub fn to_schedule(&self) -> protocol::Schedule {
+        protocol::Schedule {
+            conference: protocol::Conference {
+                name: self.name.clone(),
+                timezone: self.timezone.clone(),
+            },
+            rooms: self
+                .rooms
+                .iter()
+                .map(|room| protocol::Room {
+                    id: room.id.clone(),
+                    name: room.name.clone(),
+                    kind: room.kind,
+                    capacity: room.capacity,
+                })
+                .collect(),
+            sessions: self
+                .sessions
+                .iter()
+                .map(|session| protocol::Session {
+                    id: session.id.clone(),
+                    title: session.title.clone(),
+                    kind: session.kind,
+                    room: session.room.clone(),
+                    start: rfc3339(session.start),
+                    end: rfc3339(session.end),
+                    speakers: session.speakers.clone(),
+                    description: session.description.clone(),
+                    qa_moderated: session.qa_moderated,
+                })
+                .collect(),
+        }
+    }
+
+    /// The demo conference: a one-day international public-library conference in
+    /// Europe/London, laid around `now` so that one session is live, one has ended and several
+    /// are upcoming.
+    pub fn demo(now: Timestamp) -> Programme {
+        // Align to the half hour so the programme looks like a real one.
+        let half_hour = 30 * 60;
+        let base = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(half_hour))
+            .expect("a half-hour boundary of a valid instant is valid");
+        let at = |minutes: i64| base + SignedDuration::from_mins(minutes);
+        let room = |id: &str, name: &str, kind, capacity| RoomDef {
+            id: id.into(),
+            name: name.into(),
+            kind,
+            capacity,
+        };
+        let mut sessions = Vec::new();
+        let mut add = |id: &str,
+                       title: &str,
+                       kind: SessionKind,
+                       room: &str,
+                       (from, to): (i64, i64),
+                       speakers: &[&str],
+                       description: &str| {
+            sessions.push(SessionDef {
+                id: id.into(),
+                title: title.into(),
+                kind,
+                room: room.into(),
+                start: at(from),
+                end: at(to),
+                speakers: speakers.iter().map(|name| (*name).to_owned()).collect(),
+                description: description.into(),
+                qa_moderated: matches!(kind, SessionKind::Keynote | SessionKind::Panel),
+            });
+        };
+        add(
+            "welcome",
+            "Welcome: libraries sharing practice across borders",
+            SessionKind::Talk,
+            "main-stage",
+            (-60, -30),
+            &["Amelia Hartley", "Ingrid Solberg"],
+            "The hosts open the day and introduce the libraries taking part.",
+        );
+        add(
+            "keynote-open",
+            "Keynote: The library as everyone's public square",
+            SessionKind::Keynote,
+            "main-stage",
+            (-30, 30),
+            &["Priya Raman"],
+            "How public libraries in five countries became the place where communities meet.",
+        );
+        add(
+            "break-morning",
+            "Break",
+            SessionKind::Break,
+            "main-stage",
+            (30, 45),
+            &[],
+            "",
+        );
+        add(
+            "panel-partnerships",
+            "Panel: International library partnerships that last",
+            SessionKind::Panel,
+            "main-stage",
+            (45, 105),
+            &[
+                "Ingrid Solberg",
+                "Jonas Becker",
+                "Fatima Al-Mansouri",
+                "Rahul Desai",
+            ],
+            "Librarians from Norway, Germany, the Gulf and India on partnerships that outlive their first grant.",
+        );
+        add(
+            "workshop-partnerships",
+            "How to initiate successful international partnerships",
+            SessionKind::Workshop,
+            "workshop-1",
+            (45, 135),
+            &["Jonas Becker"],
+            "A hands-on workshop: finding a partner library, a first joint project, and the agreement that holds it.",
+        );
+        add(
+            "workshop-fundraising",
+            "Fundraising for international projects",
+            SessionKind::Workshop,
+            "workshop-2",
+            (45, 135),
+            &["Fatima Al-Mansouri"],
+            "Where the money for cross-border library projects comes from, and how to write the application.",
+        );
+        add(
+            "workshop-storytelling",
+            "Digital storytelling with your community",
+            SessionKind::Workshop,
+            "workshop-3",
+            (45, 135),
+            &["Rahul Desai"],
+            "Collect and share local stories with simple tools every library has.",
+        );
+        add(
+            "showcases",
+            "Project showcases: five libraries, five projects",
+            SessionKind::Talk,
+            "main-stage",
+            (105, 165),
+            &["Amelia Hartley", "Sofie Lund", "Karim Haddad"],
+            "Short talks on projects that libraries ran together, and what they learned.",
+        );
+        add(
+            "keynote-close",
+            "Keynote: Reading the world together",
+            SessionKind::Keynote,
+            "main-stage",
+            (165, 225),
+            &["Helena Vogt"],
+            "A closing keynote on shared collections, translation and the reading cultures of the world.",
+        );
+        add(
+            "closing",
+            "Closing remarks",
+            SessionKind::Talk,
+            "main-stage",
+            (225, 240),
+            &["Amelia Hartley", "Ingrid Solberg"],
+            "",
+        );
+        Programme {
+            name: "Libraries Without Borders: International Practice Day".into(),
+            timezone: "Europe/London".into(),
+            rooms: vec![
+                room("main-stage", "Main stage", RoomKind::Stage, None),
+                room(
+                    "workshop-1",
+                    "Workshop room 1",
+                    RoomKind::Workshop,
+                    Some(40),
+                ),
+                room(
+                    "workshop-2",
+                    "Workshop room 2",
+                    RoomKind::Workshop,
+                    Some(40),
+                ),
+                room(
+                    "workshop-3",
+                    "Workshop room 3",
+                    RoomKind::Workshop,
+                    Some(40),
+                ),
+            ],
+            sessions,
+        }
+    }
+}
+
+/// An instant as RFC 3339 UTC, to the second or millisecond as it has them.
+pub fn rfc3339(timestamp: Timestamp) -> String {
+    timestamp.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_has_one_live_one_ended_and_several_upcoming_sessions() {
+        let now: Timestamp = "2026-11-28T12:47:00Z".parse().expect("valid instant");
+        let demo = Programme::demo(now);
+        let live = demo
+            .sessions
+            .iter()
+            .filter(|session| session.start <= now && now < session.end)
+            .count();
+        let ended = demo.sessions.iter().filter(|s| s.end <= now).count();
+        let upcoming = demo.sessions.iter().filter(|s| s.start > now).count();
+        assert_eq!(live, 1);
+        assert!(ended >= 1);
+        assert!(upcoming >= 3);
+        assert!(
+            demo.rooms
+                .iter()
+                .filter(|r| r.kind == RoomKind::Workshop)
+                .count()
+                >= 3
+        );
+        for session in &demo.sessions {
+            assert!(demo.rooms.iter().any(|room| room.id == session.room));
+            assert!(session.end > session.start);
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! Durable state: the programme, each room's event log, chat and questions.
+//!
+//! [`Store`] is the small trait the rest of the server sees; [`SqliteStore`] is the embedded
+//! default (one file in the data directory). [`Persister`] runs every write on one dedicated
+//! thread and commits whatever has queued up in one transaction (group commit), so a busy
+//! conference pays one fsync per batch, not one per message. Rooms acknowledge an action only
+//! after its batch has committed.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use plenary_protocol::{
+    Author, ChatId, ChatMessage, Question, QuestionId, QuestionStatus, RoomId, RoomKind,
+    SessionKind, UserId,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::programme::{Programme, RoomDef, SessionDef};
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store's writer thread has stopped")]
+    WriterGone,
+}
+
+/// One stored event of a room's log: the frames each audience receives.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub room: RoomId,
+    pub seq: u64,
+    /// The frame everyone may see; `None` for a staff-only event.
+    pub public: Option<Bytes>,
+    /// The frame staff see.
+    pub staff: Bytes,
+    /// A person who is not staff but sees the staff frame (the asker of a pending question).
+    pub owner: Option<UserId>,
+}
+
+/// A stored question with what the wire type does not carry.
+#[derive(Debug, Clone)]
+pub struct StoredQuestion {
+    pub room: RoomId,
+    /// The question with its author always filled in.
+    pub question: Question,
+    /// Attendees have seen it (approved at some point), so they must hear when it is rejected.
+    pub ever_public: bool,
+    /// Who voted for it.
+    pub voters: Vec<UserId>,
+}
+
+/// A write, applied together with the others of its batch in one transaction.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Event(StoredEvent),
+    Chat {
+        room: RoomId,
+        message: ChatMessage,
+    },
+    ChatRemoved {
+        room: RoomId,
+        id: ChatId,
+    },
+    /// Insert or replace a question's state (votes, status, pin).
+    Question {
+        room: RoomId,
+        question: Question,
+        ever_public: bool,
+    },
+    Vote {
+        question: QuestionId,
+        user: UserId,
+    },
+}
+
+/// What a room needs to come back after a restart.
+#[derive(Debug, Default)]
+pub struct RoomRecord {
+    /// The room's last event sequence number (0 for a new room).
+    pub last_seq: u64,
+    /// The newest events, oldest first, at most the number asked for.
+    pub events: Vec<StoredEvent>,
+    /// The newest chat messages not removed, oldest first.
+    pub chat: Vec<ChatMessage>,
+    pub questions: Vec<StoredQuestion>,
+}
+
+/// The storage the server runs on. Implementations block; callers run them off the async
+/// runtime (the [`Persister`] thread, or start-up).
+pub trait Store: Send + Sync + 'static {
+    /// The stored programme, or `None` on an empty data directory.
+    fn load_programme(&self) -> Result<Option<Programme>, StoreError>;
+    /// Replace the whole programme.
+    fn save_programme(&self, programme: &Programme) -> Result<(), StoreError>;
+    /// A room's recent history and state.
+    fn load_room(&self, room: &str, events: usize, chat: usize) -> Result<RoomRecord, StoreError>;
+    /// The largest question id handed out so far (0 if none).
+    fn max_question_id(&self) -> Result<QuestionId, StoreError>;
+    /// Apply every change, all or nothing, durably.
+    fn commit(&self, changes: &[&Change]) -> Result<(), StoreError>;
+}
+
+/// The embedded default: SQLite in WAL mode with full fsync.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS conference (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    timezone TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    capacity INTEGER,
+    position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    room TEXT NOT NULL REFERENCES rooms(id),
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    speakers TEXT NOT NULL,
+    description TEXT NOT NULL,
+    qa_moderated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    public BLOB,
+    staff BLOB NOT NULL,
+    owner TEXT,
+    PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chat (
+    room TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    author_id TEXT NOT NULL,
+    author_name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at TEXT NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    room TEXT NOT NULL,
+    session TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    author_name TEXT NOT NULL,
+    anonymous INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pinned INTEGER NOT NULL,
+    votes INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    ever_public INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS questions_by_room ON questions (room);
+CREATE TABLE IF NOT EXISTS votes (
+    question INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (question, user_id)
+) WITHOUT ROWID;
+";
+
+impl SqliteStore {
+    /// Open (or create) `plenary.db` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let connection = Connection::open(data_dir.join("plenary.db"))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the transaction rolls back
+        // when dropped), so a poisoned lock is still safe to use.
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn enum_text<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        other => unreachable!("unit enum variants serialise as strings, got {other:?}"),
+    }
+}
+
+fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|error| StoreError::Corrupt(format!("{text:?}: {error}")))
+}
+
+fn millis(timestamp: Timestamp) -> i64 {
+    timestamp.as_millisecond()
+}
+
+fn from_millis(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+impl Store for SqliteStore {
+    fn load_programme(&self) -> Result<Option<Programme>, StoreError> {
+        let connection = self.lock();
+        let conference = connection
+            .query_row(
+                "SELECT name, timezone FROM conference WHERE id = 1",
+                [],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        let Some((name, timezone)) = conference else {
+            return Ok(None);
+        };
+        let mut rooms = Vec::new();
+        let mut statement =
+            connection.prepare("SELECT id, name, kind, capacity FROM rooms ORDER BY position")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            rooms.push(RoomDef {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                kind: enum_from_text::<RoomKind>(&row.get::<_, String>(2)?)?,
+                capacity: row.get(3)?,
+            });
+        }
+        let mut sessions = Vec::new();
+        let mut statement = connection.prepare(
+            "SELECT id, title, kind, room, start_ms, end_ms, speakers, description, qa_moderated
+             FROM sessions ORDER BY start_ms, id",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let speakers: String = row.get(6)?;
+            sessions.push(SessionDef {
+                id: row.get(0)?,
+                title: row.get(1)?,
+                kind: enum_from_text::<SessionKind>(&row.get::<_, String>(2)?)?,
+                room: row.get(3)?,
+                start: from_millis(row.get(4)?)?,
+                end: from_millis(row.get(5)?)?,
+                speakers: serde_json::from_str(&speakers)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                description: row.get(7)?,
+                qa_moderated: row.get(8)?,
+            });
+        }
+        Ok(Some(Programme {
+            name,
+            timezone,
+            rooms,
+            sessions,
+        }))
+    }
+
+    fn save_programme(&self, programme: &Programme) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute("DELETE FROM sessions", [])?;
+        transaction.execute("DELETE FROM rooms", [])?;
+        transaction.execute(
+            "INSERT OR REPLACE INTO conference (id, name, timezone) VALUES (1, ?1, ?2)",
+            params![programme.name, programme.timezone],
+        )?;
+        for (position, room) in programme.rooms.iter().enumerate() {
+            transaction.execute(
+                "INSERT INTO rooms (id, name, kind, capacity, position) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    room.id,
+                    room.name,
+                    enum_text(room.kind),
+                    room.capacity,
+                    position as i64
+                ],
+            )?;
+        }
+        for session in &programme.sessions {
+            let speakers = serde_json::to_string(&session.speakers)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            transaction.execute(
+                "INSERT INTO sessions (id, title, kind, room, start_ms, end_ms, speakers, description, qa_moderated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    session.id,
+                    session.title,
+                    enum_text(session.kind),
+                    session.room,
+                    millis(session.start),
+                    millis(session.end),
+                    speakers,
+                    session.description,
+                    session.qa_moderated
+                ],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn load_room(&self, room: &str, events: usize, chat: usize) -> Result<RoomRecord, StoreError> {
+        let connection = self.lock();
+        let last_seq: i64 = connection.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE room = ?1",
+            [room],
+            |row| row.get(0),
+        )?;
+        let mut record = RoomRecord {
+            last_seq: u64::try_from(last_seq).map_err(|_| StoreError::Corrupt("seq".into()))?,
+            ..RoomRecord::default()
+        };
+
+        let mut statement = connection.prepare(
+            "SELECT seq, public, staff, owner FROM events WHERE room = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let mut rows = statement.query(params![room, events as i64])?;
+        while let Some(row) = rows.next()? {
+            record.events.push(StoredEvent {
+                room: room.to_owned(),
+                seq: row.get::<_, i64>(0)? as u64,
+                public: row.get::<_, Option<Vec<u8>>>(1)?.map(Bytes::from),
+                staff: Bytes::from(row.get::<_, Vec<u8>>(2)?),
+                owner: row.get(3)?,
+            });
+        }
+        record.events.reverse();
+
+        let mut statement = connection.prepare(
+            "SELECT id, author_id, author_name, text, at FROM chat
+             WHERE room = ?1 AND removed = 0 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let mut rows = statement.query(params![room, chat as i64])?;
+        while let Some(row) = rows.next()? {
+            record.chat.push(ChatMessage {
+                id: row.get::<_, i64>(0)? as u64,
+                author: Author {
+                    id: row.get(1)?,
+                    name: row.get(2)?,
+                },
+                text: row.get(3)?,
+                at: row.get(4)?,
+            });
+        }
+        record.chat.reverse();
+
+        let mut statement = connection.prepare(
+            "SELECT id, session, author_id, author_name, anonymous, text, status, pinned, votes, at, ever_public
+             FROM questions WHERE room = ?1 ORDER BY id",
+        )?;
+        let mut voters_of = connection.prepare("SELECT user_id FROM votes WHERE question = ?1")?;
+        let mut rows = statement.query([room])?;
+        while let Some(row) = rows.next()? {
+            let id = row.get::<_, i64>(0)?;
+            let voters = voters_of
+                .query_map([id], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            record.questions.push(StoredQuestion {
+                room: room.to_owned(),
+                question: Question {
+                    id: id as u64,
+                    session: row.get(1)?,
+                    author: Some(Author {
+                        id: row.get(2)?,
+                        name: row.get(3)?,
+                    }),
+                    anonymous: row.get(4)?,
+                    text: row.get(5)?,
+                    status: enum_from_text::<QuestionStatus>(&row.get::<_, String>(6)?)?,
+                    pinned: row.get(7)?,
+                    votes: row.get(8)?,
+                    at: row.get(9)?,
+                },
+                ever_public: row.get(10)?,
+                voters,
+            });
+        }
+        Ok(record)
+    }
+
+    fn max_question_id(&self) -> Result<QuestionId, StoreError> {
+        let max: i64 =
+            self.lock()
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM questions", [], |row| {
+                    row.get(0)
+                })?;
+        Ok(max as u64)
+    }
+
+    fn commit(&self, changes: &[&Change]) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        for change in changes {
+            match change {
+                Change::Event(event) => {
+                    transaction
+                        .prepare_cached(
+                            "INSERT INTO events (room, seq, public, staff, owner) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )?
+                        .execute(params![
+                            event.room,
+                            event.seq as i64,
+                            event.public.as_deref(),
+                            &event.staff[..],
+                            event.owner
+                        ])?;
+                }
+                Change::Chat { room, message } => {
+                    transaction
+                        .prepare_cached(
+                            "INSERT INTO chat (room, id, author_id, author_name, text, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        )?
+                        .execute(params![
+                            room,
+                            message.id as i64,
+                            message.author.id,
+                            message.author.name,
+                            message.text,
+                            message.at
+                        ])?;
+                }
+                Change::ChatRemoved { room, id } => {
+                    transaction
+                        .prepare_cached("UPDATE chat SET removed = 1 WHERE room = ?1 AND id = ?2")?
+                        .execute(params![room, *id as i64])?;
+                }
+                Change::Question {
+                    room,
+                    question,
+                    ever_public,
+                } => {
+                    let author = question.author.as_ref().ok_or_else(|| {
+                        StoreError::Corrupt("a stored question must name its author".into())
+                    })?;
+                    transaction
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO questions
+                             (id, room, session, author_id, author_name, anonymous, text, status, pinned, votes, at, ever_public)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                        )?
+                        .execute(params![
+                            question.id as i64,
+                            room,
+                            question.session,
+                            author.id,
+                            author.name,
+                            question.anonymous,
+                            question.text,
+                            enum_text(question.status),
+                            question.pinned,
+                            question.votes,
+                            question.at,
+                            ever_public
+                        ])?;
+                }
+                Change::Vote { question, user } => {
+                    transaction
+                        .prepare_cached("INSERT INTO votes (question, user_id) VALUES (?1, ?2)")?
+                        .execute(params![*question as i64, user])?;
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+}
+
+/// One room's writes, committed together; `done` hears the outcome.
+struct Batch {
+    changes: Vec<Change>,
+    done: oneshot::Sender<Result<(), Arc<StoreError>>>,
+}
+
+/// The write path: a thread that owns the store's writes and commits queued batches together.
+#[derive(Clone)]
+pub struct Persister {
+    batches: mpsc::Sender<Batch>,
+}
+
+/// How many batches one group commit may take at most.
+const GROUP_COMMIT_BATCHES: usize = 256;
+
+impl Persister {
+    /// Start the writer thread. It ends when every `Persister` clone is dropped.
+    pub fn start(store: Arc<dyn Store>) -> (Persister, std::thread::JoinHandle<()>) {
+        let (batches, mut queue) = mpsc::channel::<Batch>(1024);
+        let thread = std::thread::Builder::new()
+            .name("plenary-persister".into())
+            .spawn(move || {
+                let mut group = Vec::with_capacity(GROUP_COMMIT_BATCHES);
+                while queue.blocking_recv_many(&mut group, GROUP_COMMIT_BATCHES) > 0 {
+                    commit_group(store.as_ref(), &mut group);
+                }
+            })
+            .expect("spawning a thread only fails when the OS is out of resources");
+        (Persister { batches }, thread)
+    }
+
+    /// Commit `changes` durably (with whatever else is queued). Returns once they are on disk.
+    pub async fn commit(&self, changes: Vec<Change>) -> Result<(), Arc<StoreError>> {
+        let (done, outcome) = oneshot::channel();
+        self.batches
+            .send(Batch { changes, done })
+            .await
+            .map_err(|_| Arc::new(StoreError::WriterGone))?;
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)))
+    }
+}
+
+/// Commit a group in one transaction; if it fails, commit each batch alone so that one bad
+/// batch fails only its own room.
+fn commit_group(store: &dyn Store, group: &mut Vec<Batch>) {
+    let all: Vec<&Change> = group.iter().flat_map(|batch| &batch.changes).collect();
+    let outcome = store.commit(&all);
+    drop(all);
+    match outcome {
+        Ok(()) => {
+            for batch in group.drain(..) {
+                let _ = batch.done.send(Ok(()));
+            }
+        }
+        Err(error) if group.len() == 1 => {
+            tracing::error!(%error, "commit failed");
+            let error = Arc::new(error);
+            for batch in group.drain(..) {
+                let _ = batch.done.send(Err(Arc::clone(&error)));
+            }
+        }
+        Err(_) => {
+            for batch in group.drain(..) {
+                let changes: Vec<&Change> = batch.changes.iter().collect();
+                let outcome = store.commit(&changes).map_err(|error| {
+                    tracing::error!(%error, "commit failed");
+                    Arc::new(error)
+                });
+                let _ = batch.done.send(outcome);
+            }
+        }
+    }
+}

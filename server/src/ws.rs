@@ -1,0 +1,396 @@
+//! One WebSocket connection: a reader that turns client frames into room commands, and a
+//! writer that drains the connection's bounded [`Outbox`] and flushes once per batch.
+//!
+//! Every client frame gets an answer or goes to a room that answers it; a bad frame gets an
+//! `error` with a stable code and the connection stays open. Nothing a client sends panics.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use plenary_protocol::{
+    ClientMessage, Envelope, ErrorCode, MAX_NAME_CHARS, MAX_REF_CHARS, Ref, RoomId, ServerMessage,
+};
+
+use crate::AppState;
+use crate::auth::{Claims, PERSONAL_TOKEN_DAYS, random_hex, unix_now};
+use crate::hub::room::checked_text;
+use crate::hub::{
+    Action, Caller, CloseReason, ConnId, Input, Outbox, OutboxReceiver, Person, RoomHandle, encode,
+};
+
+/// Frames the writer sends before one flush.
+const WRITE_BATCH: usize = 64;
+
+/// Serve one upgraded connection until it closes.
+pub async fn serve(socket: WebSocket, state: AppState) {
+    let conn = state.hub.new_conn();
+    let (outbox, receiver) = Outbox::new(state.config.outbox_frames);
+    let (sink, mut stream) = socket.split();
+    let writer = state.tasks.spawn(write(sink, receiver));
+    let mut session = Session {
+        conn,
+        person: None,
+        joined: HashSet::new(),
+        outbox: outbox.clone(),
+        state: state.clone(),
+    };
+    let shutdown = state.shutdown.clone();
+    loop {
+        let frame = tokio::select! {
+            () = shutdown.cancelled() => {
+                outbox.close(CloseReason {
+                    code: plenary_protocol::close::RESTARTING,
+                    reason: "server restarting: reconnect",
+                });
+                break;
+            }
+            () = outbox.closed() => break,
+            frame = stream.next() => frame,
+        };
+        match frame {
+            Some(Ok(Message::Text(text))) => session.receive(text.as_str()).await,
+            Some(Ok(Message::Binary(_))) => session.refuse(
+                None,
+                ErrorCode::BadRequest,
+                "binary frames are not supported: send JSON text".into(),
+            ),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Close(_))) | None => break,
+            Some(Err(error)) => {
+                tracing::debug!(conn, %error, "websocket read failed");
+                break;
+            }
+        }
+    }
+    session.leave_all().await;
+    outbox.close(CloseReason {
+        code: 1000,
+        reason: "bye",
+    });
+    let _ = writer.await;
+}
+
+/// Drain the outbox into the socket until the connection is told to close.
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut receiver: OutboxReceiver,
+) {
+    let mut frames = Vec::with_capacity(WRITE_BATCH);
+    let closing = receiver.closing();
+    tokio::pin!(closing);
+    loop {
+        tokio::select! {
+            // Closing first: a lagging connection is closed now, not after its backlog.
+            biased;
+            reason = &mut closing => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: reason.code,
+                        reason: reason.reason.into(),
+                    })))
+                    .await;
+                return;
+            }
+            received = receiver.frames.recv_many(&mut frames, WRITE_BATCH) => {
+                if received == 0 {
+                    return;
+                }
+                for frame in frames.drain(..) {
+                    let text = match Utf8Bytes::try_from(frame) {
+                        Ok(text) => text,
+                        Err(error) => {
+                            tracing::error!(%error, "a frame was not UTF-8; dropped");
+                            continue;
+                        }
+                    };
+                    if sink.feed(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+struct Session {
+    conn: ConnId,
+    /// Who this is, once they said hello.
+    person: Option<Arc<Person>>,
+    /// Rooms joined on this connection, to leave when it closes.
+    joined: HashSet<RoomId>,
+    outbox: Outbox,
+    state: AppState,
+}
+
+/// Parse a client frame, telling malformed JSON (`bad_request`) from an unknown `type`.
+pub fn parse(text: &str) -> Result<ClientMessage, (Option<Ref>, ErrorCode, String)> {
+    let envelope: Envelope = serde_json::from_str(text).map_err(|error| {
+        (
+            None,
+            ErrorCode::BadRequest,
+            format!("expected a JSON object with a string \"type\": {error}"),
+        )
+    })?;
+    let reference = envelope.reference;
+    if let Some(Ref::Text(text)) = &reference {
+        if text.chars().count() > MAX_REF_CHARS {
+            return Err((
+                None,
+                ErrorCode::BadRequest,
+                format!("ref is longer than {MAX_REF_CHARS} characters"),
+            ));
+        }
+    }
+    if !ClientMessage::TYPES.contains(&envelope.kind.as_str()) {
+        return Err((
+            reference,
+            ErrorCode::UnknownType,
+            format!("unknown message type {:?}", envelope.kind),
+        ));
+    }
+    serde_json::from_str(text)
+        .map_err(|error| (reference, ErrorCode::BadRequest, error.to_string()))
+}
+
+impl Session {
+    fn send(&self, message: &ServerMessage) {
+        self.outbox.push(encode(message));
+    }
+
+    fn refuse(&self, reference: Option<Ref>, code: ErrorCode, message: String) {
+        self.send(&ServerMessage::Error {
+            reference,
+            code,
+            message,
+        });
+    }
+
+    async fn receive(&mut self, text: &str) {
+        match parse(text) {
+            Ok(message) => self.dispatch(message).await,
+            Err((reference, code, message)) => self.refuse(reference, code, message),
+        }
+    }
+
+    async fn dispatch(&mut self, message: ClientMessage) {
+        let reference = message.reference().cloned();
+        if let ClientMessage::Hello { token, name, .. } = message {
+            return self.hello(reference, token, name);
+        }
+        let Some(person) = self.person.clone() else {
+            return self.refuse(reference, ErrorCode::Unauthorized, "say hello first".into());
+        };
+        let caller = Caller {
+            conn: self.conn,
+            person,
+        };
+        let (room, input) = match message {
+            ClientMessage::Hello { .. } => unreachable!("handled above"),
+            ClientMessage::Join { room, since, .. } => {
+                let Some(handle) = self.find_room(&room, &reference) else {
+                    return;
+                };
+                self.joined.insert(room);
+                (
+                    handle,
+                    Input::Join {
+                        caller,
+                        since,
+                        reference,
+                    },
+                )
+            }
+            ClientMessage::Leave { room, .. } => {
+                let Some(handle) = self.find_room(&room, &reference) else {
+                    return;
+                };
+                self.joined.remove(&room);
+                (
+                    handle,
+                    Input::Leave {
+                        conn: self.conn,
+                        reply: true,
+                        reference,
+                    },
+                )
+            }
+            ClientMessage::Chat { room, text, .. } => {
+                let Some(handle) = self.find_room(&room, &reference) else {
+                    return;
+                };
+                (handle, act(caller, reference, Action::Chat { text }))
+            }
+            ClientMessage::RemoveChat { room, id, .. } => {
+                let Some(handle) = self.find_room(&room, &reference) else {
+                    return;
+                };
+                (handle, act(caller, reference, Action::RemoveChat { id }))
+            }
+            ClientMessage::Ask {
+                session,
+                text,
+                anonymous,
+                ..
+            } => {
+                let Some((id, handle)) = self.state.hub.new_question(&session) else {
+                    return self.refuse(
+                        reference,
+                        ErrorCode::NotFound,
+                        format!("no session {session}"),
+                    );
+                };
+                let action = Action::Ask {
+                    id,
+                    session,
+                    text,
+                    anonymous,
+                };
+                (handle, act(caller, reference, action))
+            }
+            ClientMessage::Vote { question, .. } => {
+                let Some(handle) = self.find_question(question, &reference) else {
+                    return;
+                };
+                (handle, act(caller, reference, Action::Vote { question }))
+            }
+            ClientMessage::Moderate {
+                question, action, ..
+            } => {
+                let Some(handle) = self.find_question(question, &reference) else {
+                    return;
+                };
+                (
+                    handle,
+                    act(caller, reference, Action::Moderate { question, action }),
+                )
+            }
+        };
+        self.to_room(&room, input).await;
+    }
+
+    /// The room with this id, or a `not_found` answer.
+    fn find_room(&self, room: &str, reference: &Option<Ref>) -> Option<RoomHandle> {
+        let handle = self.state.hub.room(room);
+        if handle.is_none() {
+            self.refuse(
+                reference.clone(),
+                ErrorCode::NotFound,
+                format!("no room {room}"),
+            );
+        }
+        handle
+    }
+
+    /// The room holding this question, or a `not_found` answer.
+    fn find_question(&self, question: u64, reference: &Option<Ref>) -> Option<RoomHandle> {
+        let handle = self.state.hub.room_of_question(question);
+        if handle.is_none() {
+            self.refuse(
+                reference.clone(),
+                ErrorCode::NotFound,
+                format!("no question {question}"),
+            );
+        }
+        handle
+    }
+
+    async fn to_room(&self, room: &RoomHandle, input: Input) {
+        if room.send(input, self.outbox.clone()).await.is_err() {
+            self.refuse(
+                None,
+                ErrorCode::Internal,
+                "the room is closed: the server is restarting".into(),
+            );
+        }
+    }
+
+    fn hello(&mut self, reference: Option<Ref>, token: Option<String>, name: Option<String>) {
+        if self.person.is_some() {
+            return self.refuse(
+                reference,
+                ErrorCode::Conflict,
+                "hello was already said".into(),
+            );
+        }
+        let keys = &self.state.keys;
+        let claims = match token.as_deref().map(|token| keys.verify(token)) {
+            Some(Ok(claims)) if !claims.invite => {
+                let person = Person {
+                    user: claims.user(),
+                    rooms: claims.rooms,
+                };
+                return self.welcome(reference, person, None);
+            }
+            Some(Ok(invite)) => Some(invite),
+            Some(Err(error)) => {
+                return self.refuse(
+                    reference,
+                    ErrorCode::Unauthorized,
+                    format!("the token was refused ({error}): ask for a new link"),
+                );
+            }
+            None => None,
+        };
+        // An invite or no token at all: a new person, with a personal token to come back with.
+        let name = match name
+            .as_deref()
+            .map(|name| checked_text(name, MAX_NAME_CHARS, "name"))
+        {
+            Some(Ok(name)) => name.chars().filter(|c| !c.is_control()).collect(),
+            Some(Err((code, message))) => return self.refuse(reference, code, message),
+            None => format!("Guest {}", &random_hex(2)),
+        };
+        let (role, rooms) = claims.map_or((plenary_protocol::Role::Attendee, None), |invite| {
+            (invite.role, invite.rooms)
+        });
+        let mut personal = Claims::new(
+            format!("u-{}", random_hex(8)),
+            name,
+            role,
+            unix_now(),
+            PERSONAL_TOKEN_DAYS,
+        );
+        personal.rooms = rooms;
+        let token = keys.issue(&personal);
+        let person = Person {
+            user: personal.user(),
+            rooms: personal.rooms,
+        };
+        self.welcome(reference, person, Some(token));
+    }
+
+    fn welcome(&mut self, reference: Option<Ref>, person: Person, token: Option<String>) {
+        self.send(&ServerMessage::Welcome {
+            reference,
+            user: person.user.clone(),
+            token,
+        });
+        self.person = Some(Arc::new(person));
+    }
+
+    async fn leave_all(&mut self) {
+        for room in std::mem::take(&mut self.joined) {
+            if let Some(handle) = self.state.hub.room(&room) {
+                let input = Input::Leave {
+                    conn: self.conn,
+                    reply: false,
+                    reference: None,
+                };
+                let _ = handle.send(input, self.outbox.clone()).await;
+            }
+        }
+    }
+}
+
+fn act(caller: Caller, reference: Option<Ref>, action: Action) -> Input {
+    Input::Act {
+        caller,
+        reference,
+        action,
+    }
+}
