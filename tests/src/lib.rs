@@ -1,1 +1,208 @@
-//! Test support.
+//! Test support: start the real server on 127.0.0.1:0 with its own data directory, and talk
+//! to it as a client would, over real WebSockets.
+//!
+//! `TEST_LOG=1` turns on the server's logs.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures_util::{SinkExt, StreamExt};
+use plenary_protocol::Role;
+use plenary_server::auth::{Claims, Keys, random_hex, unix_now};
+use plenary_server::{Config, Server};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a message it expects before failing (a bound on hanging, not a
+/// speed requirement).
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+/// A running server with its own temporary data directory.
+pub struct TestServer {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A fresh server with the demo conference.
+    pub async fn start() -> Result<TestServer> {
+        TestServer::start_in(tempfile::tempdir()?).await
+    }
+
+    /// A server on an existing data directory (to test restarts).
+    pub async fn start_in(dir: tempfile::TempDir) -> Result<TestServer> {
+        init_logs();
+        let config = Config::new("127.0.0.1:0".parse()?, dir.path().to_owned());
+        let server = plenary_server::start(config).await?;
+        Ok(TestServer { server, dir })
+    }
+
+    /// Stop the server and hand back its data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.server.shutdown().await;
+        self.dir
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr())
+    }
+
+    /// A personal token, as `plenary token` issues it.
+    pub fn token(&self, role: Role, name: &str) -> String {
+        personal_token(self.dir.path(), role, name)
+    }
+
+    /// A connected client that said hello with a personal token of `role`.
+    pub async fn client(&self, role: Role, name: &str) -> Result<Client> {
+        let mut client = Client::connect(self.addr()).await?;
+        client.hello(&self.token(role, name)).await?;
+        Ok(client)
+    }
+}
+
+/// A personal token signed with the data directory's secret.
+pub fn personal_token(data_dir: &Path, role: Role, name: &str) -> String {
+    let keys = Keys::load(data_dir, None).expect("the data directory's secret is readable");
+    let claims = Claims::new(
+        format!("u-{}", random_hex(8)),
+        name.into(),
+        role,
+        unix_now(),
+        1,
+    );
+    keys.issue(&claims)
+}
+
+/// A WebSocket client speaking JSON.
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_ref: i64,
+    /// The person's id once welcomed.
+    pub user_id: String,
+}
+
+impl Client {
+    /// Connect to `/ws`.
+    pub async fn connect(addr: SocketAddr) -> Result<Client> {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await?;
+        Ok(Client {
+            socket,
+            next_ref: 0,
+            user_id: String::new(),
+        })
+    }
+
+    /// Send a raw text frame.
+    pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        self.socket.send(Message::text(text)).await?;
+        Ok(())
+    }
+
+    /// Send a message, adding a fresh `ref`; returns the ref.
+    pub async fn send(&mut self, mut message: Value) -> Result<i64> {
+        self.next_ref += 1;
+        message["ref"] = json!(self.next_ref);
+        self.send_text(&message.to_string()).await?;
+        Ok(self.next_ref)
+    }
+
+    /// The next JSON message from the server.
+    pub async fn recv(&mut self) -> Result<Value> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .context("no message from the server in time")?
+                .ok_or_else(|| anyhow!("the server closed the connection"))??;
+            match frame {
+                Message::Text(text) => return Ok(serde_json::from_str(text.as_str())?),
+                Message::Close(frame) => bail!("the server closed the connection: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Skip messages until one matches.
+    pub async fn recv_until(&mut self, matches: impl Fn(&Value) -> bool) -> Result<Value> {
+        loop {
+            let message = self.recv().await?;
+            if matches(&message) {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// Whether any message arrives within `wait` (for checking that something is *not* sent;
+    /// the server answers each request in order, so tests bound this with a later answer
+    /// where they can).
+    pub async fn try_recv(&mut self, wait: Duration) -> Result<Option<Value>> {
+        match tokio::time::timeout(wait, self.recv()).await {
+            Ok(message) => message.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Send and wait for the `ack` or `error` carrying the same ref, collecting what came
+    /// before it.
+    pub async fn request(&mut self, message: Value) -> Result<(Value, Vec<Value>)> {
+        let reference = self.send(message).await?;
+        let mut before = Vec::new();
+        loop {
+            let message = self.recv().await?;
+            if message["ref"] == json!(reference) {
+                return Ok((message, before));
+            }
+            before.push(message);
+        }
+    }
+
+    /// Send, expect an `ack`, and return the events that arrived before it.
+    pub async fn ok(&mut self, message: Value) -> Result<(Value, Vec<Value>)> {
+        let (answer, before) = self.request(message.clone()).await?;
+        if answer["type"] != "ack" && answer["type"] != "joined" && answer["type"] != "welcome" {
+            bail!("{message} was answered with {answer}");
+        }
+        Ok((answer, before))
+    }
+
+    /// Say hello with a token and remember who we are.
+    pub async fn hello(&mut self, token: &str) -> Result<Value> {
+        let (welcome, _) = self.ok(json!({"type":"hello","token":token})).await?;
+        self.user_id = welcome["user"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("welcome without a user id: {welcome}"))?
+            .to_owned();
+        Ok(welcome)
+    }
+
+    /// Join a room; returns the `joined` answer.
+    pub async fn join(&mut self, room: &str) -> Result<Value> {
+        Ok(self.ok(json!({"type":"join","room":room})).await?.0)
+    }
+
+    /// Close the connection.
+    pub async fn close(mut self) -> Result<()> {
+        self.socket.close(None).await?;
+        Ok(())
+    }
+}
