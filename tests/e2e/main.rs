@@ -1,4 +1,5 @@
 //! End-to-end tests: each starts the real server on 127.0.0.1:0 with its own data directory
 //! and drives it over real HTTP and WebSockets, or through real headless Chromium.
 
+mod browser;
 mod ws;

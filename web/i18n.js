@@ -1,0 +1,207 @@
+// Every user-facing string of the client, and the formatting of dates and times.
+//
+// To add a language, add an object to `messages` under its BCP 47 base tag (e.g. `fr`) with
+// the same keys; a key missing there falls back to English. A value is either a string with
+// `{name}` placeholders, or an object of plural forms (`one`, `other`, … as Intl.PluralRules
+// names them) chosen by the `count` parameter.
+
+const messages = {
+  en: {
+    "app.title": "Plenary",
+    "app.loading": "Loading the programme…",
+    "app.skip": "Skip to content",
+
+    "status.idle": "Not connected",
+    "status.connecting": "Connecting…",
+    "status.online": "Online",
+    "status.offline": "Offline, reconnecting…",
+
+    "user.label": "Signed in as",
+    "user.summary": "{name} ({role})",
+
+    "role.attendee": "Attendee",
+    "role.moderator": "Moderator",
+    "role.host": "Host",
+    "role.organiser": "Organiser",
+
+    "join.heading": "Join the conference",
+    "join.introGuest": "Choose the name other attendees will see next to your messages and questions.",
+    "join.introInvite": "You have been invited. Choose the name other attendees will see.",
+    "join.name": "Your name",
+    "join.submit": "Join",
+    "join.nameEmpty": "Please enter a name.",
+
+    "programme.heading": "Programme",
+    "programme.timezone": "Times are shown in your time zone, {zone}. The venue is in {venue}.",
+    "programme.timezoneSame": "Times are shown in your time zone, {zone}.",
+    "programme.enter": "Enter {room}",
+    "programme.empty": "No sessions in this room.",
+    "programme.unavailable": "The programme could not be loaded. Retrying…",
+    "programme.speakers": "With {speakers}",
+    "programme.capacity": { one: "{count} seat", other: "{count} seats" },
+
+    "roomKind.stage": "Stage",
+    "roomKind.workshop": "Workshop room",
+
+    "kind.keynote": "Keynote",
+    "kind.panel": "Panel",
+    "kind.workshop": "Workshop",
+    "kind.talk": "Talk",
+    "kind.break": "Break",
+
+    "badge.live": "Live now",
+    "badge.ended": "Ended",
+    "badge.next": "Up next",
+
+    "time.range": "{start} to {end}",
+
+    "room.back": "Back to programme",
+    "room.now": "Live now",
+    "room.next": "Up next",
+    "room.last": "Last session",
+    "room.noSessions": "There are no sessions in this room.",
+    "room.session": "Q&A for session",
+    "room.sessionOption": "{time}: {title}",
+    "room.joining": "Joining the room…",
+
+    "chat.heading": "Chat",
+    "chat.empty": "No messages yet. Say hello!",
+    "chat.label": "Message",
+    "chat.send": "Send",
+    "chat.remove": "Remove",
+    "chat.removeLabel": "Remove message by {name}",
+    "chat.you": "(you)",
+
+    "qa.heading": "Questions",
+    "qa.ask": "Your question",
+    "qa.anonymous": "Ask anonymously",
+    "qa.submit": "Ask",
+    "qa.moderated": "Questions are reviewed by a moderator before everyone sees them.",
+    "qa.sentModerated": "Thank you! Your question will appear once a moderator approves it.",
+    "qa.sent": "Thank you! Your question was posted.",
+    "qa.empty": "No questions yet.",
+    "qa.emptyFilter": "No questions here.",
+    "qa.anonymousAuthor": "Anonymous",
+    "qa.anonymousStaff": "Anonymous ({name})",
+    "qa.vote": "Upvote",
+    "qa.voted": "Voted",
+    "qa.voteLabel": "Upvote: {text}",
+    "qa.votes": { one: "vote", other: "votes" },
+    "qa.pinned": "Pinned",
+    "qa.filter": "Show",
+    "qa.filterAll": "All ({count})",
+    "qa.filterPending": "Waiting for approval ({count})",
+    "qa.filterPublished": "Published ({count})",
+    "qa.filterRejected": "Rejected ({count})",
+    "qa.queue": { one: "{count} question is waiting for approval.", other: "{count} questions are waiting for approval." },
+
+    "question.pending": "Waiting for approval",
+    "question.approved": "Approved",
+    "question.rejected": "Rejected",
+    "question.answered": "Answered",
+
+    "action.approve": "Approve",
+    "action.reject": "Reject",
+    "action.pin": "Pin",
+    "action.unpin": "Unpin",
+    "action.answered": "Mark answered",
+
+    "notice.dismiss": "Dismiss",
+
+    "error.bad_request": "The server did not understand that request.",
+    "error.unknown_type": "The server does not support that action.",
+    "error.unauthorized": "You are not signed in, or your link has expired.",
+    "error.forbidden": "You are not allowed to do that.",
+    "error.not_found": "That no longer exists.",
+    "error.not_joined": "Enter the room first.",
+    "error.too_large": "That is too long.",
+    "error.rate_limited": "You are sending messages too fast. Please wait a moment.",
+    "error.conflict": "That cannot be done right now.",
+    "error.internal": "Something went wrong on the server. Please try again.",
+    "error.disconnected": "The connection dropped before the server answered. Please try again.",
+    "error.offline": "You are offline. Please wait until the connection is back.",
+    "error.inviteInvalid": "Your invite link is not valid any more. You can still join as a guest.",
+    "error.tokenInvalid": "Your sign-in has expired. Please enter your name to join again.",
+  },
+};
+
+/** The language in use: the first of the browser's preferred languages we have, else "en". */
+export const lang = pickLanguage();
+
+function pickLanguage() {
+  const wanted = (typeof navigator !== "undefined" &&
+    (navigator.languages?.length ? navigator.languages : [navigator.language])) || [];
+  for (const tag of wanted) {
+    if (!tag) continue;
+    if (messages[tag]) return tag;
+    const base = tag.toLowerCase().split("-")[0];
+    if (messages[base]) return base;
+  }
+  return "en";
+}
+
+const plurals = new Intl.PluralRules(lang);
+
+/**
+ * The translation of `key` with `{placeholders}` filled from `params`. An unknown key yields
+ * the key itself, so a missing string is visible rather than blank.
+ */
+export function t(key, params = {}) {
+  let value = messages[lang]?.[key] ?? messages.en[key];
+  if (value === undefined) return key;
+  if (typeof value === "object") {
+    const count = Number(params.count ?? 0);
+    value = value[plurals.select(count)] ?? value.other;
+  }
+  return value.replace(/\{(\w+)\}/g, (whole, name) =>
+    Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole);
+}
+
+/** Whether a translation exists for `key` (used to fall back to a server's message). */
+export function has(key) {
+  return key in (messages[lang] ?? {}) || key in messages.en;
+}
+
+/** The browser's own IANA time zone, e.g. "Europe/Berlin". */
+export const timeZone = new Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+const dayAndTime = new Intl.DateTimeFormat(lang, {
+  weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit",
+});
+const timeWithZone = new Intl.DateTimeFormat(lang, {
+  hour: "numeric", minute: "2-digit", timeZoneName: "short",
+});
+const dayTimeWithZone = new Intl.DateTimeFormat(lang, {
+  weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit",
+  timeZoneName: "short",
+});
+const timeOnly = new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit" });
+const dayKey = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit" });
+
+/** "Mon, 3 Jun, 09:00" in the browser's zone. */
+export function formatStart(date) {
+  return dayAndTime.format(date);
+}
+
+/** "10:30 CEST", or with the day too when it is not the day of `start`. */
+export function formatEnd(date, start) {
+  return start && dayKey.format(date) === dayKey.format(start)
+    ? timeWithZone.format(date)
+    : dayTimeWithZone.format(date);
+}
+
+/** "09:00" in the browser's zone. */
+export function formatClock(date) {
+  return timeOnly.format(date);
+}
+
+/** Fill every element marked `data-i18n="key"` under `root` with its translation. */
+export function translatePage(root = document) {
+  document.documentElement.lang = lang;
+  for (const element of root.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n);
+  }
+  for (const element of root.querySelectorAll("[data-i18n-aria-label]")) {
+    element.setAttribute("aria-label", t(element.dataset.i18nAriaLabel));
+  }
+}
