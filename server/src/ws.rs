@@ -60,6 +60,9 @@ pub async fn serve(socket: WebSocket, state: AppState) {
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(error)) => {
                 tracing::debug!(conn, %error, "websocket read failed");
+                if let Some(reason) = close_reason_for(error) {
+                    outbox.close(reason);
+                }
                 break;
             }
         }
@@ -70,6 +73,28 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         reason: "bye",
     });
     let _ = writer.await;
+}
+
+/// The close frame owed to a peer whose frame could not be read, if it can still be told.
+fn close_reason_for(error: axum::Error) -> Option<CloseReason> {
+    use tungstenite::error::{CapacityError, Error};
+    // axum wraps the tungstenite error it reads with; the versions are pinned together.
+    let error = error.into_inner();
+    match error.downcast_ref::<Error>()? {
+        Error::Capacity(CapacityError::MessageTooLong { .. }) => Some(CloseReason {
+            code: plenary_protocol::close::TOO_LARGE,
+            reason: "message too large",
+        }),
+        Error::Capacity(_) | Error::Protocol(_) => Some(CloseReason {
+            code: 1002,
+            reason: "websocket protocol error",
+        }),
+        Error::Utf8(_) => Some(CloseReason {
+            code: 1007,
+            reason: "text frame is not valid UTF-8",
+        }),
+        _ => None,
+    }
 }
 
 /// Drain the outbox into the socket until the connection is told to close.

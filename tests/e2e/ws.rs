@@ -312,6 +312,19 @@ async fn bad_messages_get_stable_error_codes_and_the_socket_stays_usable() -> Re
 }
 
 #[tokio::test]
+async fn a_frame_over_the_limit_is_refused_with_close_code_1009() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut client = server.client(Role::Attendee, "Big").await?;
+    let oversized = json!({"type":"chat","room":STAGE,"text":"x".repeat(100_000)});
+    client.send_text(&oversized.to_string()).await?;
+    assert_eq!(client.close_code().await?, Some(1009));
+    // The server is unharmed.
+    let mut other = server.client(Role::Attendee, "Small").await?;
+    other.join(STAGE).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_forged_token_is_unauthorized_and_a_guest_gets_a_personal_token() -> Result<()> {
     let server = TestServer::start().await?;
     let mut client = Client::connect(server.addr()).await?;

@@ -200,6 +200,22 @@ impl Client {
         Ok(self.ok(json!({"type":"join","room":room})).await?.0)
     }
 
+    /// Read until the server closes the connection; returns the close code it sent.
+    pub async fn close_code(&mut self) -> Result<Option<u16>> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .context("the server did not close the connection in time")?;
+            match frame {
+                Some(Ok(Message::Close(frame))) => {
+                    return Ok(frame.map(|frame| u16::from(frame.code)));
+                }
+                Some(Ok(_)) => continue,
+                None | Some(Err(_)) => return Ok(None),
+            }
+        }
+    }
+
     /// Close the connection.
     pub async fn close(mut self) -> Result<()> {
         self.socket.close(None).await?;
