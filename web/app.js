@@ -593,7 +593,7 @@ function onChatSubmit(submitEvent) {
   const input = $("chat-input");
   const text = input.value.trim();
   if (!text || !state.room) return;
-  connection.request({ type: "chat", room: state.room, text }).then(
+  connection.request({ type: "chat", room: state.room, text, client_id: Connection.clientId() }).then(
     () => {
       if (input.value.trim() === text) input.value = "";
     },
@@ -779,7 +779,7 @@ function onAskSubmit(submitEvent) {
   const session = state.selectedSession;
   if (!text || !session) return;
   const anonymous = $("ask-anonymous").checked;
-  connection.request({ type: "ask", session, text, anonymous }).then(
+  connection.request({ type: "ask", session, text, anonymous, client_id: Connection.clientId() }).then(
     (ack) => {
       if (typeof ack.id === "number") state.asked.add(ack.id);
       if (input.value.trim() === text) input.value = "";

@@ -39,6 +39,8 @@ export class Connection {
     this.nextRef = 1;
     /** ref -> {resolve, reject, message} of requests awaiting their answer. */
     this.pending = new Map();
+    /** Requests with a `client_id` cut off by a drop, to send again after the next hello. */
+    this.resend = [];
     /** room -> {lastSeq: number|null, joined: boolean, buffer: event[]} */
     this.rooms = new Map();
     this.listeners = new Map();
@@ -87,13 +89,28 @@ export class Connection {
 
   /**
    * Send a message with a fresh `ref`. Resolves with the server's answer (`ack`, `joined`,
-   * `welcome`), rejects with a RequestError on `error`, or on a drop before the answer.
+   * `welcome`), rejects with a RequestError on `error`, or on a drop before the answer —
+   * except for a message with a `client_id` (chat, ask): the server stores those once however
+   * often they come, so after a drop it is sent again on the next connection instead.
    */
   request(message) {
     if (!this.online) {
       return Promise.reject(new RequestError("offline", ""));
     }
     return this.transmit(message);
+  }
+
+  /** A fresh `client_id` for `chat` and `ask`, so a retry after a drop is not stored twice. */
+  static clientId() {
+    if (typeof crypto.randomUUID === "function") {
+      try {
+        return crypto.randomUUID();
+      } catch {
+        // not a secure context: fall through
+      }
+    }
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
   }
 
   /** Enter a room; the snapshot and events follow as `snapshot` / `event`. */
@@ -117,17 +134,19 @@ export class Connection {
   // --- internals ---
 
   transmit(message) {
+    return new Promise((resolve, reject) => this.sendFramed({ resolve, reject, message }));
+  }
+
+  /** Send `request.message` under a fresh ref and wait for its answer. */
+  sendFramed(request) {
     const ref = this.nextRef++;
-    const framed = { ...message, ref };
-    return new Promise((resolve, reject) => {
-      this.pending.set(ref, { resolve, reject, message: framed });
-      try {
-        this.socket.send(JSON.stringify(framed));
-      } catch (error) {
-        this.pending.delete(ref);
-        reject(new RequestError("disconnected", String(error)));
-      }
-    });
+    const framed = { ...request.message, ref };
+    this.pending.set(ref, { ...request, message: framed });
+    try {
+      this.socket.send(JSON.stringify(framed));
+    } catch {
+      // The socket is closing: `close` follows, and `failPending` settles this request.
+    }
   }
 
   setState(state, extra = {}) {
@@ -189,6 +208,7 @@ export class Connection {
           // The token is bad: do not retry it. Wait for the app to give new credentials.
           this.credentials = null;
           this.closeQuietly();
+          this.failPending({ keepIdempotent: false });
           this.setState("idle");
           this.emit("unauthorized", { credentials, code: error.code, message: error.message });
         } else {
@@ -212,6 +232,10 @@ export class Connection {
     this.setState("online");
     this.emit("welcome", { user: message.user, token: message.token ?? null });
     for (const room of this.rooms.keys()) this.sendJoin(room);
+    // Messages cut off by the drop, sent again after the joins they need.
+    const resend = this.resend;
+    this.resend = [];
+    for (const request of resend) this.sendFramed(request);
   }
 
   sendJoin(room) {
@@ -275,6 +299,12 @@ export class Connection {
   joined(message) {
     const entry = this.rooms.get(message.room);
     if (!entry) return; // left meanwhile
+    if (!message.snapshot && entry.lastSeq !== null && Number(message.seq) < entry.lastSeq) {
+      // The room is behind what we saw (its history was reset): start over from a snapshot.
+      entry.lastSeq = null;
+      this.sendJoin(message.room);
+      return;
+    }
     if (message.snapshot || message.resync || entry.lastSeq === null) {
       entry.lastSeq = Number(message.seq) || 0;
       this.emit("snapshot", {
@@ -322,11 +352,22 @@ export class Connection {
     else this.setState("idle");
   }
 
-  failPending() {
+  /** Settle the requests a drop cut off: keep the idempotent ones for the next connection. */
+  failPending({ keepIdempotent = true } = {}) {
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const request of pending) {
-      request.reject(new RequestError("disconnected", ""));
+      if (keepIdempotent && request.message.client_id !== undefined) {
+        const { ref, ...message } = request.message;
+        this.resend.push({ ...request, message });
+      } else {
+        request.reject(new RequestError("disconnected", ""));
+      }
+    }
+    if (!keepIdempotent) {
+      const resend = this.resend;
+      this.resend = [];
+      for (const request of resend) request.reject(new RequestError("disconnected", ""));
     }
   }
 

@@ -116,6 +116,7 @@ const messages = {
     "error.not_joined": "Enter the room first.",
     "error.too_large": "That is too long.",
     "error.rate_limited": "You are sending messages too fast. Please wait a moment.",
+    "error.too_many_connections": "You have this conference open in too many tabs or devices. Close one and try again.",
     "error.conflict": "That cannot be done right now.",
     "error.internal": "Something went wrong on the server. Please try again.",
     "error.disconnected": "The connection dropped before the server answered. Please try again.",

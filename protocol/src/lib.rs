@@ -32,6 +32,8 @@ pub const MAX_QUESTION_CHARS: usize = 500;
 pub const MAX_NAME_CHARS: usize = 60;
 /// Longest `ref` a client may attach, in characters.
 pub const MAX_REF_CHARS: usize = 64;
+/// Longest `client_id` a client may attach, in characters.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
 
 /// WebSocket close codes the server uses, with the reason text it sends.
 pub mod close {
@@ -41,6 +43,10 @@ pub mod close {
     pub const TOO_LARGE: u16 = 1009;
     /// The server failed; reconnect and resume with `since`.
     pub const SERVER_ERROR: u16 = 1011;
+    /// The connection broke a rule: it flooded the server with messages, or never said hello.
+    pub const POLICY: u16 = 1008;
+    /// The connection stopped answering pings.
+    pub const IDLE: u16 = 4002;
     /// The connection's outgoing queue overflowed (it read too slowly): reconnect and resume
     /// with `since`; nothing is lost.
     pub const LAGGED: u16 = 4008;
@@ -149,6 +155,10 @@ pub enum ClientMessage {
         reference: Option<Ref>,
         room: RoomId,
         text: String,
+        /// The client's own id for this message (at most 64 characters). Sending the same
+        /// `client_id` again, after a reconnect say, stores nothing new and gets the same `ack`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
     },
     /// Ask a question in a session's Q&A. Answered by `ack` with the question's `id`.
     Ask {
@@ -159,6 +169,9 @@ pub enum ClientMessage {
         /// Hide the author from attendees (moderators still see who asked).
         #[serde(default)]
         anonymous: bool,
+        /// As for `chat`: a retry with the same `client_id` asks nothing new.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
     },
     /// Upvote a question, once per person; a second vote changes nothing.
     Vote {
@@ -373,6 +386,8 @@ pub enum ErrorCode {
     TooLarge,
     /// Too many messages too fast.
     RateLimited,
+    /// The person already holds as many connections as allowed.
+    TooManyConnections,
     /// The action does not fit the current state (e.g. `hello` twice).
     Conflict,
     /// The server failed; the action did not happen and may be retried.
@@ -470,7 +485,8 @@ mod tests {
             ClientMessage::Chat {
                 reference: Some(Ref::Number(7)),
                 room: "main-stage".into(),
-                text: "hi".into()
+                text: "hi".into(),
+                client_id: None,
             }
         );
         let moderate: ClientMessage =

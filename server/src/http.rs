@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody, Schedule};
@@ -79,7 +79,19 @@ async fn schedule(State(state): State<AppState>) -> Json<Schedule> {
     Json(state.hub.programme().to_schedule())
 }
 
-async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if let Err(origin) = check_origin(&headers, &state.config.allowed_origins) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: ErrorCode::Forbidden,
+            message: format!("WebSocket connections from origin {origin} are not allowed"),
+        }
+        .into_response();
+    }
     let max = state.config.max_frame_bytes;
     upgrade
         .max_message_size(max)
@@ -88,6 +100,29 @@ async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Re
             let tasks = state.tasks.clone();
             tasks.track_future(crate::ws::serve(socket, state))
         })
+}
+
+/// A browser's WebSocket must come from a page of this server (its Origin's host is the Host
+/// it asked for) or from a configured origin. Clients that send no Origin (not browsers) pass:
+/// the check stops other web sites from using a visitor's browser, nothing more.
+fn check_origin<'a>(headers: &'a HeaderMap, allowed: &[String]) -> Result<(), &'a str> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().map_err(|_| "(not text)")?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    if (origin_host.is_some() && origin_host == host)
+        || allowed.iter().any(|allowed| allowed == origin)
+    {
+        Ok(())
+    } else {
+        Err(origin)
+    }
 }
 
 async fn asset(uri: Uri) -> Response {

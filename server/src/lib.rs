@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod hub;
+pub mod people;
 pub mod programme;
 pub mod store;
 
@@ -25,6 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
 use crate::hub::{Hub, HubLimits, RoomLimits};
+use crate::people::{People, PersonLimits, Rate};
 use crate::programme::Programme;
 use crate::store::{Persister, SqliteStore, Store, StoreError};
 
@@ -47,6 +49,20 @@ pub struct Config {
     pub max_frame_bytes: usize,
     /// How long shutdown waits for connections and writes to finish.
     pub drain: Duration,
+    /// Per-person rate limits and connection bound.
+    pub person_limits: PersonLimits,
+    /// Frames one connection may send (any type); past it they are refused, and a
+    /// connection that keeps flooding is closed. `None` for no limit.
+    pub frame_rate: Option<Rate>,
+    /// A connection that has not said hello by then is closed.
+    pub hello_timeout: Duration,
+    /// How often the server pings each connection.
+    pub ping_interval: Duration,
+    /// A connection from which nothing (not even a pong) arrived for this long is closed.
+    pub idle_timeout: Duration,
+    /// Origins (`scheme://host[:port]`) allowed to open a WebSocket besides the server's
+    /// own. Requests without an Origin header (non-browser clients) are allowed.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -61,7 +77,22 @@ impl Config {
             outbox_frames: 1_024,
             max_frame_bytes: 64 * 1024,
             drain: Duration::from_secs(10),
+            person_limits: PersonLimits::default(),
+            frame_rate: Some(Rate::new(50.0, 200.0)),
+            hello_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            allowed_origins: Vec::new(),
         }
+    }
+
+    /// Switch off every rate limit (for load tests that post faster than people do).
+    pub fn without_rate_limits(mut self) -> Config {
+        self.person_limits.chat = None;
+        self.person_limits.ask = None;
+        self.person_limits.vote = None;
+        self.frame_rate = None;
+        self
     }
 }
 
@@ -84,6 +115,7 @@ pub(crate) struct AppState {
     pub hub: Arc<Hub>,
     pub keys: Arc<Keys>,
     pub config: Arc<Config>,
+    pub people: Arc<People>,
     /// Connections and room tasks, awaited on shutdown.
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
@@ -119,6 +151,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         room: RoomLimits {
             history: config.history,
             chat_history: config.chat_history,
+            client_ids: 10 * config.history,
         },
         room_queue: 1_024,
     };
@@ -129,6 +162,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let addr = listener.local_addr().map_err(StartError::Listen)?;
     let state = AppState {
         hub,
+        people: People::new(config.person_limits),
         keys: Arc::new(keys),
         config: Arc::new(config),
         tasks,

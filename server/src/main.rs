@@ -32,6 +32,17 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the real address is printed).
     #[arg(long, env = "PLENARY_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Another origin (scheme://host[:port]) whose pages may open WebSockets here; the
+    /// server's own origin always may. Repeat for several.
+    #[arg(
+        long = "allowed-origin",
+        env = "PLENARY_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+    /// Switch off per-person and per-connection rate limits (for load tests only).
+    #[arg(long)]
+    no_rate_limits: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -128,6 +139,10 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async {
         let mut config = Config::new(args.listen, args.data.data_dir);
         config.secret = args.data.secret;
+        config.allowed_origins = args.allowed_origins;
+        if args.no_rate_limits {
+            config = config.without_rate_limits();
+        }
         let server = start(config).await?;
         println!("Plenary is listening on http://{}", server.addr());
         if server.seeded_demo() {

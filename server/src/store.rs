@@ -78,6 +78,14 @@ pub enum Change {
         question: QuestionId,
         user: UserId,
     },
+    /// A client's own id for a message it sent, and what it created, so a retry is answered
+    /// the same way.
+    ClientId {
+        room: RoomId,
+        user: UserId,
+        client_id: String,
+        created: u64,
+    },
 }
 
 /// What a room needs to come back after a restart.
@@ -90,6 +98,16 @@ pub struct RoomRecord {
     /// The newest chat messages not removed, oldest first.
     pub chat: Vec<ChatMessage>,
     pub questions: Vec<StoredQuestion>,
+    /// The newest client ids sent to this room: (person, client id, what it created).
+    pub client_ids: Vec<(UserId, String, u64)>,
+}
+
+/// How much of a room's past [`Store::load_room`] brings back.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadLimits {
+    pub events: usize,
+    pub chat: usize,
+    pub client_ids: usize,
 }
 
 /// The storage the server runs on. Implementations block; callers run them off the async
@@ -100,7 +118,9 @@ pub trait Store: Send + Sync + 'static {
     /// Replace the whole programme.
     fn save_programme(&self, programme: &Programme) -> Result<(), StoreError>;
     /// A room's recent history and state.
-    fn load_room(&self, room: &str, events: usize, chat: usize) -> Result<RoomRecord, StoreError>;
+    /// A room's recent history and state: at most `limits.events` events, `limits.chat`
+    /// chat messages and `limits.client_ids` client ids.
+    fn load_room(&self, room: &str, limits: LoadLimits) -> Result<RoomRecord, StoreError>;
     /// The largest question id handed out so far (0 if none).
     fn max_question_id(&self) -> Result<QuestionId, StoreError>;
     /// Apply every change, all or nothing, durably.
@@ -169,6 +189,13 @@ CREATE TABLE IF NOT EXISTS questions (
     ever_public INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS questions_by_room ON questions (room);
+CREATE TABLE IF NOT EXISTS client_ids (
+    room TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (room, user_id, client_id)
+);
 CREATE TABLE IF NOT EXISTS votes (
     question INTEGER NOT NULL,
     user_id TEXT NOT NULL,
@@ -317,7 +344,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn load_room(&self, room: &str, events: usize, chat: usize) -> Result<RoomRecord, StoreError> {
+    fn load_room(&self, room: &str, limits: LoadLimits) -> Result<RoomRecord, StoreError> {
         let connection = self.lock();
         let last_seq: i64 = connection.query_row(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE room = ?1",
@@ -332,7 +359,7 @@ impl Store for SqliteStore {
         let mut statement = connection.prepare(
             "SELECT seq, public, staff, owner FROM events WHERE room = ?1 ORDER BY seq DESC LIMIT ?2",
         )?;
-        let mut rows = statement.query(params![room, events as i64])?;
+        let mut rows = statement.query(params![room, limits.events as i64])?;
         while let Some(row) = rows.next()? {
             record.events.push(StoredEvent {
                 room: room.to_owned(),
@@ -348,7 +375,7 @@ impl Store for SqliteStore {
             "SELECT id, author_id, author_name, text, at FROM chat
              WHERE room = ?1 AND removed = 0 ORDER BY id DESC LIMIT ?2",
         )?;
-        let mut rows = statement.query(params![room, chat as i64])?;
+        let mut rows = statement.query(params![room, limits.chat as i64])?;
         while let Some(row) = rows.next()? {
             record.chat.push(ChatMessage {
                 id: row.get::<_, i64>(0)? as u64,
@@ -393,6 +420,18 @@ impl Store for SqliteStore {
                 voters,
             });
         }
+
+        let mut statement = connection.prepare(
+            "SELECT user_id, client_id, created FROM client_ids WHERE room = ?1
+             ORDER BY rowid DESC LIMIT ?2",
+        )?;
+        let mut rows = statement.query(params![room, limits.client_ids as i64])?;
+        while let Some(row) = rows.next()? {
+            record
+                .client_ids
+                .push((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64));
+        }
+        record.client_ids.reverse();
         Ok(record)
     }
 
@@ -470,6 +509,18 @@ impl Store for SqliteStore {
                             question.at,
                             ever_public
                         ])?;
+                }
+                Change::ClientId {
+                    room,
+                    user,
+                    client_id,
+                    created,
+                } => {
+                    transaction
+                        .prepare_cached(
+                            "INSERT INTO client_ids (room, user_id, client_id, created) VALUES (?1, ?2, ?3, ?4)",
+                        )?
+                        .execute(params![room, user, client_id, *created as i64])?;
                 }
                 Change::Vote { question, user } => {
                     transaction

@@ -13,30 +13,51 @@ use plenary_protocol::{
     ClientMessage, Envelope, ErrorCode, MAX_NAME_CHARS, MAX_REF_CHARS, Ref, RoomId, ServerMessage,
 };
 
+use std::time::{Duration, Instant};
+
 use crate::AppState;
 use crate::auth::{Claims, PERSONAL_TOKEN_DAYS, random_hex, unix_now};
 use crate::hub::room::checked_text;
 use crate::hub::{
     Action, Caller, CloseReason, ConnId, Input, Outbox, OutboxReceiver, Person, RoomHandle, encode,
 };
+use crate::people::{Bucket, Limited, Slot};
 
 /// Frames the writer sends before one flush.
 const WRITE_BATCH: usize = 64;
 
+/// Refused frames after which a flooding connection is closed.
+const FLOOD_STRIKES: u32 = 100;
+
 /// Serve one upgraded connection until it closes.
 pub async fn serve(socket: WebSocket, state: AppState) {
     let conn = state.hub.new_conn();
-    let (outbox, receiver) = Outbox::new(state.config.outbox_frames);
+    let config = Arc::clone(&state.config);
+    let (outbox, receiver) = Outbox::new(config.outbox_frames);
     let (sink, mut stream) = socket.split();
-    let writer = state.tasks.spawn(write(sink, receiver));
+    let writer = state
+        .tasks
+        .spawn(write(sink, receiver, config.ping_interval));
     let mut session = Session {
         conn,
         person: None,
+        slot: None,
         joined: HashSet::new(),
+        frames: config
+            .frame_rate
+            .map(|rate| Bucket::new(rate, Instant::now())),
+        refused_frames: 0,
         outbox: outbox.clone(),
         state: state.clone(),
     };
     let shutdown = state.shutdown.clone();
+    let hello_deadline = tokio::time::sleep(config.hello_timeout);
+    tokio::pin!(hello_deadline);
+    let mut idle_check = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.ping_interval,
+        config.ping_interval,
+    );
+    let mut last_heard = Instant::now();
     loop {
         let frame = tokio::select! {
             () = shutdown.cancelled() => {
@@ -47,8 +68,46 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                 break;
             }
             () = outbox.closed() => break,
+            () = &mut hello_deadline, if session.person.is_none() => {
+                outbox.close(CloseReason {
+                    code: plenary_protocol::close::POLICY,
+                    reason: "no hello in time",
+                });
+                break;
+            }
+            _ = idle_check.tick() => {
+                if last_heard.elapsed() > config.idle_timeout {
+                    outbox.close(CloseReason {
+                        code: plenary_protocol::close::IDLE,
+                        reason: "no answer to ping",
+                    });
+                    break;
+                }
+                continue;
+            }
             frame = stream.next() => frame,
         };
+        last_heard = Instant::now();
+        if let Some(Ok(Message::Text(_) | Message::Binary(_))) = &frame {
+            match session.admit_frame(last_heard) {
+                FrameVerdict::Accept => {}
+                FrameVerdict::Refuse => {
+                    session.refuse(
+                        None,
+                        ErrorCode::RateLimited,
+                        "too many messages: slow down".into(),
+                    );
+                    continue;
+                }
+                FrameVerdict::Close => {
+                    outbox.close(CloseReason {
+                        code: plenary_protocol::close::POLICY,
+                        reason: "flooding: too many messages",
+                    });
+                    break;
+                }
+            }
+        }
         match frame {
             Some(Ok(Message::Text(text))) => session.receive(text.as_str()).await,
             Some(Ok(Message::Binary(_))) => session.refuse(
@@ -101,8 +160,11 @@ fn close_reason_for(error: axum::Error) -> Option<CloseReason> {
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut receiver: OutboxReceiver,
+    ping_interval: Duration,
 ) {
     let mut frames = Vec::with_capacity(WRITE_BATCH);
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     let closing = receiver.closing();
     tokio::pin!(closing);
     loop {
@@ -117,6 +179,11 @@ async fn write(
                     })))
                     .await;
                 return;
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(bytes::Bytes::new())).await.is_err() {
+                    return;
+                }
             }
             received = receiver.frames.recv_many(&mut frames, WRITE_BATCH) => {
                 if received == 0 {
@@ -142,10 +209,25 @@ async fn write(
     }
 }
 
+/// What to do with a frame, given the connection's frame allowance.
+enum FrameVerdict {
+    Accept,
+    /// Over the allowance: answer `rate_limited` and drop it.
+    Refuse,
+    /// Over the allowance too often: the connection is flooding.
+    Close,
+}
+
 struct Session {
     conn: ConnId,
     /// Who this is, once they said hello.
     person: Option<Arc<Person>>,
+    /// This connection's place among the person's connections, held until it closes.
+    slot: Option<Slot>,
+    /// The connection's frame allowance (`None`: unlimited).
+    frames: Option<Bucket>,
+    /// Frames refused so far for exceeding the allowance.
+    refused_frames: u32,
     /// Rooms joined on this connection, to leave when it closes.
     joined: HashSet<RoomId>,
     outbox: Outbox,
@@ -183,6 +265,21 @@ pub fn parse(text: &str) -> Result<ClientMessage, (Option<Ref>, ErrorCode, Strin
 }
 
 impl Session {
+    fn admit_frame(&mut self, now: Instant) -> FrameVerdict {
+        let Some(bucket) = &mut self.frames else {
+            return FrameVerdict::Accept;
+        };
+        if bucket.take(now) {
+            return FrameVerdict::Accept;
+        }
+        self.refused_frames += 1;
+        if self.refused_frames > FLOOD_STRIKES {
+            FrameVerdict::Close
+        } else {
+            FrameVerdict::Refuse
+        }
+    }
+
     fn send(&self, message: &ServerMessage) {
         self.outbox.push(encode(message));
     }
@@ -210,6 +307,19 @@ impl Session {
         let Some(person) = self.person.clone() else {
             return self.refuse(reference, ErrorCode::Unauthorized, "say hello first".into());
         };
+        if let Some(action) = limited(&message) {
+            if !self
+                .state
+                .people
+                .allow(&person.user.id, action, Instant::now())
+            {
+                return self.refuse(
+                    reference,
+                    ErrorCode::RateLimited,
+                    "too many of these too fast: wait a moment".into(),
+                );
+            }
+        }
         let caller = Caller {
             conn: self.conn,
             person,
@@ -244,11 +354,19 @@ impl Session {
                     },
                 )
             }
-            ClientMessage::Chat { room, text, .. } => {
+            ClientMessage::Chat {
+                room,
+                text,
+                client_id,
+                ..
+            } => {
                 let Some(handle) = self.find_room(&room, &reference) else {
                     return;
                 };
-                (handle, act(caller, reference, Action::Chat { text }))
+                (
+                    handle,
+                    act(caller, reference, Action::Chat { text, client_id }),
+                )
             }
             ClientMessage::RemoveChat { room, id, .. } => {
                 let Some(handle) = self.find_room(&room, &reference) else {
@@ -260,6 +378,7 @@ impl Session {
                 session,
                 text,
                 anonymous,
+                client_id,
                 ..
             } => {
                 let Some((id, handle)) = self.state.hub.new_question(&session) else {
@@ -274,6 +393,7 @@ impl Session {
                     session,
                     text,
                     anonymous,
+                    client_id,
                 };
                 (handle, act(caller, reference, action))
             }
@@ -390,6 +510,12 @@ impl Session {
     }
 
     fn welcome(&mut self, reference: Option<Ref>, person: Person, token: Option<String>) {
+        match self.state.people.connect(&person.user.id) {
+            Ok(slot) => self.slot = Some(slot),
+            Err(error) => {
+                return self.refuse(reference, ErrorCode::TooManyConnections, error.to_string());
+            }
+        }
         self.send(&ServerMessage::Welcome {
             reference,
             user: person.user.clone(),
@@ -409,6 +535,16 @@ impl Session {
                 let _ = handle.send(input, self.outbox.clone()).await;
             }
         }
+    }
+}
+
+/// The per-person allowance a message spends from, if any.
+fn limited(message: &ClientMessage) -> Option<Limited> {
+    match message {
+        ClientMessage::Chat { .. } => Some(Limited::Chat),
+        ClientMessage::Ask { .. } => Some(Limited::Ask),
+        ClientMessage::Vote { .. } => Some(Limited::Vote),
+        _ => None,
     }
 }
 

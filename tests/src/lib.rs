@@ -46,10 +46,22 @@ impl TestServer {
         TestServer::start_in(tempfile::tempdir()?).await
     }
 
+    /// A fresh server with a configuration changed from the defaults.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Result<TestServer> {
+        let dir = tempfile::tempdir()?;
+        let mut config = Config::new("127.0.0.1:0".parse()?, dir.path().to_owned());
+        configure(&mut config);
+        TestServer::start_configured(dir, config).await
+    }
+
     /// A server on an existing data directory (to test restarts).
     pub async fn start_in(dir: tempfile::TempDir) -> Result<TestServer> {
-        init_logs();
         let config = Config::new("127.0.0.1:0".parse()?, dir.path().to_owned());
+        TestServer::start_configured(dir, config).await
+    }
+
+    async fn start_configured(dir: tempfile::TempDir, config: Config) -> Result<TestServer> {
+        init_logs();
         let server = plenary_server::start(config).await?;
         Ok(TestServer { server, dir })
     }
@@ -220,5 +232,59 @@ impl Client {
     pub async fn close(mut self) -> Result<()> {
         self.socket.close(None).await?;
         Ok(())
+    }
+}
+
+/// A WebSocket client that reads raw frames and never answers anything, not even pings: a
+/// peer whose laptop went to sleep.
+pub struct DeafClient {
+    stream: TcpStream,
+}
+
+impl DeafClient {
+    /// Connect and upgrade to a WebSocket by hand.
+    pub async fn connect(addr: SocketAddr) -> Result<DeafClient> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(addr).await?;
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        while !response.ends_with(b"\r\n\r\n") {
+            response.push(stream.read_u8().await?);
+        }
+        if !response.starts_with(b"HTTP/1.1 101") {
+            bail!("upgrade refused: {}", String::from_utf8_lossy(&response));
+        }
+        Ok(DeafClient { stream })
+    }
+
+    /// Read frames (ignoring pings) until a close frame; returns its code.
+    pub async fn close_code(&mut self) -> Result<u16> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            let (opcode, payload) = tokio::time::timeout(PATIENCE, async {
+                let head = self.stream.read_u16().await?;
+                let opcode = (head >> 8) & 0x0f;
+                let length = match head & 0x7f {
+                    126 => u64::from(self.stream.read_u16().await?),
+                    127 => self.stream.read_u64().await?,
+                    short => u64::from(short),
+                };
+                let mut payload = vec![0; usize::try_from(length)?];
+                self.stream.read_exact(&mut payload).await?;
+                anyhow::Ok((opcode, payload))
+            })
+            .await
+            .context("no close frame in time")??;
+            if opcode == 0x8 {
+                let code = payload
+                    .get(..2)
+                    .ok_or_else(|| anyhow!("close frame without a code"))?;
+                return Ok(u16::from_be_bytes([code[0], code[1]]));
+            }
+        }
     }
 }

@@ -125,12 +125,11 @@ pub async fn run(
 async fn reload(room: &Room, store: Arc<dyn Store>) -> Result<Room, crate::store::StoreError> {
     let limits: RoomLimits = room.limits();
     let id = room.id().to_owned();
-    let record =
-        tokio::task::spawn_blocking(move || store.load_room(&id, limits.history, limits.history))
-            .await
-            .map_err(|error| {
-                crate::store::StoreError::Corrupt(format!("room reload failed: {error}"))
-            })??;
+    let record = tokio::task::spawn_blocking(move || store.load_room(&id, limits.load_limits()))
+        .await
+        .map_err(|error| {
+            crate::store::StoreError::Corrupt(format!("room reload failed: {error}"))
+        })??;
     Ok(Room::restore(
         room.id().to_owned(),
         record,

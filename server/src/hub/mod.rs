@@ -205,7 +205,7 @@ impl Hub {
             programme: Arc::new(programme.clone()),
         };
         for room_def in &programme.rooms {
-            let record = store.load_room(&room_def.id, limits.room.history, limits.room.history)?;
+            let record = store.load_room(&room_def.id, limits.room.load_limits())?;
             for question in &record.questions {
                 hub.questions
                     .insert(question.question.id, room_def.id.clone());

@@ -17,7 +17,7 @@ use plenary_protocol::{
 
 use super::{ConnId, Person, encode};
 use crate::programme::rfc3339;
-use crate::store::{Change, RoomRecord, StoredEvent};
+use crate::store::{Change, LoadLimits, RoomRecord, StoredEvent};
 
 /// Who sent an input.
 #[derive(Debug, Clone)]
@@ -62,6 +62,7 @@ impl Input {
 pub enum Action {
     Chat {
         text: String,
+        client_id: Option<String>,
     },
     /// `id` is allocated by the hub, unique across rooms.
     Ask {
@@ -69,6 +70,7 @@ pub enum Action {
         session: SessionId,
         text: String,
         anonymous: bool,
+        client_id: Option<String>,
     },
     Vote {
         question: QuestionId,
@@ -108,6 +110,47 @@ pub struct RoomLimits {
     pub history: usize,
     /// Chat messages in a join snapshot.
     pub chat_history: usize,
+    /// Client ids remembered for answering retries the same way.
+    pub client_ids: usize,
+}
+
+impl RoomLimits {
+    /// What to load from the store to restore a room with these limits.
+    pub fn load_limits(&self) -> LoadLimits {
+        LoadLimits {
+            events: self.history,
+            chat: self.history,
+            client_ids: self.client_ids,
+        }
+    }
+}
+
+/// The newest client ids, bounded, so a retried message is answered like the first.
+#[derive(Default)]
+struct RecentClientIds {
+    created: HashMap<(UserId, String), u64>,
+    order: VecDeque<(UserId, String)>,
+}
+
+impl RecentClientIds {
+    fn get(&self, user: &str, client_id: &str) -> Option<u64> {
+        // A tuple key cannot be borrowed as (&str, &str); client ids are short.
+        self.created
+            .get(&(user.to_owned(), client_id.to_owned()))
+            .copied()
+    }
+
+    fn remember(&mut self, user: UserId, client_id: String, created: u64, capacity: usize) {
+        let key = (user, client_id);
+        if self.created.insert(key.clone(), created).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.created.remove(&oldest);
+            }
+        }
+    }
 }
 
 struct QuestionState {
@@ -131,6 +174,7 @@ pub struct Room {
     /// The sessions held in this room, and whether their Q&A is moderated.
     sessions: HashMap<SessionId, bool>,
     members: HashMap<ConnId, Arc<Person>>,
+    client_ids: RecentClientIds,
 }
 
 /// The person's view of one event.
@@ -224,6 +268,10 @@ impl Room {
         sessions: HashMap<SessionId, bool>,
         limits: RoomLimits,
     ) -> Room {
+        let mut client_ids = RecentClientIds::default();
+        for (user, client_id, created) in record.client_ids {
+            client_ids.remember(user, client_id, created, limits.client_ids);
+        }
         let questions = record
             .questions
             .into_iter()
@@ -247,6 +295,7 @@ impl Room {
             questions,
             sessions,
             members: HashMap::new(),
+            client_ids,
         }
     }
 
@@ -372,12 +421,16 @@ impl Room {
         let person = &caller.person;
         let conn = caller.conn;
         match action {
-            Action::Chat { text } => {
+            Action::Chat { text, client_id } => {
                 if !self.members.contains_key(&conn) {
                     return Err((ErrorCode::NotJoined, format!("join room {} first", self.id)));
                 }
+                if self.answered_before(person, &client_id, conn, reference, out)? {
+                    return Ok(());
+                }
                 let text = checked_text(&text, plenary_protocol::MAX_CHAT_CHARS, "chat message")?;
                 let id = self.seq + 1;
+                self.remember_client_id(person, client_id, id, out);
                 let message = ChatMessage {
                     id,
                     text,
@@ -425,7 +478,11 @@ impl Room {
                 session,
                 text,
                 anonymous,
+                client_id,
             } => {
+                if self.answered_before(person, &client_id, conn, reference, out)? {
+                    return Ok(());
+                }
                 let moderated = *self
                     .sessions
                     .get(&session)
@@ -455,6 +512,7 @@ impl Room {
                     voters: HashSet::new(),
                 };
                 self.questions.insert(id, state);
+                self.remember_client_id(person, client_id, id, out);
                 self.question_changed(id, out);
                 out.push(ack(conn, reference.clone(), Some(id)));
             }
@@ -516,6 +574,59 @@ impl Room {
             }
         }
         Ok(())
+    }
+
+    /// If this message is a retry of one already carried out, answer it as before (with the
+    /// id of what it created) and return true.
+    fn answered_before(
+        &self,
+        person: &Person,
+        client_id: &Option<String>,
+        conn: ConnId,
+        reference: &Option<Ref>,
+        out: &mut Vec<Output>,
+    ) -> Result<bool, (ErrorCode, String)> {
+        let Some(client_id) = client_id else {
+            return Ok(false);
+        };
+        if client_id.chars().count() > plenary_protocol::MAX_CLIENT_ID_CHARS {
+            return Err((
+                ErrorCode::BadRequest,
+                format!(
+                    "client_id is longer than {} characters",
+                    plenary_protocol::MAX_CLIENT_ID_CHARS
+                ),
+            ));
+        }
+        let Some(created) = self.client_ids.get(&person.user.id, client_id) else {
+            return Ok(false);
+        };
+        out.push(ack(conn, reference.clone(), Some(created)));
+        Ok(true)
+    }
+
+    fn remember_client_id(
+        &mut self,
+        person: &Person,
+        client_id: Option<String>,
+        created: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(client_id) = client_id else {
+            return;
+        };
+        out.push(Output::Persist(Change::ClientId {
+            room: self.id.clone(),
+            user: person.user.id.clone(),
+            client_id: client_id.clone(),
+            created,
+        }));
+        self.client_ids.remember(
+            person.user.id.clone(),
+            client_id,
+            created,
+            self.limits.client_ids,
+        );
     }
 
     /// One pinned question per session: pinning one unpins the others.
@@ -637,6 +748,7 @@ mod tests {
             RoomLimits {
                 history,
                 chat_history: 10,
+                client_ids: 100,
             },
         )
     }
@@ -695,6 +807,7 @@ mod tests {
                 &ada,
                 Action::Chat {
                     text: format!("m{n}"),
+                    client_id: None,
                 },
             );
         }
@@ -733,6 +846,7 @@ mod tests {
                 session: "open".into(),
                 text: format!("q{id}"),
                 anonymous: false,
+                client_id: None,
             };
             act(&mut room, &ada, ask);
         }
@@ -763,6 +877,7 @@ mod tests {
             session: "talk".into(),
             text: "pending one".into(),
             anonymous: false,
+            client_id: None,
         };
         act(&mut room, &ada, ask);
         let seq = room.seq;
@@ -773,6 +888,7 @@ mod tests {
                 &eve,
                 Action::Chat {
                     text: "not joined".into(),
+                    client_id: None,
                 },
             ),
             act(&mut room, &eve, Action::Vote { question: 1 }),
