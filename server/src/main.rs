@@ -144,19 +144,32 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             config = config.without_rate_limits();
         }
         let server = start(config).await?;
-        println!("Plenary is listening on http://{}", server.addr());
+        say(&format!("Plenary is listening on http://{}", server.addr()));
         if server.seeded_demo() {
-            println!("The data directory was empty: seeded the demo conference.");
+            say("The data directory was empty: seeded the demo conference.");
         }
-        println!("Invite links (valid 30 days; whoever opens one picks a name):");
+        say("Invite links (valid 30 days; whoever opens one picks a name):");
         for role in Role::ALL {
-            println!("  {:<10} {}", role.as_str(), server.invite_link(role, 30));
+            say(&format!(
+                "  {:<10} {}",
+                role.as_str(),
+                server.invite_link(role, 30)
+            ));
         }
         shutdown_signal().await;
-        println!("Shutting down: telling clients to reconnect, finishing writes.");
+        say("Shutting down: telling clients to reconnect, finishing writes.");
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// Print a line for the operator. A closed stdout must not stop the server, so write errors
+/// are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 async fn shutdown_signal() {
