@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use plenary_protocol::{
     ClientMessage, Envelope, ErrorCode, MAX_NAME_CHARS, MAX_REF_CHARS, Ref, RoomId, ServerMessage,
@@ -19,7 +20,8 @@ use crate::AppState;
 use crate::auth::{Claims, PERSONAL_TOKEN_DAYS, random_hex, unix_now};
 use crate::hub::room::checked_text;
 use crate::hub::{
-    Action, Caller, CloseReason, ConnId, Input, Outbox, OutboxReceiver, Person, RoomHandle, encode,
+    Action, Caller, CloseReason, ConnId, Input, Outbox, OutboxReceiver, Outgoing, Person,
+    RoomHandle, encode,
 };
 use crate::people::{Bucket, Limited, Slot};
 
@@ -168,45 +170,80 @@ async fn write(
     let closing = receiver.closing();
     tokio::pin!(closing);
     loop {
-        tokio::select! {
-            // Closing first: a lagging connection is closed now, not after its backlog.
+        // Every wait, including a write blocked on a peer that stopped reading, gives way
+        // to closing: a lagging or dead connection is let go now, not after its backlog.
+        let wrote = tokio::select! {
             biased;
-            reason = &mut closing => {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: reason.code,
-                        reason: reason.reason.into(),
-                    })))
-                    .await;
-                return;
-            }
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(bytes::Bytes::new())).await.is_err() {
-                    return;
-                }
-            }
+            reason = &mut closing => return say_goodbye(&mut sink, reason).await,
+            _ = ping.tick() => sink.send(Message::Ping(Bytes::new())).await.is_ok(),
             received = receiver.frames.recv_many(&mut frames, WRITE_BATCH) => {
                 if received == 0 {
                     return;
                 }
-                for frame in frames.drain(..) {
-                    let text = match Utf8Bytes::try_from(frame) {
-                        Ok(text) => text,
-                        Err(error) => {
-                            tracing::error!(%error, "a frame was not UTF-8; dropped");
-                            continue;
-                        }
-                    };
-                    if sink.feed(Message::Text(text)).await.is_err() {
-                        return;
-                    }
+                tokio::select! {
+                    biased;
+                    reason = &mut closing => return say_goodbye(&mut sink, reason).await,
+                    wrote = write_batch(&mut sink, &mut frames) => wrote,
                 }
-                if sink.flush().await.is_err() {
-                    return;
+            }
+        };
+        if !wrote {
+            return;
+        }
+    }
+}
+
+/// Feed every frame, then flush once. Returns false if the socket failed.
+async fn write_batch(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    items: &mut Vec<Outgoing>,
+) -> bool {
+    for item in items.drain(..) {
+        match item {
+            Outgoing::Frame(frame) => {
+                if !feed(sink, frame).await {
+                    return false;
+                }
+            }
+            Outgoing::Replay(frames) => {
+                for frame in frames {
+                    if !feed(sink, frame).await {
+                        return false;
+                    }
                 }
             }
         }
     }
+    sink.flush().await.is_ok()
+}
+
+/// Queue one text frame on the socket. Returns false if the socket failed.
+async fn feed(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    frame: Bytes,
+) -> bool {
+    match Utf8Bytes::try_from(frame) {
+        Ok(text) => sink.feed(Message::Text(text)).await.is_ok(),
+        Err(error) => {
+            tracing::error!(%error, "a frame was not UTF-8; dropped");
+            true
+        }
+    }
+}
+
+/// How long a close frame may take to leave before the connection is simply dropped.
+const GOODBYE: Duration = Duration::from_secs(1);
+
+/// Send the close frame if the peer can still take it.
+async fn say_goodbye(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    reason: CloseReason,
+) {
+    let close = Message::Close(Some(CloseFrame {
+        code: reason.code,
+        reason: reason.reason.into(),
+    }));
+    let _ = tokio::time::timeout(GOODBYE, sink.send(close)).await;
 }
 
 /// What to do with a frame, given the connection's frame allowance.

@@ -188,3 +188,105 @@ async fn websockets_from_a_foreign_origin_are_refused_with_403() -> Result<()> {
     tokio_tungstenite::connect_async(own).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_cut_off_without_costing_anyone_a_message() -> Result<()> {
+    let server = TestServer::start_with(|config| {
+        config.outbox_frames = 64;
+        // Enough replayable history to cover everything this test posts.
+        config.history = 10_000;
+        *config = config.clone().without_rate_limits();
+    })
+    .await?;
+    let stuck_token = server.token(Role::Attendee, "On 2G");
+    let mut stuck = DeafClient::connect(server.addr()).await?;
+    stuck
+        .send_text(&json!({"type":"hello","token":stuck_token}).to_string())
+        .await?;
+    stuck
+        .send_text(&json!({"type":"join","room":STAGE}).to_string())
+        .await?;
+    let mut listener = server.client(Role::Attendee, "Fast reader").await?;
+    let start = listener.join(STAGE).await?["seq"].as_u64().expect("seq");
+    let mut poster = server.client(Role::Attendee, "Poster").await?;
+    poster.join(STAGE).await?;
+
+    // About 11 MB of chat: far more than the kernel's socket buffers and the stuck reader's
+    // 64-frame queue can hold.
+    const MESSAGES: u64 = 6_000;
+    let padding = "x".repeat(1_900);
+    let posting = async {
+        // In chunks small enough that the poster's own 64-frame queue (its copies of the
+        // events and the acks) never fills.
+        for chunk in 0..MESSAGES / 20 {
+            for n in chunk * 20..(chunk + 1) * 20 {
+                poster
+                    .send(json!({"type":"chat","room":STAGE,"text":format!("{n} {padding}")}))
+                    .await?;
+            }
+            let mut acks = 0;
+            while acks < 20 {
+                if poster.recv().await?["type"] == "ack" {
+                    acks += 1;
+                }
+            }
+        }
+        anyhow::Ok(())
+    };
+    let listening = async {
+        let mut seqs = Vec::new();
+        while seqs.len() < MESSAGES as usize {
+            let event = listener.recv().await?;
+            if event["type"] == "event" {
+                seqs.push(event["seq"].as_u64().expect("seq"));
+            }
+        }
+        anyhow::Ok(seqs)
+    };
+    let ((), seqs) = tokio::try_join!(posting, listening)?;
+    assert_eq!(
+        seqs,
+        (start + 1..=start + MESSAGES).collect::<Vec<_>>(),
+        "the fast reader got everything, in order"
+    );
+
+    // The stuck reader was let go: what it can still read ends before the end.
+    let mut last_seen = 0;
+    let mut close = None;
+    while let Some((opcode, payload)) = stuck.next_frame().await? {
+        match opcode {
+            0x1 => {
+                let message: serde_json::Value = serde_json::from_slice(&payload)?;
+                if let Some(seq) = message["seq"].as_u64() {
+                    last_seen = seq;
+                }
+            }
+            0x8 => {
+                close = payload
+                    .get(..2)
+                    .map(|code| u16::from_be_bytes([code[0], code[1]]))
+            }
+            _ => {}
+        }
+    }
+    assert!(last_seen < start + MESSAGES, "cut off at {last_seen}");
+    assert!(
+        matches!(close, None | Some(4008)),
+        "closed as lagged: {close:?}"
+    );
+
+    // Back on a good link, it resumes and loses nothing.
+    let mut resumed = Client::connect(server.addr()).await?;
+    resumed.hello(&stuck_token).await?;
+    let (joined, _) = resumed
+        .ok(json!({"type":"join","room":STAGE,"since":last_seen}))
+        .await?;
+    assert!(joined.get("resync").is_none(), "{joined}");
+    let mut next = last_seen + 1;
+    while next <= start + MESSAGES {
+        let event = resumed.recv().await?;
+        assert_eq!(event["seq"], next);
+        next += 1;
+    }
+    Ok(())
+}

@@ -261,29 +261,73 @@ impl DeafClient {
         Ok(DeafClient { stream })
     }
 
-    /// Read frames (ignoring pings) until a close frame; returns its code.
-    pub async fn close_code(&mut self) -> Result<u16> {
+    /// Send a text frame (masked, as clients must).
+    pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let payload = text.as_bytes();
+        // FIN + text; the mask bit with a zero key, which leaves the payload as it is.
+        let mut frame = vec![0x81u8];
+        match payload.len() {
+            short @ 0..=125 => frame.push(0x80 | u8::try_from(short)?),
+            medium @ 126..=0xffff => {
+                frame.push(0x80 | 126);
+                frame.extend(u16::try_from(medium)?.to_be_bytes());
+            }
+            long => {
+                frame.push(0x80 | 127);
+                frame.extend(u64::try_from(long)?.to_be_bytes());
+            }
+        }
+        frame.extend([0, 0, 0, 0]);
+        frame.extend(payload);
+        self.stream.write_all(&frame).await?;
+        Ok(())
+    }
+
+    /// The next frame's opcode and payload, or `None` when the connection has ended (also
+    /// in the middle of a frame: a server that drops a stuck connection cuts its last frame).
+    pub async fn next_frame(&mut self) -> Result<Option<(u8, Vec<u8>)>> {
         use tokio::io::AsyncReadExt;
+        let read = tokio::time::timeout(PATIENCE, async {
+            let head = self.stream.read_u16().await?;
+            let opcode = u8::try_from((head >> 8) & 0x0f).expect("four bits");
+            let length = match head & 0x7f {
+                126 => u64::from(self.stream.read_u16().await?),
+                127 => self.stream.read_u64().await?,
+                short => u64::from(short),
+            };
+            let mut payload = vec![0; usize::try_from(length).expect("frames fit in memory")];
+            self.stream.read_exact(&mut payload).await?;
+            std::io::Result::Ok((opcode, payload))
+        })
+        .await
+        .context("no frame in time")?;
+        match read {
+            Ok(frame) => Ok(Some(frame)),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Read frames (ignoring pings and messages) until a close frame; returns its code.
+    pub async fn close_code(&mut self) -> Result<u16> {
         loop {
-            let (opcode, payload) = tokio::time::timeout(PATIENCE, async {
-                let head = self.stream.read_u16().await?;
-                let opcode = (head >> 8) & 0x0f;
-                let length = match head & 0x7f {
-                    126 => u64::from(self.stream.read_u16().await?),
-                    127 => self.stream.read_u64().await?,
-                    short => u64::from(short),
-                };
-                let mut payload = vec![0; usize::try_from(length)?];
-                self.stream.read_exact(&mut payload).await?;
-                anyhow::Ok((opcode, payload))
-            })
-            .await
-            .context("no close frame in time")??;
-            if opcode == 0x8 {
-                let code = payload
-                    .get(..2)
-                    .ok_or_else(|| anyhow!("close frame without a code"))?;
-                return Ok(u16::from_be_bytes([code[0], code[1]]));
+            match self.next_frame().await? {
+                Some((0x8, payload)) => {
+                    let code = payload
+                        .get(..2)
+                        .ok_or_else(|| anyhow!("close frame without a code"))?;
+                    return Ok(u16::from_be_bytes([code[0], code[1]]));
+                }
+                Some(_) => continue,
+                None => bail!("the connection ended without a close frame"),
             }
         }
     }

@@ -92,6 +92,11 @@ pub async fn run(
                         outbox.push(frame);
                     }
                 }
+                Output::Replay { conn, frames } => {
+                    if let Some(outbox) = senders.get(&conn) {
+                        outbox.push_replay(frames);
+                    }
+                }
                 Output::Admit { conn, staff, user } => {
                     if let Some(outbox) = senders.get(&conn) {
                         members.insert(

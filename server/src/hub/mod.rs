@@ -64,19 +64,28 @@ struct Kick {
     token: CancellationToken,
 }
 
+/// One item of a connection's outgoing queue.
+#[derive(Debug)]
+pub enum Outgoing {
+    Frame(Bytes),
+    /// Frames that go out back to back, counted as one item: a resume's replay, so that a
+    /// client catching up on many events is not mistaken for one that reads too slowly.
+    Replay(Vec<Bytes>),
+}
+
 /// The sending side of one connection's bounded outgoing queue. Cheap to clone; rooms hold
 /// one per member. When the queue is full the connection is closed with
 /// [`plenary_protocol::close::LAGGED`]: a slow reader never slows anyone else, and it
 /// resumes from the log when it reconnects.
 #[derive(Clone)]
 pub struct Outbox {
-    frames: mpsc::Sender<Bytes>,
+    frames: mpsc::Sender<Outgoing>,
     kick: Arc<Kick>,
 }
 
 /// The receiving side of an [`Outbox`], drained by the connection's writer.
 pub struct OutboxReceiver {
-    pub frames: mpsc::Receiver<Bytes>,
+    pub frames: mpsc::Receiver<Outgoing>,
     kick: Arc<Kick>,
 }
 
@@ -102,7 +111,16 @@ impl Outbox {
 
     /// Queue a frame. Returns false if the connection is gone or was closed for lagging.
     pub fn push(&self, frame: Bytes) -> bool {
-        match self.frames.try_send(frame) {
+        self.push_item(Outgoing::Frame(frame))
+    }
+
+    /// Queue a replay.
+    pub fn push_replay(&self, frames: Vec<Bytes>) -> bool {
+        self.push_item(Outgoing::Replay(frames))
+    }
+
+    fn push_item(&self, item: Outgoing) -> bool {
+        match self.frames.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.close(CloseReason {

@@ -91,6 +91,8 @@ pub enum Output {
     Persist(Change),
     /// Send a frame to one connection.
     Reply { conn: ConnId, frame: Bytes },
+    /// Send the frames a resuming connection missed.
+    Replay { conn: ConnId, frames: Vec<Bytes> },
     /// Start delivering this room's events to a connection.
     Admit {
         conn: ConnId,
@@ -372,13 +374,14 @@ impl Room {
             }),
         });
         if let Some(since) = replay_from {
-            for event in self.log.iter().filter(|event| event.seq > since) {
-                if let Some(frame) = view_for(event, staff, &user) {
-                    out.push(Output::Reply {
-                        conn,
-                        frame: frame.clone(),
-                    });
-                }
+            let frames: Vec<Bytes> = self
+                .log
+                .iter()
+                .filter(|event| event.seq > since)
+                .filter_map(|event| view_for(event, staff, &user).cloned())
+                .collect();
+            if !frames.is_empty() {
+                out.push(Output::Replay { conn, frames });
             }
         }
         self.members.insert(conn, caller.person);
@@ -759,12 +762,12 @@ mod tests {
 
     fn replies(out: &[Output], conn: ConnId) -> Vec<Value> {
         out.iter()
-            .filter_map(|output| match output {
-                Output::Reply { conn: to, frame } if *to == conn => {
-                    Some(serde_json::from_slice(frame).expect("frames are JSON"))
-                }
-                _ => None,
+            .flat_map(|output| match output {
+                Output::Reply { conn: to, frame } if *to == conn => vec![frame.clone()],
+                Output::Replay { conn: to, frames } if *to == conn => frames.clone(),
+                _ => Vec::new(),
             })
+            .map(|frame| serde_json::from_slice(&frame).expect("frames are JSON"))
             .collect()
     }
 
