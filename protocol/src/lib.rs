@@ -22,6 +22,8 @@
 //!
 //! Variants and fields are added, never re-purposed. Clients ignore fields they do not know.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Longest chat message, in characters (Unicode scalar values).
@@ -63,6 +65,8 @@ pub type UserId = String;
 pub type QuestionId = u64;
 /// A chat message, unique within its room (it is the `seq` of the event that carried it).
 pub type ChatId = u64;
+/// A poll, unique on the server.
+pub type PollId = u64;
 
 /// What a person may do. Everyone may watch, chat, ask and vote; staff (moderator, host,
 /// organiser) also curate questions and remove chat.
@@ -118,7 +122,8 @@ pub enum Ref {
     Text(String),
 }
 
-/// Messages a client sends. Tagged by `type`.
+/// Messages a client sends. Tagged by `type`. Every message may also carry `ref` (see
+/// [`Envelope`]), which the answer echoes.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
@@ -126,8 +131,6 @@ pub enum ClientMessage {
     /// personal one); without it the person is a guest attendee called `name`. An invite token
     /// or no token makes a new person, whose personal token comes back in `welcome`.
     Hello {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,34 +139,36 @@ pub enum ClientMessage {
     /// Enter a room. With `since`, the events after that seq are replayed after `joined`;
     /// without it, `joined` carries a snapshot of the room.
     Join {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
         room: RoomId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
     },
     /// Leave a room; events of it stop. Answered by `ack`.
-    Leave {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
-        room: RoomId,
-    },
+    Leave { room: RoomId },
     /// Post to a room's chat (the sender must have joined it). Answered by `ack` with the
     /// message's `id` once it is durable; the room receives a `chat` event.
     Chat {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
         room: RoomId,
         text: String,
         /// The client's own id for this message (at most 64 characters). Sending the same
         /// `client_id` again, after a reconnect say, stores nothing new and gets the same `ack`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// The chat message this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<ChatId>,
+    },
+    /// Older chat messages than `before` (the oldest id the client has), newest last.
+    /// Answered by `chat_history`.
+    ChatHistory {
+        room: RoomId,
+        before: ChatId,
+        /// At most this many (default and maximum 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
     },
     /// Ask a question in a session's Q&A. Answered by `ack` with the question's `id`.
     Ask {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
         session: SessionId,
         text: String,
         /// Hide the author from attendees (moderators still see who asked).
@@ -174,53 +179,93 @@ pub enum ClientMessage {
         client_id: Option<String>,
     },
     /// Upvote a question, once per person; a second vote changes nothing.
-    Vote {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
-        question: QuestionId,
-    },
-    /// Curate a question (staff only).
+    Vote { question: QuestionId },
+    /// Withdraw one's vote; without a vote it changes nothing.
+    Unvote { question: QuestionId },
+    /// Curate a question (staff only). `edit` needs `text`; `merge` needs `into`, the
+    /// question this one duplicates.
     Moderate {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
         question: QuestionId,
         action: ModerateAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        into: Option<QuestionId>,
     },
+    /// Open or close a session's Q&A (staff only). Closed Q&A refuses new questions with
+    /// `qa_closed`; the scheduler also closes it when the session ends.
+    SetQa { session: SessionId, open: bool },
+    /// The moderation log of a session (staff only). Answered by `moderation_log`.
+    ModerationLog { session: SessionId },
     /// Remove a chat message (staff only); the room receives `chat_removed`.
-    RemoveChat {
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
-        reference: Option<Ref>,
+    RemoveChat { room: RoomId, id: ChatId },
+    /// Stop a person chatting in a room (staff only), for `minutes` or, without it, for the
+    /// rest of the day (24 hours).
+    Mute {
         room: RoomId,
-        id: ChatId,
+        user: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u32>,
+    },
+    /// Let a muted person chat again (staff only).
+    Unmute { room: RoomId, user: UserId },
+    /// Remove a person from a room (staff only): their connections are told (`removed`) and
+    /// leave it, and they cannot join it again.
+    RemovePerson { room: RoomId, user: UserId },
+    /// Create a poll in a room (hosts and moderators). It starts as a draft; answered by `ack`
+    /// with the poll's `id`.
+    CreatePoll {
+        room: RoomId,
+        question: String,
+        /// Two to ten choices.
+        options: Vec<String>,
+        /// Whether a person may pick several choices.
+        #[serde(default)]
+        multiple: bool,
+    },
+    /// Open, close, or show or hide the results of a poll (hosts and moderators).
+    PollAction { poll: PollId, action: PollAction },
+    /// Vote in an open poll: the indices of the chosen options (one unless the poll is
+    /// multiple choice). Voting again replaces one's vote while the poll is open.
+    PollVote { poll: PollId, choices: Vec<u32> },
+    /// An emoji reaction on the stage, one of [`REACTIONS`]. Counted, not stored: the room
+    /// sends the totals once per interval as `reactions`.
+    React { room: RoomId, emoji: String },
+    /// Raise or lower one's hand in a workshop room. Staff see the queue as `hands`.
+    Hand { room: RoomId, raised: bool },
+    /// Lower a person's hand, or everyone's without `user` (staff only).
+    ClearHands {
+        room: RoomId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
     },
 }
 
 impl ClientMessage {
     /// Every `type` a client may send, for telling `unknown_type` from `bad_request`.
-    pub const TYPES: [&'static str; 8] = [
+    pub const TYPES: [&'static str; 21] = [
         "hello",
         "join",
         "leave",
         "chat",
+        "chat_history",
         "ask",
         "vote",
+        "unvote",
         "moderate",
+        "set_qa",
+        "moderation_log",
         "remove_chat",
+        "mute",
+        "unmute",
+        "remove_person",
+        "create_poll",
+        "poll_action",
+        "poll_vote",
+        "react",
+        "hand",
+        "clear_hands",
     ];
-
-    /// The client's `ref`, echoed on the answer.
-    pub fn reference(&self) -> Option<&Ref> {
-        match self {
-            ClientMessage::Hello { reference, .. }
-            | ClientMessage::Join { reference, .. }
-            | ClientMessage::Leave { reference, .. }
-            | ClientMessage::Chat { reference, .. }
-            | ClientMessage::Ask { reference, .. }
-            | ClientMessage::Vote { reference, .. }
-            | ClientMessage::Moderate { reference, .. }
-            | ClientMessage::RemoveChat { reference, .. } => reference.as_ref(),
-        }
-    }
 }
 
 /// The first fields of any client frame, read before the whole message so that an answer to
@@ -239,10 +284,30 @@ pub struct Envelope {
 pub enum ModerateAction {
     Approve,
     Reject,
+    /// Bring a rejected question back (approved).
+    Restore,
     Pin,
     Unpin,
     Answered,
+    /// Fix the text (with `text`); the question shows it was edited.
+    Edit,
+    /// Fold a duplicate into another question (with `into`): votes combine, each person
+    /// counted once; the duplicate becomes `merged`.
+    Merge,
 }
+
+/// What a host does to a poll.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PollAction {
+    Open,
+    Close,
+    ShowResults,
+    HideResults,
+}
+
+/// The emoji a reaction may be.
+pub const REACTIONS: [&str; 6] = ["👏", "❤️", "😂", "🎉", "🤔", "👍"];
 
 /// Messages the server sends. Tagged by `type`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -296,6 +361,42 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+    /// Answer to `chat_history`: older messages, oldest first, removed ones left out.
+    ChatHistory {
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+        room: RoomId,
+        messages: Vec<ChatMessage>,
+    },
+    /// Answer to `moderation_log`: who did what to the session's questions, oldest first.
+    ModerationLog {
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+        session: SessionId,
+        entries: Vec<ModerationEntry>,
+    },
+    /// Reactions in a room over the last interval (not part of the event log).
+    Reactions {
+        room: RoomId,
+        counts: BTreeMap<String, u32>,
+    },
+    /// How many people are in a room, sent when it changes, at most once per interval (not
+    /// part of the event log). Workshop rooms also list who is there.
+    Presence {
+        room: RoomId,
+        count: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        people: Option<Vec<Author>>,
+    },
+    /// The raised hands of a workshop room, in the order they were raised (to staff, and to
+    /// each person about their own hand; not part of the event log).
+    Hands {
+        room: RoomId,
+        queue: Vec<RaisedHand>,
+    },
+    /// This connection was removed from a room by a moderator; it no longer receives its
+    /// events and cannot join it again.
+    Removed { room: RoomId },
 }
 
 fn is_false(value: &bool) -> bool {
@@ -311,6 +412,25 @@ pub struct RoomSnapshot {
     pub questions: Vec<Question>,
     /// The questions among them this person has voted for.
     pub voted: Vec<QuestionId>,
+    /// Sessions of this room whose Q&A is closed.
+    #[serde(default)]
+    pub qa_closed: Vec<SessionId>,
+    /// The room's polls that this person may see (staff see drafts).
+    #[serde(default)]
+    pub polls: Vec<Poll>,
+    /// This person's choices in the room's polls.
+    #[serde(default)]
+    pub poll_votes: Vec<PollVoteRecord>,
+    /// Until when this person is muted in the room (RFC 3339 UTC), if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<String>,
+}
+
+/// A person's choices in one poll.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PollVoteRecord {
+    pub poll: PollId,
+    pub choices: Vec<u32>,
 }
 
 /// What happens in a room. Tagged by `kind`.
@@ -323,6 +443,80 @@ pub enum RoomEvent {
     ChatRemoved { id: ChatId },
     /// A question was asked or changed; it carries the question's whole new state.
     Question(Question),
+    /// A session's Q&A was opened or closed.
+    QaState { session: SessionId, open: bool },
+    /// A poll was created or changed; it carries the poll's whole new state.
+    Poll(Poll),
+    /// A person was muted in this room (to staff and to that person).
+    Muted {
+        user: Author,
+        /// RFC 3339 UTC.
+        until: String,
+    },
+    /// A person may chat again (to staff and to that person).
+    Unmuted { user: Author },
+    /// A person was removed from this room (to staff).
+    PersonRemoved { user: Author },
+}
+
+/// One entry of a session's moderation log.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ModerationEntry {
+    /// RFC 3339 UTC.
+    pub at: String,
+    pub by: Author,
+    /// `approve`, `reject`, `edit`, …, or `qa_open` / `qa_close`.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<QuestionId>,
+    /// What changed, for edits and merges.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// A raised hand.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RaisedHand {
+    pub user: Author,
+    /// RFC 3339 UTC.
+    pub at: String,
+}
+
+/// A poll, in full.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Poll {
+    pub id: PollId,
+    pub room: RoomId,
+    pub question: String,
+    pub options: Vec<PollOption>,
+    pub multiple: bool,
+    pub state: PollState,
+    /// Whether attendees see the counts (staff always do).
+    pub results_visible: bool,
+    /// How many people voted; absent where the results are hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters: Option<u32>,
+}
+
+/// One choice of a poll.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PollOption {
+    pub text: String,
+    /// Absent where the results are hidden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub votes: Option<u32>,
+}
+
+/// Where a poll is in its life.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PollState {
+    /// Created, visible to staff only.
+    Draft,
+    /// Visible to everyone and taking votes.
+    Open,
+    /// Visible, no longer taking votes.
+    Closed,
 }
 
 /// A chat message.
@@ -333,6 +527,21 @@ pub struct ChatMessage {
     pub author: Author,
     /// When the server accepted it, RFC 3339 UTC.
     pub at: String,
+    /// The message this one answers, with a short excerpt of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+    /// People in the room named in the text as `@Name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Author>,
+}
+
+/// What a reply answers.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub id: ChatId,
+    pub author: Author,
+    /// The start of the answered message (at most 100 characters).
+    pub excerpt: String,
 }
 
 /// A question in a session's Q&A, in full.
@@ -350,6 +559,12 @@ pub struct Question {
     pub pinned: bool,
     /// When it was asked, RFC 3339 UTC.
     pub at: String,
+    /// A moderator changed the text.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub edited: bool,
+    /// For a `merged` question: the question it was folded into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<QuestionId>,
 }
 
 /// Where a question is in moderation.
@@ -364,6 +579,8 @@ pub enum QuestionStatus {
     Rejected,
     /// Answered on stage; still visible.
     Answered,
+    /// A duplicate folded into another question (`merged_into`); its votes moved there.
+    Merged,
 }
 
 /// Stable error codes. Clients branch on these, never on the message text.
@@ -388,6 +605,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The person already holds as many connections as allowed.
     TooManyConnections,
+    /// The session's Q&A is closed.
+    QaClosed,
+    /// The person is muted in this room.
+    Muted,
     /// The action does not fit the current state (e.g. `hello` twice).
     Conflict,
     /// The server failed; the action did not happen and may be retried.
@@ -483,12 +704,16 @@ mod tests {
         assert_eq!(
             chat,
             ClientMessage::Chat {
-                reference: Some(Ref::Number(7)),
                 room: "main-stage".into(),
                 text: "hi".into(),
                 client_id: None,
+                reply_to: None,
             }
         );
+        let envelope: Envelope =
+            serde_json::from_str(r#"{"type":"chat","room":"main-stage","text":"hi","ref":7}"#)
+                .expect("every message has an envelope");
+        assert_eq!(envelope.reference, Some(Ref::Number(7)));
         let moderate: ClientMessage =
             serde_json::from_str(r#"{"type":"moderate","question":3,"action":"answered"}"#)
                 .expect("documented moderate message parses");
@@ -503,16 +728,104 @@ mod tests {
 
     #[test]
     fn every_client_type_is_listed() {
-        for kind in ClientMessage::TYPES {
-            let parsed = serde_json::from_str::<ClientMessage>(&format!(r#"{{"type":"{kind}"}}"#));
-            // Each listed type is known: it fails only for its missing fields, never as unknown.
-            if let Err(error) = parsed {
-                assert!(
-                    !error.to_string().contains("unknown variant"),
-                    "{kind}: {error}"
-                );
-            }
+        let room = || "r".to_owned();
+        let every = [
+            ClientMessage::Hello {
+                token: None,
+                name: None,
+            },
+            ClientMessage::Join {
+                room: room(),
+                since: None,
+            },
+            ClientMessage::Leave { room: room() },
+            ClientMessage::Chat {
+                room: room(),
+                text: "t".into(),
+                client_id: None,
+                reply_to: None,
+            },
+            ClientMessage::ChatHistory {
+                room: room(),
+                before: 1,
+                limit: None,
+            },
+            ClientMessage::Ask {
+                session: "s".into(),
+                text: "t".into(),
+                anonymous: false,
+                client_id: None,
+            },
+            ClientMessage::Vote { question: 1 },
+            ClientMessage::Unvote { question: 1 },
+            ClientMessage::Moderate {
+                question: 1,
+                action: ModerateAction::Pin,
+                text: None,
+                into: None,
+            },
+            ClientMessage::SetQa {
+                session: "s".into(),
+                open: false,
+            },
+            ClientMessage::ModerationLog {
+                session: "s".into(),
+            },
+            ClientMessage::RemoveChat {
+                room: room(),
+                id: 1,
+            },
+            ClientMessage::Mute {
+                room: room(),
+                user: "u".into(),
+                minutes: None,
+            },
+            ClientMessage::Unmute {
+                room: room(),
+                user: "u".into(),
+            },
+            ClientMessage::RemovePerson {
+                room: room(),
+                user: "u".into(),
+            },
+            ClientMessage::CreatePoll {
+                room: room(),
+                question: "q".into(),
+                options: vec![],
+                multiple: false,
+            },
+            ClientMessage::PollAction {
+                poll: 1,
+                action: PollAction::Open,
+            },
+            ClientMessage::PollVote {
+                poll: 1,
+                choices: vec![0],
+            },
+            ClientMessage::React {
+                room: room(),
+                emoji: "👏".into(),
+            },
+            ClientMessage::Hand {
+                room: room(),
+                raised: true,
+            },
+            ClientMessage::ClearHands {
+                room: room(),
+                user: None,
+            },
+        ];
+        let mut listed: Vec<&str> = ClientMessage::TYPES.to_vec();
+        for message in every {
+            let value = serde_json::to_value(&message).expect("serialises");
+            let kind = value["type"].as_str().expect("tagged by type").to_owned();
+            let position = listed.iter().position(|listed| *listed == kind);
+            assert!(position.is_some(), "{kind} is missing from TYPES");
+            listed.retain(|listed| *listed != kind);
+            let back: ClientMessage = serde_json::from_value(value).expect("round-trips");
+            assert_eq!(back, message);
         }
+        assert!(listed.is_empty(), "listed but not a message: {listed:?}");
     }
 
     #[test]

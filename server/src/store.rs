@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use jiff::Timestamp;
 use plenary_protocol::{
-    Author, ChatId, ChatMessage, Question, QuestionId, QuestionStatus, RoomId, RoomKind,
-    SessionKind, UserId,
+    Author, ChatId, ChatMessage, ModerationEntry, Poll, PollId, Question, QuestionId, RoomId,
+    RoomKind, SessionId, SessionKind, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
@@ -47,13 +47,29 @@ pub struct StoredEvent {
 /// A stored question with what the wire type does not carry.
 #[derive(Debug, Clone)]
 pub struct StoredQuestion {
-    pub room: RoomId,
     /// The question with its author always filled in.
     pub question: Question,
     /// Attendees have seen it (approved at some point), so they must hear when it is rejected.
     pub ever_public: bool,
     /// Who voted for it.
     pub voters: Vec<UserId>,
+}
+
+/// A stored poll with everyone's choices.
+#[derive(Debug, Clone)]
+pub struct StoredPoll {
+    /// The poll with its counts always filled in.
+    pub poll: Poll,
+    pub votes: Vec<(UserId, Vec<u32>)>,
+}
+
+/// A sanction on a person in a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sanction {
+    /// May not chat until then (Unix milliseconds).
+    Muted { until_ms: i64 },
+    /// Removed from the room.
+    Removed,
 }
 
 /// A write, applied together with the others of its batch in one transaction.
@@ -68,13 +84,17 @@ pub enum Change {
         room: RoomId,
         id: ChatId,
     },
-    /// Insert or replace a question's state (votes, status, pin).
+    /// Insert or replace a question's state (votes, status, pin, text).
     Question {
         room: RoomId,
         question: Question,
         ever_public: bool,
     },
     Vote {
+        question: QuestionId,
+        user: UserId,
+    },
+    Unvote {
         question: QuestionId,
         user: UserId,
     },
@@ -85,6 +105,30 @@ pub enum Change {
         user: UserId,
         client_id: String,
         created: u64,
+    },
+    /// Open (`closed: false`) or close a session's Q&A.
+    QaClosed {
+        session: SessionId,
+        closed: bool,
+    },
+    ModerationEntry {
+        room: RoomId,
+        session: SessionId,
+        entry: ModerationEntry,
+    },
+    /// Insert or replace a poll (with its counts).
+    Poll(Poll),
+    /// Replace a person's choices in a poll.
+    PollVote {
+        poll: PollId,
+        user: UserId,
+        choices: Vec<u32>,
+    },
+    /// Set (`Some`) or lift (`None`) a person's sanction in a room.
+    Sanction {
+        room: RoomId,
+        user: Author,
+        sanction: Option<Sanction>,
     },
 }
 
@@ -100,6 +144,12 @@ pub struct RoomRecord {
     pub questions: Vec<StoredQuestion>,
     /// The newest client ids sent to this room: (person, client id, what it created).
     pub client_ids: Vec<(UserId, String, u64)>,
+    /// Sessions whose Q&A is closed (of every room: the room keeps its own).
+    pub qa_closed: Vec<SessionId>,
+    /// The moderation log of the room's sessions, oldest first.
+    pub moderation_log: Vec<(SessionId, ModerationEntry)>,
+    pub polls: Vec<StoredPoll>,
+    pub sanctions: Vec<(Author, Sanction)>,
 }
 
 /// How much of a room's past [`Store::load_room`] brings back.
@@ -117,12 +167,21 @@ pub trait Store: Send + Sync + 'static {
     fn load_programme(&self) -> Result<Option<Programme>, StoreError>;
     /// Replace the whole programme.
     fn save_programme(&self, programme: &Programme) -> Result<(), StoreError>;
-    /// A room's recent history and state.
     /// A room's recent history and state: at most `limits.events` events, `limits.chat`
     /// chat messages and `limits.client_ids` client ids.
     fn load_room(&self, room: &str, limits: LoadLimits) -> Result<RoomRecord, StoreError>;
     /// The largest question id handed out so far (0 if none).
     fn max_question_id(&self) -> Result<QuestionId, StoreError>;
+    /// The largest poll id handed out so far (0 if none).
+    fn max_poll_id(&self) -> Result<PollId, StoreError>;
+    /// Up to `limit` chat messages of a room older than `before`, oldest first, removed ones
+    /// left out.
+    fn chat_before(
+        &self,
+        room: &str,
+        before: ChatId,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError>;
     /// Apply every change, all or nothing, durably.
     fn commit(&self, changes: &[&Change]) -> Result<(), StoreError>;
 }
@@ -167,25 +226,14 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS chat (
     room TEXT NOT NULL,
     id INTEGER NOT NULL,
-    author_id TEXT NOT NULL,
-    author_name TEXT NOT NULL,
-    text TEXT NOT NULL,
-    at TEXT NOT NULL,
+    body TEXT NOT NULL,
     removed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (room, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS questions (
     id INTEGER PRIMARY KEY,
     room TEXT NOT NULL,
-    session TEXT NOT NULL,
-    author_id TEXT NOT NULL,
-    author_name TEXT NOT NULL,
-    anonymous INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    status TEXT NOT NULL,
-    pinned INTEGER NOT NULL,
-    votes INTEGER NOT NULL,
-    at TEXT NOT NULL,
+    body TEXT NOT NULL,
     ever_public INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS questions_by_room ON questions (room);
@@ -200,6 +248,34 @@ CREATE TABLE IF NOT EXISTS votes (
     question INTEGER NOT NULL,
     user_id TEXT NOT NULL,
     PRIMARY KEY (question, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS qa_closed (
+    session TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS moderation_log (
+    room TEXT NOT NULL,
+    session TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS moderation_log_by_room ON moderation_log (room);
+CREATE TABLE IF NOT EXISTS polls (
+    id INTEGER PRIMARY KEY,
+    room TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS poll_votes (
+    poll INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    choices TEXT NOT NULL,
+    PRIMARY KEY (poll, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sanctions (
+    room TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    until_ms INTEGER,
+    PRIMARY KEY (room, user_id)
 ) WITHOUT ROWID;
 ";
 
@@ -226,7 +302,8 @@ impl SqliteStore {
     }
 }
 
-fn enum_text<T: serde::Serialize>(value: T) -> String {
+/// A unit enum's wire name (`QuestionStatus::Answered` → `answered`).
+pub(crate) fn enum_text<T: serde::Serialize>(value: T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => text,
         other => unreachable!("unit enum variants serialise as strings, got {other:?}"),
@@ -372,51 +449,26 @@ impl Store for SqliteStore {
         record.events.reverse();
 
         let mut statement = connection.prepare(
-            "SELECT id, author_id, author_name, text, at FROM chat
-             WHERE room = ?1 AND removed = 0 ORDER BY id DESC LIMIT ?2",
+            "SELECT body FROM chat WHERE room = ?1 AND removed = 0 ORDER BY id DESC LIMIT ?2",
         )?;
         let mut rows = statement.query(params![room, limits.chat as i64])?;
         while let Some(row) = rows.next()? {
-            record.chat.push(ChatMessage {
-                id: row.get::<_, i64>(0)? as u64,
-                author: Author {
-                    id: row.get(1)?,
-                    name: row.get(2)?,
-                },
-                text: row.get(3)?,
-                at: row.get(4)?,
-            });
+            record.chat.push(from_json(&row.get::<_, String>(0)?)?);
         }
         record.chat.reverse();
 
-        let mut statement = connection.prepare(
-            "SELECT id, session, author_id, author_name, anonymous, text, status, pinned, votes, at, ever_public
-             FROM questions WHERE room = ?1 ORDER BY id",
-        )?;
+        let mut statement = connection
+            .prepare("SELECT body, ever_public FROM questions WHERE room = ?1 ORDER BY id")?;
         let mut voters_of = connection.prepare("SELECT user_id FROM votes WHERE question = ?1")?;
         let mut rows = statement.query([room])?;
         while let Some(row) = rows.next()? {
-            let id = row.get::<_, i64>(0)?;
+            let question: Question = from_json(&row.get::<_, String>(0)?)?;
             let voters = voters_of
-                .query_map([id], |row| row.get::<_, String>(0))?
+                .query_map([question.id as i64], |row| row.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
             record.questions.push(StoredQuestion {
-                room: room.to_owned(),
-                question: Question {
-                    id: id as u64,
-                    session: row.get(1)?,
-                    author: Some(Author {
-                        id: row.get(2)?,
-                        name: row.get(3)?,
-                    }),
-                    anonymous: row.get(4)?,
-                    text: row.get(5)?,
-                    status: enum_from_text::<QuestionStatus>(&row.get::<_, String>(6)?)?,
-                    pinned: row.get(7)?,
-                    votes: row.get(8)?,
-                    at: row.get(9)?,
-                },
-                ever_public: row.get(10)?,
+                question,
+                ever_public: row.get(1)?,
                 voters,
             });
         }
@@ -432,6 +484,50 @@ impl Store for SqliteStore {
                 .push((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64));
         }
         record.client_ids.reverse();
+
+        let mut statement = connection.prepare("SELECT session FROM qa_closed")?;
+        record.qa_closed = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut statement = connection
+            .prepare("SELECT session, body FROM moderation_log WHERE room = ?1 ORDER BY rowid")?;
+        let mut rows = statement.query([room])?;
+        while let Some(row) = rows.next()? {
+            let entry = from_json(&row.get::<_, String>(1)?)?;
+            record.moderation_log.push((row.get(0)?, entry));
+        }
+
+        let mut statement =
+            connection.prepare("SELECT body FROM polls WHERE room = ?1 ORDER BY id")?;
+        let mut votes_of =
+            connection.prepare("SELECT user_id, choices FROM poll_votes WHERE poll = ?1")?;
+        let mut rows = statement.query([room])?;
+        while let Some(row) = rows.next()? {
+            let poll: Poll = from_json(&row.get::<_, String>(0)?)?;
+            let mut votes = Vec::new();
+            let mut vote_rows = votes_of.query([poll.id as i64])?;
+            while let Some(vote) = vote_rows.next()? {
+                votes.push((vote.get(0)?, from_json(&vote.get::<_, String>(1)?)?));
+            }
+            record.polls.push(StoredPoll { poll, votes });
+        }
+
+        let mut statement = connection
+            .prepare("SELECT user_id, user_name, kind, until_ms FROM sanctions WHERE room = ?1")?;
+        let mut rows = statement.query([room])?;
+        while let Some(row) = rows.next()? {
+            let user = Author {
+                id: row.get(0)?,
+                name: row.get(1)?,
+            };
+            let sanction = match (row.get::<_, String>(2)?.as_str(), row.get(3)?) {
+                ("muted", Some(until_ms)) => Sanction::Muted { until_ms },
+                ("removed", _) => Sanction::Removed,
+                (kind, _) => return Err(StoreError::Corrupt(format!("sanction {kind:?}"))),
+            };
+            record.sanctions.push((user, sanction));
+        }
         Ok(record)
     }
 
@@ -444,94 +540,177 @@ impl Store for SqliteStore {
         Ok(max as u64)
     }
 
+    fn max_poll_id(&self) -> Result<PollId, StoreError> {
+        let max: i64 =
+            self.lock()
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM polls", [], |row| {
+                    row.get(0)
+                })?;
+        Ok(max as u64)
+    }
+
+    fn chat_before(
+        &self,
+        room: &str,
+        before: ChatId,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT body FROM chat WHERE room = ?1 AND id < ?2 AND removed = 0
+             ORDER BY id DESC LIMIT ?3",
+        )?;
+        let mut rows = statement.query(params![room, before as i64, limit as i64])?;
+        let mut messages = Vec::new();
+        while let Some(row) = rows.next()? {
+            messages.push(from_json(&row.get::<_, String>(0)?)?);
+        }
+        messages.reverse();
+        Ok(messages)
+    }
+
     fn commit(&self, changes: &[&Change]) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         for change in changes {
-            match change {
-                Change::Event(event) => {
-                    transaction
-                        .prepare_cached(
-                            "INSERT INTO events (room, seq, public, staff, owner) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(params![
-                            event.room,
-                            event.seq as i64,
-                            event.public.as_deref(),
-                            &event.staff[..],
-                            event.owner
-                        ])?;
-                }
-                Change::Chat { room, message } => {
-                    transaction
-                        .prepare_cached(
-                            "INSERT INTO chat (room, id, author_id, author_name, text, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        )?
-                        .execute(params![
-                            room,
-                            message.id as i64,
-                            message.author.id,
-                            message.author.name,
-                            message.text,
-                            message.at
-                        ])?;
-                }
-                Change::ChatRemoved { room, id } => {
-                    transaction
-                        .prepare_cached("UPDATE chat SET removed = 1 WHERE room = ?1 AND id = ?2")?
-                        .execute(params![room, *id as i64])?;
-                }
-                Change::Question {
-                    room,
-                    question,
-                    ever_public,
-                } => {
-                    let author = question.author.as_ref().ok_or_else(|| {
-                        StoreError::Corrupt("a stored question must name its author".into())
-                    })?;
-                    transaction
-                        .prepare_cached(
-                            "INSERT OR REPLACE INTO questions
-                             (id, room, session, author_id, author_name, anonymous, text, status, pinned, votes, at, ever_public)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                        )?
-                        .execute(params![
-                            question.id as i64,
-                            room,
-                            question.session,
-                            author.id,
-                            author.name,
-                            question.anonymous,
-                            question.text,
-                            enum_text(question.status),
-                            question.pinned,
-                            question.votes,
-                            question.at,
-                            ever_public
-                        ])?;
-                }
-                Change::ClientId {
-                    room,
-                    user,
-                    client_id,
-                    created,
-                } => {
-                    transaction
-                        .prepare_cached(
-                            "INSERT INTO client_ids (room, user_id, client_id, created) VALUES (?1, ?2, ?3, ?4)",
-                        )?
-                        .execute(params![room, user, client_id, *created as i64])?;
-                }
-                Change::Vote { question, user } => {
-                    transaction
-                        .prepare_cached("INSERT INTO votes (question, user_id) VALUES (?1, ?2)")?
-                        .execute(params![*question as i64, user])?;
-                }
-            }
+            apply(&transaction, change)?;
         }
         transaction.commit()?;
         Ok(())
     }
+}
+
+/// One change inside a transaction.
+fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::Event(event) => {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO events (room, seq, public, staff, owner) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    event.room,
+                    event.seq as i64,
+                    event.public.as_deref(),
+                    &event.staff[..],
+                    event.owner
+                ])?;
+        }
+        Change::Chat { room, message } => {
+            transaction
+                .prepare_cached("INSERT INTO chat (room, id, body) VALUES (?1, ?2, ?3)")?
+                .execute(params![room, message.id as i64, to_json(message)])?;
+        }
+        Change::ChatRemoved { room, id } => {
+            transaction
+                .prepare_cached("UPDATE chat SET removed = 1 WHERE room = ?1 AND id = ?2")?
+                .execute(params![room, *id as i64])?;
+        }
+        Change::Question {
+            room,
+            question,
+            ever_public,
+        } => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO questions (id, room, body, ever_public) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![question.id as i64, room, to_json(question), ever_public])?;
+        }
+        Change::Vote { question, user } => {
+            transaction
+                .prepare_cached("INSERT OR IGNORE INTO votes (question, user_id) VALUES (?1, ?2)")?
+                .execute(params![*question as i64, user])?;
+        }
+        Change::Unvote { question, user } => {
+            transaction
+                .prepare_cached("DELETE FROM votes WHERE question = ?1 AND user_id = ?2")?
+                .execute(params![*question as i64, user])?;
+        }
+        Change::ClientId {
+            room,
+            user,
+            client_id,
+            created,
+        } => {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO client_ids (room, user_id, client_id, created) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![room, user, client_id, *created as i64])?;
+        }
+        Change::QaClosed { session, closed } => {
+            let sql = if *closed {
+                "INSERT OR IGNORE INTO qa_closed (session) VALUES (?1)"
+            } else {
+                "DELETE FROM qa_closed WHERE session = ?1"
+            };
+            transaction.prepare_cached(sql)?.execute([session])?;
+        }
+        Change::ModerationEntry {
+            room,
+            session,
+            entry,
+        } => {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO moderation_log (room, session, body) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![room, session, to_json(entry)])?;
+        }
+        Change::Poll(poll) => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO polls (id, room, body) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![poll.id as i64, poll.room, to_json(poll)])?;
+        }
+        Change::PollVote {
+            poll,
+            user,
+            choices,
+        } => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO poll_votes (poll, user_id, choices) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![*poll as i64, user, to_json(choices)])?;
+        }
+        Change::Sanction {
+            room,
+            user,
+            sanction,
+        } => match sanction {
+            None => {
+                transaction
+                    .prepare_cached("DELETE FROM sanctions WHERE room = ?1 AND user_id = ?2")?
+                    .execute(params![room, user.id])?;
+            }
+            Some(sanction) => {
+                let (kind, until_ms) = match sanction {
+                    Sanction::Muted { until_ms } => ("muted", Some(*until_ms)),
+                    Sanction::Removed => ("removed", None),
+                };
+                transaction
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO sanctions (room, user_id, user_name, kind, until_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![room, user.id, user.name, kind, until_ms])?;
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Rows that hold a protocol type keep its JSON: protocol types only gain fields, so a row
+/// written by an older server still reads.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("protocol types always serialise to JSON")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
 /// One room's writes, committed together; `done` hears the outcome.

@@ -271,8 +271,11 @@ struct Session {
     state: AppState,
 }
 
+/// A parsed frame: the client's `ref` and its message.
+type Parsed = (Option<Ref>, ClientMessage);
+
 /// Parse a client frame, telling malformed JSON (`bad_request`) from an unknown `type`.
-pub fn parse(text: &str) -> Result<ClientMessage, (Option<Ref>, ErrorCode, String)> {
+pub fn parse(text: &str) -> Result<Parsed, (Option<Ref>, ErrorCode, String)> {
     let envelope: Envelope = serde_json::from_str(text).map_err(|error| {
         (
             None,
@@ -297,8 +300,10 @@ pub fn parse(text: &str) -> Result<ClientMessage, (Option<Ref>, ErrorCode, Strin
             format!("unknown message type {:?}", envelope.kind),
         ));
     }
-    serde_json::from_str(text)
-        .map_err(|error| (reference, ErrorCode::BadRequest, error.to_string()))
+    match serde_json::from_str(text) {
+        Ok(message) => Ok((reference, message)),
+        Err(error) => Err((reference, ErrorCode::BadRequest, error.to_string())),
+    }
 }
 
 impl Session {
@@ -331,16 +336,20 @@ impl Session {
 
     async fn receive(&mut self, text: &str) {
         match parse(text) {
-            Ok(message) => self.dispatch(message).await,
+            Ok((reference, message)) => self.dispatch(reference, message).await,
             Err((reference, code, message)) => self.refuse(reference, code, message),
         }
     }
 
-    async fn dispatch(&mut self, message: ClientMessage) {
-        let reference = message.reference().cloned();
-        if let ClientMessage::Hello { token, name, .. } = message {
-            return self.hello(reference, token, name);
-        }
+    async fn dispatch(&mut self, reference: Option<Ref>, message: ClientMessage) {
+        let (token, name) = match message {
+            ClientMessage::Hello { token, name } => (token, name),
+            message => return self.dispatch_signed_in(reference, message).await,
+        };
+        self.hello(reference, token, name);
+    }
+
+    async fn dispatch_signed_in(&mut self, reference: Option<Ref>, message: ClientMessage) {
         let Some(person) = self.person.clone() else {
             return self.refuse(reference, ErrorCode::Unauthorized, "say hello first".into());
         };
@@ -361,124 +370,134 @@ impl Session {
             conn: self.conn,
             person,
         };
-        let (room, input) = match message {
-            ClientMessage::Hello { .. } => unreachable!("handled above"),
-            ClientMessage::Join { room, since, .. } => {
-                let Some(handle) = self.find_room(&room, &reference) else {
-                    return;
+        let hub = Arc::clone(&self.state.hub);
+        // Where the message goes, and what it asks; `None` where it was answered already.
+        let routed: Option<(Option<RoomHandle>, Input)> = match message {
+            ClientMessage::Hello { .. } => unreachable!("hello is dispatched before"),
+            ClientMessage::Join { room, since } => {
+                let handle = hub.room(&room);
+                if handle.is_some() {
+                    self.joined.insert(room);
+                }
+                let input = Input::Join {
+                    caller,
+                    since,
+                    reference: reference.clone(),
                 };
-                self.joined.insert(room);
-                (
-                    handle,
-                    Input::Join {
-                        caller,
-                        since,
-                        reference,
-                    },
-                )
+                Some((handle, input))
             }
-            ClientMessage::Leave { room, .. } => {
-                let Some(handle) = self.find_room(&room, &reference) else {
-                    return;
-                };
+            ClientMessage::Leave { room } => {
                 self.joined.remove(&room);
-                (
-                    handle,
-                    Input::Leave {
-                        conn: self.conn,
-                        reply: true,
-                        reference,
-                    },
-                )
+                let input = Input::Leave {
+                    conn: self.conn,
+                    reply: true,
+                    reference: reference.clone(),
+                };
+                Some((hub.room(&room), input))
             }
-            ClientMessage::Chat {
+            ClientMessage::ChatHistory {
                 room,
-                text,
-                client_id,
-                ..
+                before,
+                limit,
             } => {
-                let Some(handle) = self.find_room(&room, &reference) else {
-                    return;
-                };
-                (
-                    handle,
-                    act(caller, reference, Action::Chat { text, client_id }),
-                )
-            }
-            ClientMessage::RemoveChat { room, id, .. } => {
-                let Some(handle) = self.find_room(&room, &reference) else {
-                    return;
-                };
-                (handle, act(caller, reference, Action::RemoveChat { id }))
+                self.chat_history(reference.clone(), room, before, limit)
+                    .await;
+                None
             }
             ClientMessage::Ask {
                 session,
                 text,
                 anonymous,
                 client_id,
-                ..
-            } => {
-                let Some((id, handle)) = self.state.hub.new_question(&session) else {
-                    return self.refuse(
-                        reference,
+            } => match hub.new_question(&session) {
+                Some((id, handle)) => {
+                    let action = Action::Ask {
+                        id,
+                        session,
+                        text,
+                        anonymous,
+                        client_id,
+                    };
+                    Some((Some(handle), act(caller, &reference, action)))
+                }
+                None => {
+                    let message = format!("no session {session}");
+                    self.refuse(reference.clone(), ErrorCode::NotFound, message);
+                    None
+                }
+            },
+            ClientMessage::CreatePoll {
+                room,
+                question,
+                options,
+                multiple,
+            } => match hub.new_poll(&room) {
+                Some((id, handle)) => {
+                    let action = Action::CreatePoll {
+                        id,
+                        question,
+                        options,
+                        multiple,
+                    };
+                    Some((Some(handle), act(caller, &reference, action)))
+                }
+                None => {
+                    self.refuse(
+                        reference.clone(),
                         ErrorCode::NotFound,
-                        format!("no session {session}"),
+                        format!("no room {room}"),
                     );
-                };
-                let action = Action::Ask {
-                    id,
-                    session,
-                    text,
-                    anonymous,
-                    client_id,
-                };
-                (handle, act(caller, reference, action))
-            }
-            ClientMessage::Vote { question, .. } => {
-                let Some(handle) = self.find_question(question, &reference) else {
-                    return;
-                };
-                (handle, act(caller, reference, Action::Vote { question }))
-            }
-            ClientMessage::Moderate {
-                question, action, ..
-            } => {
-                let Some(handle) = self.find_question(question, &reference) else {
-                    return;
-                };
-                (
-                    handle,
-                    act(caller, reference, Action::Moderate { question, action }),
-                )
+                    None
+                }
+            },
+            message => {
+                let (handle, action) = route(&hub, message);
+                Some((handle, act(caller, &reference, action)))
             }
         };
-        self.to_room(&room, input).await;
+        let Some((handle, input)) = routed else {
+            return;
+        };
+        match handle {
+            Some(handle) => self.to_room(&handle, input).await,
+            None => self.refuse(
+                reference,
+                ErrorCode::NotFound,
+                "no such room, session, question or poll".into(),
+            ),
+        }
     }
 
-    /// The room with this id, or a `not_found` answer.
-    fn find_room(&self, room: &str, reference: &Option<Ref>) -> Option<RoomHandle> {
-        let handle = self.state.hub.room(room);
-        if handle.is_none() {
-            self.refuse(
-                reference.clone(),
-                ErrorCode::NotFound,
-                format!("no room {room}"),
+    async fn chat_history(
+        &self,
+        reference: Option<Ref>,
+        room: RoomId,
+        before: u64,
+        limit: Option<u32>,
+    ) {
+        if !self.joined.contains(&room) {
+            return self.refuse(
+                reference,
+                ErrorCode::NotJoined,
+                format!("join room {room} first"),
             );
         }
-        handle
-    }
-
-    /// The room holding this question, or a `not_found` answer.
-    fn find_question(&self, question: u64, reference: &Option<Ref>) -> Option<RoomHandle> {
-        let handle = self.state.hub.room_of_question(question);
-        if handle.is_none() {
-            self.refuse(
-                reference.clone(),
-                ErrorCode::NotFound,
-                format!("no question {question}"),
-            );
+        let limit = limit.map_or(CHAT_PAGE, |limit| (limit as usize).min(CHAT_PAGE));
+        match self.state.hub.chat_before(&room, before, limit).await {
+            Ok(messages) => self.send(&ServerMessage::ChatHistory {
+                reference,
+                room,
+                messages,
+            }),
+            Err(error) => {
+                tracing::error!(%error, "reading chat history failed");
+                self.refuse(
+                    reference,
+                    ErrorCode::Internal,
+                    "could not read the history".into(),
+                );
+            }
         }
-        handle
     }
 
     async fn to_room(&self, room: &RoomHandle, input: Input) {
@@ -585,11 +604,90 @@ fn limited(message: &ClientMessage) -> Option<Limited> {
     }
 }
 
-fn act(caller: Caller, reference: Option<Ref>, action: Action) -> Input {
+fn act(caller: Caller, reference: &Option<Ref>, action: Action) -> Input {
     Input::Act {
         caller,
-        reference,
+        reference: reference.clone(),
         action,
+    }
+}
+
+/// Chat messages sent per `chat_history` page at most.
+const CHAT_PAGE: usize = 100;
+
+/// The room that carries out a message, and the action it asks for. Messages that create
+/// something (a question, a poll) or are answered by the connection itself are routed in
+/// `Session::dispatch_signed_in`.
+fn route(hub: &crate::hub::Hub, message: ClientMessage) -> (Option<RoomHandle>, Action) {
+    match message {
+        ClientMessage::Chat {
+            room,
+            text,
+            client_id,
+            reply_to,
+        } => (
+            hub.room(&room),
+            Action::Chat {
+                text,
+                client_id,
+                reply_to,
+            },
+        ),
+        ClientMessage::RemoveChat { room, id } => (hub.room(&room), Action::RemoveChat { id }),
+        ClientMessage::Mute {
+            room,
+            user,
+            minutes,
+        } => (hub.room(&room), Action::Mute { user, minutes }),
+        ClientMessage::Unmute { room, user } => (hub.room(&room), Action::Unmute { user }),
+        ClientMessage::RemovePerson { room, user } => {
+            (hub.room(&room), Action::RemovePerson { user })
+        }
+        ClientMessage::Vote { question } => {
+            (hub.room_of_question(question), Action::Vote { question })
+        }
+        ClientMessage::Unvote { question } => {
+            (hub.room_of_question(question), Action::Unvote { question })
+        }
+        ClientMessage::Moderate {
+            question,
+            action,
+            text,
+            into,
+        } => (
+            hub.room_of_question(question),
+            Action::Moderate {
+                question,
+                action,
+                text,
+                into,
+            },
+        ),
+        ClientMessage::SetQa { session, open } => (
+            hub.room_of_session(&session),
+            Action::SetQa { session, open },
+        ),
+        ClientMessage::ModerationLog { session } => (
+            hub.room_of_session(&session),
+            Action::ModerationLog { session },
+        ),
+        ClientMessage::PollAction { poll, action } => {
+            (hub.room_of_poll(poll), Action::PollAction { poll, action })
+        }
+        ClientMessage::PollVote { poll, choices } => {
+            (hub.room_of_poll(poll), Action::PollVote { poll, choices })
+        }
+        ClientMessage::React { room, emoji } => (hub.room(&room), Action::React { emoji }),
+        ClientMessage::Hand { room, raised } => (hub.room(&room), Action::Hand { raised }),
+        ClientMessage::ClearHands { room, user } => (hub.room(&room), Action::ClearHands { user }),
+        ClientMessage::Hello { .. }
+        | ClientMessage::Join { .. }
+        | ClientMessage::Leave { .. }
+        | ClientMessage::ChatHistory { .. }
+        | ClientMessage::Ask { .. }
+        | ClientMessage::CreatePoll { .. } => {
+            unreachable!("routed by Session::dispatch_signed_in")
+        }
     }
 }
 
@@ -676,6 +774,10 @@ mod tests {
     #[test]
     fn a_known_type_with_bad_fields_keeps_its_ref_on_the_error() {
         let error = parse(r#"{"type":"chat","ref":"r1","room":5}"#).expect_err("room is a string");
+        assert!(
+            parse(r#"{"type":"chat","ref":2,"room":"r","text":"t"}"#)
+                .is_ok_and(|(r, _)| r == Some(Ref::Number(2)))
+        );
         assert_eq!(error.0, Some(Ref::Text("r1".into())));
         assert_eq!(error.1, ErrorCode::BadRequest);
     }

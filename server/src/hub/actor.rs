@@ -13,12 +13,15 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::room::{Output, Room, RoomLimits, view_for};
+use super::room::{Input, Output, Room, RoomLimits, view_for};
 use super::{CloseReason, Command, ConnId, Outbox};
 use crate::store::{Change, Persister, Store};
 
 /// Commands taken from the queue in one turn (and committed together).
 const BATCH: usize = 256;
+/// How often the room sends what it sends at a bounded rate (reactions, presence, poll
+/// counts).
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Member {
     outbox: Outbox,
@@ -38,17 +41,27 @@ pub async fn run(
     let mut senders: HashMap<ConnId, Outbox> = HashMap::new();
     let mut inbox = Vec::with_capacity(BATCH);
     let mut outputs = Vec::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let received = tokio::select! {
-            received = commands.recv_many(&mut inbox, BATCH) => received,
-            () = shutdown.cancelled() => 0,
+        let ticked = tokio::select! {
+            received = commands.recv_many(&mut inbox, BATCH) => {
+                if received == 0 {
+                    return;
+                }
+                false
+            }
+            _ = tick.tick() => true,
+            () = shutdown.cancelled() => return,
         };
-        if received == 0 {
-            return;
-        }
         let now = Timestamp::now();
+        if ticked {
+            room.handle(now, Input::Tick, &mut outputs);
+        }
         for Command { input, outbox } in inbox.drain(..) {
-            senders.insert(input.conn(), outbox);
+            if let Some(conn) = input.conn() {
+                senders.insert(conn, outbox);
+            }
             room.handle(now, input, &mut outputs);
         }
 
@@ -88,14 +101,19 @@ pub async fn run(
             match output {
                 Output::Persist(_) => {}
                 Output::Reply { conn, frame } => {
-                    if let Some(outbox) = senders.get(&conn) {
+                    if let Some(outbox) = outbox_of(&senders, &members, conn) {
                         outbox.push(frame);
                     }
                 }
                 Output::Replay { conn, frames } => {
-                    if let Some(outbox) = senders.get(&conn) {
+                    if let Some(outbox) = outbox_of(&senders, &members, conn) {
                         outbox.push_replay(frames);
                     }
+                }
+                Output::Broadcast { frame, staff_only } => {
+                    members.retain(|_, member| {
+                        staff_only && !member.staff || member.outbox.push(frame.clone())
+                    });
                 }
                 Output::Admit { conn, staff, user } => {
                     if let Some(outbox) = senders.get(&conn) {
@@ -126,6 +144,17 @@ pub async fn run(
     }
 }
 
+/// Where replies to a connection go: it sent a command in this batch, or it is a member.
+fn outbox_of<'a>(
+    senders: &'a HashMap<ConnId, Outbox>,
+    members: &'a HashMap<ConnId, Member>,
+    conn: ConnId,
+) -> Option<&'a Outbox> {
+    senders
+        .get(&conn)
+        .or_else(|| members.get(&conn).map(|member| &member.outbox))
+}
+
 /// The room as the store has it (after a failed write left memory ahead of disk).
 async fn reload(room: &Room, store: Arc<dyn Store>) -> Result<Room, crate::store::StoreError> {
     let limits: RoomLimits = room.limits();
@@ -135,10 +164,5 @@ async fn reload(room: &Room, store: Arc<dyn Store>) -> Result<Room, crate::store
         .map_err(|error| {
             crate::store::StoreError::Corrupt(format!("room reload failed: {error}"))
         })??;
-    Ok(Room::restore(
-        room.id().to_owned(),
-        record,
-        room.sessions().clone(),
-        limits,
-    ))
+    Ok(Room::restore(room.setup().clone(), record, limits))
 }

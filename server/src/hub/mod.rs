@@ -10,20 +10,19 @@
 mod actor;
 pub mod room;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use plenary_protocol::{QuestionId, RoomId, ServerMessage, User};
+use plenary_protocol::{ChatId, ChatMessage, PollId, QuestionId, RoomId, ServerMessage, User};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::programme::Programme;
 use crate::store::{Persister, Store, StoreError};
-pub use room::{Action, Caller, Input, RoomLimits};
+pub use room::{Action, Caller, Input, RoomLimits, RoomSetup};
 
 /// A connection's number, unique in this process.
 pub type ConnId = u64;
@@ -201,6 +200,10 @@ pub struct Hub {
     /// Which room each question lives in, so `vote` and `moderate` can be routed.
     questions: DashMap<QuestionId, RoomId>,
     next_question: AtomicU64,
+    /// Which room each poll lives in.
+    polls: DashMap<PollId, RoomId>,
+    next_poll: AtomicU64,
+    store: Arc<dyn Store>,
     next_conn: AtomicU64,
     programme: Arc<Programme>,
 }
@@ -219,6 +222,9 @@ impl Hub {
             rooms: DashMap::new(),
             questions: DashMap::new(),
             next_question: AtomicU64::new(store.max_question_id()? + 1),
+            polls: DashMap::new(),
+            next_poll: AtomicU64::new(store.max_poll_id()? + 1),
+            store: Arc::clone(&store),
             next_conn: AtomicU64::new(1),
             programme: Arc::new(programme.clone()),
         };
@@ -228,11 +234,18 @@ impl Hub {
                 hub.questions
                     .insert(question.question.id, room_def.id.clone());
             }
-            let sessions: HashMap<_, _> = programme
-                .sessions_in(&room_def.id)
-                .map(|session| (session.id.clone(), session.qa_moderated))
-                .collect();
-            let room = room::Room::restore(room_def.id.clone(), record, sessions, limits.room);
+            for poll in &record.polls {
+                hub.polls.insert(poll.poll.id, room_def.id.clone());
+            }
+            let setup = RoomSetup {
+                id: room_def.id.clone(),
+                kind: room_def.kind,
+                sessions: programme
+                    .sessions_in(&room_def.id)
+                    .map(|session| (session.id.clone(), session.qa_moderated))
+                    .collect(),
+            };
+            let room = room::Room::restore(setup, record, limits.room);
             let (commands, queue) = mpsc::channel(limits.room_queue);
             tasks.spawn(actor::run(
                 room,
@@ -266,6 +279,40 @@ impl Hub {
         let id = self.next_question.fetch_add(1, Ordering::Relaxed);
         self.questions.insert(id, room_id);
         Some((id, room))
+    }
+
+    /// The room a poll lives in.
+    pub fn room_of_poll(&self, poll: PollId) -> Option<RoomHandle> {
+        let room = self.polls.get(&poll)?.value().clone();
+        self.room(&room)
+    }
+
+    /// A new poll id in `room`, if there is such a room.
+    pub fn new_poll(&self, room: &str) -> Option<(PollId, RoomHandle)> {
+        let handle = self.room(room)?;
+        let id = self.next_poll.fetch_add(1, Ordering::Relaxed);
+        self.polls.insert(id, room.to_owned());
+        Some((id, handle))
+    }
+
+    /// The room holding a session.
+    pub fn room_of_session(&self, session: &str) -> Option<RoomHandle> {
+        let room_id = self.programme().session(session)?.room.clone();
+        self.room(&room_id)
+    }
+
+    /// Chat messages of a room older than `before`, read from the store off the runtime.
+    pub async fn chat_before(
+        &self,
+        room: &str,
+        before: ChatId,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let store = Arc::clone(&self.store);
+        let room = room.to_owned();
+        tokio::task::spawn_blocking(move || store.chat_before(&room, before, limit))
+            .await
+            .map_err(|error| StoreError::Corrupt(format!("chat history read failed: {error}")))?
     }
 
     /// A new connection number.

@@ -1,0 +1,415 @@
+//! Q&A in a room: questions to its sessions, votes, moderation, the moderation log, and
+//! opening and closing a session's Q&A.
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+use plenary_protocol::{
+    ErrorCode, MAX_QUESTION_CHARS, ModerateAction, ModerationEntry, Question, QuestionId,
+    QuestionStatus, RoomEvent, SessionId, UserId,
+};
+
+use super::{Output, Public, Refusal, Room, author, checked_text};
+use crate::hub::Person;
+use crate::programme::rfc3339;
+use crate::store::{Change, StoredQuestion, enum_text};
+
+/// A question and what only the server knows of it.
+pub(super) struct QuestionState {
+    /// Always with its author; views hide it where they must.
+    pub question: Question,
+    /// Attendees have seen it, so they must also see it rejected or merged.
+    pub ever_public: bool,
+    pub voters: HashSet<UserId>,
+}
+
+impl From<StoredQuestion> for QuestionState {
+    fn from(stored: StoredQuestion) -> QuestionState {
+        QuestionState {
+            question: stored.question,
+            ever_public: stored.ever_public,
+            voters: stored.voters.into_iter().collect(),
+        }
+    }
+}
+
+fn shown_to_all(status: QuestionStatus) -> bool {
+    matches!(status, QuestionStatus::Approved | QuestionStatus::Answered)
+}
+
+impl QuestionState {
+    /// The question as attendees see it, if they may.
+    fn public(&self) -> Option<Question> {
+        let visible = shown_to_all(self.question.status)
+            || (self.ever_public
+                && matches!(
+                    self.question.status,
+                    QuestionStatus::Rejected | QuestionStatus::Merged
+                ));
+        visible.then(|| {
+            let mut question = self.question.clone();
+            if question.anonymous {
+                question.author = None;
+            }
+            question
+        })
+    }
+
+    fn author_id(&self) -> Option<&str> {
+        self.question
+            .author
+            .as_ref()
+            .map(|author| author.id.as_str())
+    }
+
+    /// Whether a person sees this question at all (in snapshots, and to vote on it).
+    fn visible_to(&self, staff: bool, user: &str) -> bool {
+        staff || self.author_id() == Some(user) || shown_to_all(self.question.status)
+    }
+}
+
+impl Room {
+    /// The questions a person may see, as they may see them.
+    pub(super) fn visible_questions(&self, staff: bool, user: &str) -> Vec<Question> {
+        self.questions
+            .values()
+            .filter(|state| state.visible_to(staff, user))
+            .map(|state| {
+                if staff || state.author_id() == Some(user) {
+                    state.question.clone()
+                } else {
+                    state.public().unwrap_or_else(|| state.question.clone())
+                }
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn ask(
+        &mut self,
+        now: Timestamp,
+        person: &Person,
+        id: QuestionId,
+        session: SessionId,
+        text: String,
+        anonymous: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        let moderated = *self
+            .setup
+            .sessions
+            .get(&session)
+            .ok_or_else(|| (ErrorCode::NotFound, format!("no session {session}")))?;
+        if self.qa_closed.contains(&session) {
+            return Err((
+                ErrorCode::QaClosed,
+                "questions for this session are closed".into(),
+            ));
+        }
+        let text = checked_text(&text, MAX_QUESTION_CHARS, "question")?;
+        let status = if moderated {
+            QuestionStatus::Pending
+        } else {
+            QuestionStatus::Approved
+        };
+        let state = QuestionState {
+            question: Question {
+                id,
+                session,
+                text,
+                author: Some(author(person)),
+                anonymous,
+                votes: 0,
+                status,
+                pinned: false,
+                at: rfc3339(now),
+                edited: false,
+                merged_into: None,
+            },
+            ever_public: !moderated,
+            voters: HashSet::new(),
+        };
+        self.questions.insert(id, state);
+        self.question_changed(id, out);
+        Ok(())
+    }
+
+    /// Vote (`up`) or withdraw one's vote; either twice changes nothing.
+    pub(super) fn vote(
+        &mut self,
+        person: &Person,
+        question: QuestionId,
+        up: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        let user = &person.user.id;
+        let state = self
+            .questions
+            .get_mut(&question)
+            .filter(|state| state.visible_to(person.user.role.is_staff(), user))
+            .ok_or_else(|| (ErrorCode::NotFound, format!("no question {question}")))?;
+        let changed = if up {
+            state.voters.insert(user.clone())
+        } else {
+            state.voters.remove(user)
+        };
+        if changed {
+            state.question.votes = u32::try_from(state.voters.len()).unwrap_or(u32::MAX);
+            out.push(Output::Persist(if up {
+                Change::Vote {
+                    question,
+                    user: user.clone(),
+                }
+            } else {
+                Change::Unvote {
+                    question,
+                    user: user.clone(),
+                }
+            }));
+            self.question_changed(question, out);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn moderate(
+        &mut self,
+        now: Timestamp,
+        person: &Person,
+        question: QuestionId,
+        action: ModerateAction,
+        text: Option<String>,
+        into: Option<QuestionId>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        let not_found = || (ErrorCode::NotFound, format!("no question {question}"));
+        let before = self
+            .questions
+            .get(&question)
+            .ok_or_else(not_found)?
+            .question
+            .clone();
+        let mut detail = String::new();
+        if action == ModerateAction::Merge {
+            let into = into.ok_or_else(|| {
+                (
+                    ErrorCode::BadRequest,
+                    "merge needs `into`, the question to keep".into(),
+                )
+            })?;
+            self.merge(question, into, out)?;
+            detail = format!("into {into}");
+        } else {
+            let state = self.questions.get_mut(&question).ok_or_else(not_found)?;
+            let edited = &mut state.question;
+            match action {
+                ModerateAction::Approve | ModerateAction::Restore => {
+                    edited.status = QuestionStatus::Approved;
+                }
+                ModerateAction::Reject => {
+                    edited.status = QuestionStatus::Rejected;
+                    edited.pinned = false;
+                }
+                ModerateAction::Answered => edited.status = QuestionStatus::Answered,
+                ModerateAction::Pin => {
+                    edited.pinned = true;
+                    if edited.status == QuestionStatus::Pending {
+                        // A pinned question is shown to everyone, so pinning approves it.
+                        edited.status = QuestionStatus::Approved;
+                    }
+                }
+                ModerateAction::Unpin => edited.pinned = false,
+                ModerateAction::Edit => {
+                    let text = text.ok_or_else(|| {
+                        (ErrorCode::BadRequest, "edit needs the new `text`".into())
+                    })?;
+                    let text = checked_text(&text, MAX_QUESTION_CHARS, "question")?;
+                    if text != edited.text {
+                        detail = format!("was: {}", edited.text);
+                        edited.text = text;
+                        edited.edited = true;
+                    }
+                }
+                ModerateAction::Merge => unreachable!("merges are handled above"),
+            }
+            if state.question == before {
+                return Ok(());
+            }
+            if state.public().is_some() {
+                state.ever_public = true;
+            }
+            if state.question.pinned && !before.pinned {
+                self.unpin_others(&before.session, question, out);
+            }
+            self.question_changed(question, out);
+        }
+        let action = enum_text(action);
+        self.log_moderation(
+            now,
+            person,
+            &before.session,
+            &action,
+            Some(question),
+            detail,
+            out,
+        );
+        Ok(())
+    }
+
+    /// Fold `duplicate` into `keep`: its voters join the kept question's (each person once),
+    /// and it becomes `merged`.
+    fn merge(
+        &mut self,
+        duplicate: QuestionId,
+        keep: QuestionId,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        let same_session = self
+            .questions
+            .get(&keep)
+            .zip(self.questions.get(&duplicate))
+            .is_some_and(|(kept, dup)| kept.question.session == dup.question.session);
+        if duplicate == keep || !same_session {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("question {keep} is not another question of the same session"),
+            ));
+        }
+        let Some(dup) = self.questions.get_mut(&duplicate) else {
+            return Err((ErrorCode::NotFound, format!("no question {duplicate}")));
+        };
+        dup.question.status = QuestionStatus::Merged;
+        dup.question.merged_into = Some(keep);
+        dup.question.pinned = false;
+        let voters: Vec<UserId> = dup.voters.iter().cloned().collect();
+        let Some(kept) = self.questions.get_mut(&keep) else {
+            return Err((ErrorCode::NotFound, format!("no question {keep}")));
+        };
+        for user in voters {
+            if kept.voters.insert(user.clone()) {
+                out.push(Output::Persist(Change::Vote {
+                    question: keep,
+                    user,
+                }));
+            }
+        }
+        kept.question.votes = u32::try_from(kept.voters.len()).unwrap_or(u32::MAX);
+        self.question_changed(duplicate, out);
+        self.question_changed(keep, out);
+        Ok(())
+    }
+
+    pub(super) fn set_qa(
+        &mut self,
+        now: Timestamp,
+        person: &Person,
+        session: SessionId,
+        open: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        if !self.setup.sessions.contains_key(&session) {
+            return Err((ErrorCode::NotFound, format!("no session {session} here")));
+        }
+        let changed = if open {
+            self.qa_closed.remove(&session)
+        } else {
+            self.qa_closed.insert(session.clone())
+        };
+        if !changed {
+            return Ok(());
+        }
+        out.push(Output::Persist(Change::QaClosed {
+            session: session.clone(),
+            closed: !open,
+        }));
+        let action = if open { "qa_open" } else { "qa_close" };
+        self.log_moderation(now, person, &session, action, None, String::new(), out);
+        self.publish(
+            RoomEvent::QaState { session, open },
+            Public::Same,
+            None,
+            out,
+        );
+        Ok(())
+    }
+
+    pub(super) fn moderation_log_of(&self, session: &str) -> Result<Vec<ModerationEntry>, Refusal> {
+        if !self.setup.sessions.contains_key(session) {
+            return Err((ErrorCode::NotFound, format!("no session {session} here")));
+        }
+        Ok(self
+            .moderation_log
+            .get(session)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log_moderation(
+        &mut self,
+        now: Timestamp,
+        person: &Person,
+        session: &str,
+        action: &str,
+        question: Option<QuestionId>,
+        detail: String,
+        out: &mut Vec<Output>,
+    ) {
+        let entry = ModerationEntry {
+            at: rfc3339(now),
+            by: author(person),
+            action: action.to_owned(),
+            question,
+            detail,
+        };
+        out.push(Output::Persist(Change::ModerationEntry {
+            room: self.setup.id.clone(),
+            session: session.to_owned(),
+            entry: entry.clone(),
+        }));
+        self.moderation_log
+            .entry(session.to_owned())
+            .or_default()
+            .push(entry);
+    }
+
+    /// One pinned question per session: pinning one unpins the others.
+    fn unpin_others(&mut self, session: &str, keep: QuestionId, out: &mut Vec<Output>) {
+        let others: Vec<QuestionId> = self
+            .questions
+            .values_mut()
+            .filter(|state| {
+                state.question.pinned
+                    && state.question.session == session
+                    && state.question.id != keep
+            })
+            .map(|state| {
+                state.question.pinned = false;
+                state.question.id
+            })
+            .collect();
+        for id in others {
+            self.question_changed(id, out);
+        }
+    }
+
+    /// Persist a question's new state and publish it to those who may see it.
+    fn question_changed(&mut self, id: QuestionId, out: &mut Vec<Output>) {
+        let Some(state) = self.questions.get(&id) else {
+            return;
+        };
+        out.push(Output::Persist(Change::Question {
+            room: self.setup.id.clone(),
+            question: state.question.clone(),
+            ever_public: state.ever_public,
+        }));
+        let public = match state.public() {
+            Some(question) if question == state.question => Public::Same,
+            Some(question) => Public::Different(Box::new(RoomEvent::Question(question))),
+            None => Public::Hidden,
+        };
+        let staff = RoomEvent::Question(state.question.clone());
+        let owner = state.author_id().map(str::to_owned);
+        self.publish(staff, public, owner, out);
+    }
+}

@@ -1,0 +1,160 @@
+//! What happens in a room outside its event log: reactions counted per interval, raised
+//! hands in workshop rooms, and presence. None of it is stored or replayed; all of it is
+//! sent at a bounded rate, so ten thousand people clapping or arriving cost one message per
+//! interval.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use plenary_protocol::{Author, ErrorCode, REACTIONS, RaisedHand, RoomKind, ServerMessage, UserId};
+
+use super::{Output, Refusal, Room, author};
+use crate::hub::{Person, encode};
+use crate::programme::rfc3339;
+
+/// Reactions, hands and presence of one room.
+#[derive(Default)]
+pub(super) struct Stage {
+    /// Reactions since the last tick.
+    reactions: BTreeMap<String, u32>,
+    /// Raised hands, in the order they were raised.
+    hands: Vec<RaisedHand>,
+    /// Someone came or went since presence was last sent.
+    people_dirty: bool,
+    /// What presence said last.
+    last_presence: Option<(u32, Option<Vec<Author>>)>,
+}
+
+impl Stage {
+    pub fn react(&mut self, emoji: &str) -> Result<(), Refusal> {
+        if !REACTIONS.contains(&emoji) {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("reactions are one of {}", REACTIONS.join(" ")),
+            ));
+        }
+        *self.reactions.entry(emoji.to_owned()).or_default() += 1;
+        Ok(())
+    }
+
+    /// The reactions since the last call, if any.
+    pub fn take_reactions(&mut self, room: &str) -> Option<ServerMessage> {
+        if self.reactions.is_empty() {
+            return None;
+        }
+        Some(ServerMessage::Reactions {
+            room: room.to_owned(),
+            counts: std::mem::take(&mut self.reactions),
+        })
+    }
+
+    pub fn people_changed(&mut self) {
+        self.people_dirty = true;
+    }
+
+    /// Presence, if it changed since it was last sent: each person counted once however many
+    /// connections they have; workshop rooms also list names.
+    pub fn presence<'a>(
+        &mut self,
+        room: &str,
+        members: impl Iterator<Item = &'a Arc<Person>>,
+        list_people: bool,
+    ) -> Option<ServerMessage> {
+        if !std::mem::take(&mut self.people_dirty) {
+            return None;
+        }
+        let mut people: BTreeMap<&str, &str> = BTreeMap::new();
+        for member in members {
+            people.insert(&member.user.id, &member.user.name);
+        }
+        let count = u32::try_from(people.len()).unwrap_or(u32::MAX);
+        let listed = list_people.then(|| {
+            let mut listed: Vec<Author> = people
+                .iter()
+                .map(|(id, name)| Author {
+                    id: (*id).to_owned(),
+                    name: (*name).to_owned(),
+                })
+                .collect();
+            listed.sort_by(|a, b| a.name.cmp(&b.name));
+            listed
+        });
+        let now = (count, listed);
+        if self.last_presence.as_ref() == Some(&now) {
+            return None;
+        }
+        self.last_presence = Some(now.clone());
+        Some(ServerMessage::Presence {
+            room: room.to_owned(),
+            count: now.0,
+            people: now.1,
+        })
+    }
+
+    /// Lower a person's hand; returns whether it was raised.
+    pub fn lower_hand(&mut self, user: &str) -> bool {
+        let before = self.hands.len();
+        self.hands.retain(|hand| hand.user.id != user);
+        self.hands.len() != before
+    }
+
+    pub fn hands_message(&self, room: &str) -> ServerMessage {
+        ServerMessage::Hands {
+            room: room.to_owned(),
+            queue: self.hands.clone(),
+        }
+    }
+}
+
+impl Room {
+    pub(super) fn hand(
+        &mut self,
+        now: Timestamp,
+        person: &Person,
+        raised: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        if self.setup.kind != RoomKind::Workshop {
+            return Err((
+                ErrorCode::Conflict,
+                "hands are raised in workshop rooms; on the stage, ask a question".into(),
+            ));
+        }
+        let user: &UserId = &person.user.id;
+        let changed = if raised {
+            let new = !self.stage.hands.iter().any(|hand| &hand.user.id == user);
+            if new {
+                self.stage.hands.push(RaisedHand {
+                    user: author(person),
+                    at: rfc3339(now),
+                });
+            }
+            new
+        } else {
+            self.stage.lower_hand(user)
+        };
+        if changed {
+            self.hands_changed(out);
+        }
+        Ok(())
+    }
+
+    pub(super) fn clear_hands(&mut self, user: Option<&str>, out: &mut Vec<Output>) {
+        let changed = match user {
+            Some(user) => self.stage.lower_hand(user),
+            None => !std::mem::take(&mut self.stage.hands).is_empty(),
+        };
+        if changed {
+            self.hands_changed(out);
+        }
+    }
+
+    /// Tell staff the new queue.
+    pub(super) fn hands_changed(&mut self, out: &mut Vec<Output>) {
+        out.push(Output::Broadcast {
+            frame: encode(&self.stage.hands_message(&self.setup.id)),
+            staff_only: true,
+        });
+    }
+}

@@ -1,0 +1,200 @@
+//! The room's rules, driven directly with fake time: no sockets, no database.
+
+use plenary_protocol::{Role, User};
+use serde_json::Value;
+
+use super::*;
+
+fn person(id: &str, role: Role) -> Caller {
+    Caller {
+        conn: id.len() as u64 * 1000 + u64::from(id.as_bytes()[0]),
+        person: Arc::new(Person {
+            user: User {
+                id: id.into(),
+                name: id.into(),
+                role,
+            },
+            rooms: None,
+        }),
+    }
+}
+
+fn room(history: usize) -> Room {
+    let sessions = HashMap::from([("talk".to_owned(), true), ("open".to_owned(), false)]);
+    let setup = RoomSetup {
+        id: "stage".into(),
+        kind: RoomKind::Stage,
+        sessions,
+    };
+    Room::restore(
+        setup,
+        RoomRecord::default(),
+        RoomLimits {
+            history,
+            chat_history: 10,
+            client_ids: 100,
+        },
+    )
+}
+
+fn now() -> Timestamp {
+    "2026-11-28T10:00:00Z".parse().expect("valid instant")
+}
+
+fn replies(out: &[Output], conn: ConnId) -> Vec<Value> {
+    out.iter()
+        .flat_map(|output| match output {
+            Output::Reply { conn: to, frame } if *to == conn => vec![frame.clone()],
+            Output::Replay { conn: to, frames } if *to == conn => frames.clone(),
+            _ => Vec::new(),
+        })
+        .map(|frame| serde_json::from_slice(&frame).expect("frames are JSON"))
+        .collect()
+}
+
+fn act(room: &mut Room, caller: &Caller, action: Action) -> Vec<Output> {
+    let mut out = Vec::new();
+    room.handle(
+        now(),
+        Input::Act {
+            caller: caller.clone(),
+            reference: None,
+            action,
+        },
+        &mut out,
+    );
+    out
+}
+
+fn join(room: &mut Room, caller: &Caller, since: Option<u64>) -> Vec<Value> {
+    let mut out = Vec::new();
+    room.handle(
+        now(),
+        Input::Join {
+            caller: caller.clone(),
+            since,
+            reference: None,
+        },
+        &mut out,
+    );
+    replies(&out, caller.conn)
+}
+
+#[test]
+fn a_resume_older_than_the_kept_history_gets_a_snapshot_flagged_resync() {
+    let mut room = room(3);
+    let ada = person("ada", Role::Attendee);
+    join(&mut room, &ada, None);
+    for n in 0..5 {
+        act(
+            &mut room,
+            &ada,
+            Action::Chat {
+                text: format!("m{n}"),
+                client_id: None,
+                reply_to: None,
+            },
+        );
+    }
+    // Events 3..=5 are kept: since=2 can be replayed exactly, since=1 cannot.
+    let replay = join(&mut room, &ada, Some(2));
+    assert_eq!(replay[0]["resync"], Value::Null);
+    let seqs: Vec<_> = replay[1..]
+        .iter()
+        .map(|event| event["seq"].clone())
+        .collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    let resync = join(&mut room, &ada, Some(1));
+    assert_eq!(resync.len(), 1);
+    assert_eq!(resync[0]["resync"], true);
+    let chat: Vec<_> = resync[0]["snapshot"]["chat"]
+        .as_array()
+        .expect("a snapshot has chat")
+        .iter()
+        .map(|message| message["text"].clone())
+        .collect();
+    assert_eq!(
+        chat,
+        ["m2", "m3", "m4"],
+        "the newest messages the room keeps"
+    );
+}
+
+#[test]
+fn pinning_a_question_unpins_the_other_one_of_its_session() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let mo = person("mo", Role::Moderator);
+    for id in [1, 2] {
+        let ask = Action::Ask {
+            id,
+            session: "open".into(),
+            text: format!("q{id}"),
+            anonymous: false,
+            client_id: None,
+        };
+        act(&mut room, &ada, ask);
+    }
+    let pin = |question| Action::Moderate {
+        question,
+        action: ModerateAction::Pin,
+        text: None,
+        into: None,
+    };
+    act(&mut room, &mo, pin(1));
+    let out = act(&mut room, &mo, pin(2));
+    let pinned: Vec<(u64, bool)> = out
+        .iter()
+        .filter_map(|output| match output {
+            Output::Persist(Change::Question { question, .. }) => {
+                Some((question.id, question.pinned))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pinned, [(1, false), (2, true)]);
+}
+
+#[test]
+fn refused_actions_change_nothing_and_publish_nothing() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let ask = Action::Ask {
+        id: 1,
+        session: "talk".into(),
+        text: "pending one".into(),
+        anonymous: false,
+        client_id: None,
+    };
+    act(&mut room, &ada, ask);
+    let seq = room.seq;
+    let eve = person("eve", Role::Attendee);
+    let refused = [
+        act(
+            &mut room,
+            &eve,
+            Action::Chat {
+                text: "not joined".into(),
+                client_id: None,
+                reply_to: None,
+            },
+        ),
+        act(&mut room, &eve, Action::Vote { question: 1 }),
+        act(
+            &mut room,
+            &eve,
+            Action::Moderate {
+                question: 1,
+                action: ModerateAction::Approve,
+                text: None,
+                into: None,
+            },
+        ),
+        act(&mut room, &eve, Action::RemoveChat { id: 1 }),
+    ];
+    for out in refused {
+        assert_eq!(out.len(), 1, "only an error: {out:?}");
+        assert_eq!(replies(&out, eve.conn)[0]["type"], "error");
+    }
+    assert_eq!(room.seq, seq);
+}
