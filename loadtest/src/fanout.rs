@@ -56,7 +56,7 @@ pub struct FanoutArgs {
     #[arg(long, default_value_t = 200)]
     pub connect_concurrency: usize,
     /// Seconds to wait after posting for the last deliveries.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 20)]
     pub drain: u64,
 }
 
@@ -73,7 +73,12 @@ pub struct FanoutResult {
     pub errors: BTreeMap<String, u64>,
     pub expected_deliveries: u64,
     pub delivered: u64,
+    /// Deliveries that will never come: seq gaps, and what connections the server closed
+    /// missed after closing.
     pub lost: u64,
+    /// Deliveries neither made nor lost when the run stopped waiting (still queued in the
+    /// server or the socket buffers after the drain time).
+    pub pending_at_cutoff: u64,
     pub duplicates: u64,
     /// Connections the server closed during the run, by close code.
     pub closed: BTreeMap<String, u64>,
@@ -112,6 +117,8 @@ struct Track {
     last_seq: u64,
     /// Message numbers seen (baseline), one bit each.
     seen: Vec<u64>,
+    /// Distinct messages received.
+    received: u64,
     open: bool,
 }
 
@@ -127,7 +134,8 @@ struct GroupStats {
     last_ack_id: u64,
     errors: BTreeMap<String, u64>,
     closed: BTreeMap<String, u64>,
-    last_seqs: Vec<u64>,
+    /// Per connection: last seq, distinct messages received, still open.
+    ends: Vec<(u64, u64, bool)>,
     last_receive_nanos: u64,
 }
 
@@ -284,14 +292,12 @@ pub async fn run(
             }
             continue;
         }
-        let expected = match kind {
-            Kind::Plenary => live.acked.load(Ordering::Relaxed),
-            Kind::Baseline => sent,
-        } * (expected_per_message
+        let open = expected_per_message
             - live
                 .closed
                 .load(Ordering::Relaxed)
-                .min(expected_per_message));
+                .min(expected_per_message);
+        let expected = sent * open;
         let waited = drain_started.map_or(Duration::ZERO, |at| at.elapsed());
         if delivered >= expected
             || waited >= drain
@@ -318,7 +324,7 @@ pub async fn run(
         merged.acked += stats.acked;
         merged.last_ack_id = merged.last_ack_id.max(stats.last_ack_id);
         merged.last_receive_nanos = merged.last_receive_nanos.max(stats.last_receive_nanos);
-        merged.last_seqs.extend(stats.last_seqs);
+        merged.ends.extend(stats.ends);
         for (code, n) in stats.errors {
             *merged.errors.entry(code).or_default() += n;
         }
@@ -327,21 +333,21 @@ pub async fn run(
         }
     }
     drop(idle_sinks);
-    let (expected, lost) = match kind {
-        Kind::Plenary => {
-            // Every connection should have seen every seq up to the last acked message.
-            let tail: u64 = merged
-                .last_seqs
-                .iter()
-                .map(|last| merged.last_ack_id.saturating_sub(*last))
-                .sum();
-            (merged.acked * connected, merged.gaps + tail)
-        }
-        Kind::Baseline => {
-            let expected = sent * connected;
-            (expected, expected.saturating_sub(merged.delivered))
-        }
-    };
+    let expected = sent * connected;
+    let closed_missed: u64 = merged
+        .ends
+        .iter()
+        .filter(|(_, _, open)| !open)
+        .map(|(last_seq, received, _)| match kind {
+            // A closed connection misses every seq after its last, up to the room's last.
+            Kind::Plenary => merged.last_ack_id.saturating_sub(*last_seq),
+            Kind::Baseline => sent.saturating_sub(*received),
+        })
+        .sum();
+    let lost = merged.gaps + closed_missed;
+    let pending_at_cutoff = expected
+        .saturating_sub(merged.delivered)
+        .saturating_sub(lost);
     let load_seconds = merged.last_receive_nanos.saturating_sub(post_start).max(1) as f64 / 1e9;
     let server_cpu = cpu_before
         .zip(cpu_after)
@@ -359,6 +365,7 @@ pub async fn run(
         expected_deliveries: expected,
         delivered: merged.delivered,
         lost,
+        pending_at_cutoff,
         duplicates: merged.duplicates,
         closed: merged.closed,
         offered_deliveries_per_sec: args.rate * connected as f64,
@@ -432,6 +439,7 @@ async fn read_group(
         .iter()
         .map(|(_, joined_seq)| Track {
             last_seq: *joined_seq,
+            received: 0,
             seen: match kind {
                 Kind::Plenary => Vec::new(),
                 Kind::Baseline => vec![0; (total_messages as usize).div_ceil(64)],
@@ -510,6 +518,7 @@ async fn read_group(
                     continue;
                 }
                 stats.delivered += 1;
+                track.received += 1;
                 unreported.0 += 1;
                 stats.last_receive_nanos = now;
                 let micros = now.saturating_sub(sent) / 1_000;
@@ -541,7 +550,10 @@ async fn read_group(
         }
     }
     stats.overall = Some(overall);
-    stats.last_seqs = tracks.iter().map(|track| track.last_seq).collect();
+    stats.ends = tracks
+        .iter()
+        .map(|track| (track.last_seq, track.received, track.open))
+        .collect();
     stats
 }
 

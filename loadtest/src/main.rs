@@ -193,7 +193,10 @@ async fn main() -> Result<()> {
                     "question events delivered",
                     count(result.question_events_delivered),
                 ),
-                row("deliveries/s", format!("{:.0}", result.deliveries_per_sec)),
+                row(
+                    "question events delivered/s (first vote to last event)",
+                    format!("{:.0}", result.deliveries_per_sec),
+                ),
                 row(
                     "final vote counts exact",
                     if result.final_counts_exact {
@@ -360,8 +363,15 @@ fn fanout_report(
             cells(&|r| format!("{} / {}", count(r.expected_deliveries), count(r.delivered))),
         ),
         (
-            "lost / duplicates".to_owned(),
-            cells(&|r| format!("{} / {}", count(r.lost), count(r.duplicates))),
+            "lost / duplicates / still queued at cutoff".to_owned(),
+            cells(&|r| {
+                format!(
+                    "{} / {} / {}",
+                    count(r.lost),
+                    count(r.duplicates),
+                    count(r.pending_at_cutoff)
+                )
+            }),
         ),
         (
             "connections closed by server".to_owned(),

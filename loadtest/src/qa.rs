@@ -62,6 +62,7 @@ pub struct QaResult {
     pub votes_per_sec: f64,
     pub moderator_actions_acked: u64,
     pub question_events_delivered: u64,
+    /// Question events delivered per second, from the first vote to the last event.
     pub deliveries_per_sec: f64,
     pub storm_seconds: f64,
     pub rate_limited: u64,
@@ -82,6 +83,8 @@ struct Voter {
     errors: BTreeMap<String, u64>,
     events: u64,
     done_at: Option<Instant>,
+    /// When the last question event arrived.
+    last_event_at: Option<Instant>,
 }
 
 pub async fn run(
@@ -190,7 +193,7 @@ pub async fn run(
     let _ = stop.send(true);
     let mut expected: BTreeMap<u64, u64> = questions.iter().map(|id| (*id, 0)).collect();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut acks, mut events, mut last_done) = (0, 0, started);
+    let (mut acks, mut events, mut last_done, mut last_event) = (0, 0, started, started);
     for voter in voters {
         let voter = voter.await??;
         for id in &voter.acked {
@@ -198,6 +201,9 @@ pub async fn run(
         }
         acks += voter.acks;
         events += voter.events;
+        if let Some(at) = voter.last_event_at {
+            last_event = last_event.max(at);
+        }
         if let Some(done) = voter.done_at {
             last_done = last_done.max(done);
         }
@@ -234,7 +240,8 @@ pub async fn run(
         votes_per_sec: acks as f64 / storm_seconds,
         moderator_actions_acked: moderator_acks,
         question_events_delivered: events,
-        deliveries_per_sec: events as f64 / storm_seconds,
+        deliveries_per_sec: events as f64
+            / last_event.duration_since(started).as_secs_f64().max(1e-9),
         storm_seconds,
         rate_limited: errors.get("rate_limited").copied().unwrap_or(0),
         errors,
@@ -280,6 +287,7 @@ async fn vote(
         };
         if text.starts_with("{\"type\":\"event\"") {
             voter.events += 1;
+            voter.last_event_at = Some(Instant::now());
             continue;
         }
         match serde_json::from_str::<ServerMessage>(text.as_str()) {
