@@ -395,30 +395,42 @@ async fn pace(
 ) -> Result<u64> {
     tokio::time::sleep_until(clock.at(post_start).into()).await;
     let interval_nanos = 1e9 / rate;
+    // Message k goes out in slot k; a poster whose connection failed (closed by the server)
+    // drops its slots, and only the messages that went out count as sent.
+    let mut slot = 0u64;
     let mut sent = 0u64;
     let mut touched = vec![false; posters.len()];
-    while sent < total {
+    let mut alive = vec![true; posters.len()];
+    while slot < total && alive.iter().any(|alive| *alive) {
         let elapsed = clock.nanos().saturating_sub(post_start) as f64;
         let due = ((elapsed / interval_nanos) as u64 + 1).min(total);
-        while sent < due {
-            let scheduled = post_start + (sent as f64 * interval_nanos) as u64;
-            let text = client::chat_text(scheduled, sent, size);
-            let frame = match kind {
-                Kind::Plenary => format!(r#"{{"type":"chat","room":"{room}","text":"{text}"}}"#),
-                Kind::Baseline => text,
-            };
-            let poster = (sent % posters.len() as u64) as usize;
-            posters[poster].feed(Message::text(frame)).await?;
-            touched[poster] = true;
-            sent += 1;
+        while slot < due {
+            let poster = (slot % posters.len() as u64) as usize;
+            if alive[poster] {
+                let scheduled = post_start + (slot as f64 * interval_nanos) as u64;
+                let text = client::chat_text(scheduled, slot, size);
+                let frame = match kind {
+                    Kind::Plenary => {
+                        format!(r#"{{"type":"chat","room":"{room}","text":"{text}"}}"#)
+                    }
+                    Kind::Baseline => text,
+                };
+                if posters[poster].feed(Message::text(frame)).await.is_ok() {
+                    touched[poster] = true;
+                    sent += 1;
+                } else {
+                    alive[poster] = false;
+                }
+            }
+            slot += 1;
         }
-        for (poster, touched) in posters.iter_mut().zip(touched.iter_mut()) {
-            if std::mem::take(touched) {
-                poster.flush().await?;
+        for ((poster, touched), alive) in posters.iter_mut().zip(&mut touched).zip(&mut alive) {
+            if std::mem::take(touched) && poster.flush().await.is_err() {
+                *alive = false;
             }
         }
-        if sent < total {
-            let next = post_start + (sent as f64 * interval_nanos) as u64;
+        if slot < total {
+            let next = post_start + (slot as f64 * interval_nanos) as u64;
             tokio::time::sleep_until(clock.at(next).into()).await;
         }
     }
