@@ -1,97 +1,431 @@
-//! `plenary-loadtest`: simulated attendees against a running Plenary server.
+//! `plenary-loadtest`: simulated people against a Plenary server, over the real protocol.
 //!
-//! For now one scenario: connect N attendees as guests, join a room, and report how many
-//! made it and how long it took. The chat fan-out, connections, Q&A-storm and join-storm
-//! scenarios build on this.
+//! Scenarios (subcommands): `chat-fanout` (with `--baseline`, the same workload against the
+//! bare axum + tokio broadcast stack in `plenary-baseline`, side by side), `connections`,
+//! `qa-storm` and `join-storm`. Each shows progress, ends by itself (bounded in count and
+//! time), writes a JSON result and prints a markdown table; `--plot` draws latency.
+//!
+//! Without `--url` the loadtest starts the server itself: the `plenary` binary next to its
+//! own executable (or `--server-bin`) on 127.0.0.1:0 with a temporary data directory, and
+//! reads its CPU time and memory from /proc.
 
-use std::time::{Duration, Instant};
+mod client;
+mod crowd;
+mod fanout;
+mod qa;
+mod report;
+mod server;
 
-use anyhow::{Context, Result, bail};
-use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use std::path::PathBuf;
 
-/// Connect simulated attendees to a Plenary server.
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::client::Clock;
+use crate::report::{Report, count, mib};
+use crate::server::{Kind, LocalServer};
+
+/// Simulated attendees against a Plenary server.
 #[derive(Parser)]
 #[command(version)]
-struct Args {
-    /// The server's WebSocket address.
-    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
-    url: String,
-    /// How many attendees to connect.
-    #[arg(long, default_value_t = 100)]
-    clients: usize,
-    /// The room they join.
-    #[arg(long, default_value = "main-stage")]
-    room: String,
-    /// Give up on an attendee that is not joined after this many seconds.
-    #[arg(long, default_value_t = 30)]
-    timeout: u64,
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// A running server's WebSocket address (ws://HOST:PORT/ws). Without it the loadtest
+    /// starts its own server on 127.0.0.1 with a temporary data directory.
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// The `plenary` binary to start (default: next to this executable).
+    #[arg(long, global = true)]
+    server_bin: Option<PathBuf>,
+    /// The `plenary-baseline` binary to start (default: next to this executable).
+    #[arg(long, global = true)]
+    baseline_bin: Option<PathBuf>,
+    /// Where to write the JSON result (default: loadtest-SCENARIO.json).
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+    /// Draw latency over time and the latency distribution into this SVG file.
+    #[arg(long, global = true)]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N attendees in one room, P posting at R messages/s for D seconds.
+    ChatFanout {
+        #[command(flatten)]
+        args: fanout::FanoutArgs,
+        /// Run the same workload against the bare-stack baseline server too, afterwards.
+        #[arg(long)]
+        baseline: bool,
+    },
+    /// Ramp to N idle attendees joined to rooms; memory per connection.
+    Connections(crowd::ConnectionsArgs),
+    /// N attendees voting on M questions while moderators act.
+    QaStorm(qa::QaArgs),
+    /// N attendees connecting, saying hello and joining within a few seconds.
+    JoinStorm(crowd::JoinStormArgs),
+    /// One client process of `connections` (started by the loadtest itself).
+    #[command(hide = true)]
+    Worker(crowd::WorkerArgs),
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
-    let started = Instant::now();
-    let deadline = Duration::from_secs(args.timeout);
-    let attendees: Vec<_> = (0..args.clients)
-        .map(|n| {
-            let url = args.url.clone();
-            let room = args.room.clone();
-            tokio::spawn(async move {
-                tokio::time::timeout(deadline, attend(&url, &room, n))
-                    .await
-                    .context("timed out")?
-            })
-        })
-        .collect();
-    let mut joined = Vec::new();
-    let mut failures = 0;
-    for attendee in attendees {
-        match attendee.await? {
-            Ok(socket) => joined.push(socket),
-            Err(error) => {
-                failures += 1;
-                if failures <= 5 {
-                    eprintln!("attendee failed: {error:#}");
-                }
+    let cli = Cli::parse();
+    let fd_limit = server::raise_fd_limit();
+    let clock = Clock::new();
+    let command_line = std::env::args()
+        .map(|arg| {
+            if arg.contains(' ') {
+                format!("'{arg}'")
+            } else {
+                arg
             }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let common = &cli.common;
+    let (name, report) = match &cli.scenario {
+        Scenario::Worker(args) => {
+            let Some(url) = &common.url else {
+                bail!("worker needs --url");
+            };
+            return crowd::worker(url, args).await;
         }
+        Scenario::ChatFanout { args, baseline } => {
+            let (local, url) = target(common, Kind::Plenary)?;
+            let pid = local.as_ref().map(LocalServer::pid);
+            let plenary = fanout::run(&url, Kind::Plenary, pid, args, clock).await?;
+            drop(local);
+            let base = if *baseline {
+                let binary = server::find_binary(Kind::Baseline, common.baseline_bin.as_deref())?;
+                let local = LocalServer::start(Kind::Baseline, &binary)?;
+                let result =
+                    fanout::run(&local.url, Kind::Baseline, Some(local.pid()), args, clock).await?;
+                Some(result)
+            } else {
+                None
+            };
+            if let Some(path) = &common.plot {
+                let mut runs = vec![("plenary", &plenary.latency)];
+                if let Some(base) = &base {
+                    runs.push(("baseline (axum + broadcast)", &base.latency));
+                }
+                let title = format!(
+                    "chat-fanout: {} attendees, {} msg/s, {} B",
+                    args.attendees, args.rate, args.size
+                );
+                report::plot(path, &title, &runs)?;
+            }
+            ("chat-fanout", fanout_report(args, &plenary, base.as_ref()))
+        }
+        Scenario::Connections(args) => {
+            let (local, url) = target(common, Kind::Plenary)?;
+            let pid = local.as_ref().map(LocalServer::pid);
+            let result = crowd::connections(&url, pid, args, fd_limit).await?;
+            let per = result
+                .server_bytes_per_connection
+                .map_or("n/a".into(), |bytes| format!("{:.1} KiB", bytes / 1024.0));
+            let rows = vec![
+                row("attendees asked", count(result.attendees)),
+                row("joined", count(result.joined)),
+                row("failed", count(result.failed)),
+                row("rooms each", args.rooms.join(", ")),
+                row(
+                    "client processes (fd limit each)",
+                    format!("{} ({})", result.client_processes, result.client_fd_limit),
+                ),
+                row("time to all joined", format!("{:.2} s", result.seconds)),
+                row("connect rate", format!("{:.0} /s", result.connects_per_sec)),
+                row(
+                    "server RSS before → after",
+                    format!(
+                        "{} → {}",
+                        result.server_rss_before_bytes.map_or("n/a".into(), mib),
+                        result.server_rss_after_bytes.map_or("n/a".into(), mib)
+                    ),
+                ),
+                row("server memory per connection", per),
+                row(
+                    "server peak RSS",
+                    result.server_peak_rss_bytes.map_or("n/a".into(), mib),
+                ),
+            ];
+            ("connections", single("connections", rows, json!(result)))
+        }
+        Scenario::QaStorm(args) => {
+            let (local, url) = target(common, Kind::Plenary)?;
+            let result = qa::run(&url, local.as_ref(), args).await?;
+            let rows = vec![
+                row(
+                    "attendees / questions / moderators",
+                    format!(
+                        "{} / {} / {}",
+                        result.attendees, result.questions, result.moderators
+                    ),
+                ),
+                row(
+                    "votes sent / acked",
+                    format!(
+                        "{} / {}",
+                        count(result.votes_sent),
+                        count(result.votes_acked)
+                    ),
+                ),
+                row(
+                    "storm time (to the last ack)",
+                    format!("{:.2} s", result.storm_seconds),
+                ),
+                row("votes/s", format!("{:.0}", result.votes_per_sec)),
+                row(
+                    "moderator actions acked",
+                    count(result.moderator_actions_acked),
+                ),
+                row(
+                    "question events delivered",
+                    count(result.question_events_delivered),
+                ),
+                row(
+                    "question events delivered/s (first vote to last event)",
+                    format!("{:.0}", result.deliveries_per_sec),
+                ),
+                row(
+                    "final vote counts exact",
+                    if result.final_counts_exact {
+                        "yes".to_owned()
+                    } else {
+                        format!("NO: {:?}", result.mismatches)
+                    },
+                ),
+                row("rate_limited", count(result.rate_limited)),
+                row("errors", format!("{:?}", result.errors)),
+                row(
+                    "server CPU",
+                    result
+                        .server_cpu_seconds
+                        .map_or("n/a".into(), |cpu| format!("{cpu:.2} s")),
+                ),
+                row(
+                    "server peak RSS",
+                    result.server_peak_rss_bytes.map_or("n/a".into(), mib),
+                ),
+            ];
+            ("qa-storm", single("qa-storm", rows, json!(result)))
+        }
+        Scenario::JoinStorm(args) => {
+            let (local, url) = target(common, Kind::Plenary)?;
+            let pid = local.as_ref().map(LocalServer::pid);
+            let result = crowd::join_storm(&url, pid, args, clock).await?;
+            if let Some(path) = &common.plot {
+                report::plot(
+                    path,
+                    "join-storm: connect to joined",
+                    &[("join latency", &result.join_latency)],
+                )?;
+            }
+            let rows = vec![
+                row(
+                    "attendees (arriving over)",
+                    format!("{} ({} s)", count(result.attendees), result.spread_seconds),
+                ),
+                row("joined", count(result.joined)),
+                row("failed", count(result.failed)),
+                row("errors", format!("{:?}", result.errors)),
+                row(
+                    "time to all joined",
+                    format!("{:.2} s", result.seconds_to_all_joined),
+                ),
+                row(
+                    "join latency p50 / p99 / p99.9 / max",
+                    result.join_latency.cell(),
+                ),
+                row(
+                    "server CPU",
+                    result
+                        .server_cpu_seconds
+                        .map_or("n/a".into(), |cpu| format!("{cpu:.2} s")),
+                ),
+                row(
+                    "server peak RSS",
+                    result.server_peak_rss_bytes.map_or("n/a".into(), mib),
+                ),
+            ];
+            ("join-storm", single("join-storm", rows, json!(result)))
+        }
+    };
+    let mut report = report;
+    if let serde_json::Value::Object(fields) = &mut report.json {
+        fields.insert("command".into(), json!(command_line));
+        fields.insert("client_fd_limit".into(), json!(fd_limit));
     }
-    let elapsed = started.elapsed();
-    println!(
-        "| attendees | joined | failed | time to all joined |\n|---|---|---|---|\n| {} | {} | {} | {:.2} s |",
-        args.clients,
-        joined.len(),
-        failures,
-        elapsed.as_secs_f64()
-    );
-    if failures > 0 {
-        bail!("{failures} of {} attendees failed", args.clients);
-    }
+    let path = common
+        .json
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("loadtest-{name}.json")));
+    report.write_json(&path)?;
+    println!("{}", report.markdown());
+    println!("`{command_line}`; JSON in {}", path.display());
     Ok(())
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Connect one guest attendee, say hello and join the room.
-async fn attend(url: &str, room: &str, n: usize) -> Result<Socket> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
-    let hello = json!({"type":"hello","name":format!("Load {n}"),"ref":1});
-    socket.send(Message::text(hello.to_string())).await?;
-    let join = json!({"type":"join","room":room,"ref":2});
-    socket.send(Message::text(join.to_string())).await?;
-    while let Some(frame) = socket.next().await {
-        if let Message::Text(text) = frame? {
-            let message: Value = serde_json::from_str(text.as_str())?;
-            match message["type"].as_str() {
-                Some("joined") => return Ok(socket),
-                Some("error") => bail!("server refused: {message}"),
-                _ => {}
-            }
+/// The server to load: the one at `--url`, or a local one started now.
+fn target(common: &Common, kind: Kind) -> Result<(Option<LocalServer>, String)> {
+    match &common.url {
+        Some(url) => Ok((None, url.clone())),
+        None => {
+            let binary = server::find_binary(kind, common.server_bin.as_deref())?;
+            let local = LocalServer::start(kind, &binary)?;
+            let url = local.url.clone();
+            eprintln!(
+                "started {} (pid {}) at {url}",
+                binary.display(),
+                local.pid()
+            );
+            Ok((Some(local), url))
         }
     }
-    bail!("the server closed the connection before joined")
+}
+
+fn row(name: &str, value: String) -> (String, Vec<String>) {
+    (name.to_owned(), vec![value])
+}
+
+fn single(title: &str, rows: Vec<(String, Vec<String>)>, json: serde_json::Value) -> Report {
+    Report {
+        title: title.to_owned(),
+        columns: vec!["value".to_owned()],
+        rows,
+        json: json!({ "scenario": title, "result": json }),
+    }
+}
+
+/// The chat-fanout table: Plenary, and the baseline with the ratio beside it.
+fn fanout_report(
+    args: &fanout::FanoutArgs,
+    plenary: &fanout::FanoutResult,
+    base: Option<&fanout::FanoutResult>,
+) -> Report {
+    let cells = |f: &dyn Fn(&fanout::FanoutResult) -> String| -> Vec<String> {
+        let mut cells = vec![f(plenary)];
+        if let Some(base) = base {
+            cells.push(f(base));
+            cells.push(String::new());
+        }
+        cells
+    };
+    let ratio = |f: &dyn Fn(&fanout::FanoutResult) -> f64, label: &str| {
+        let mut cells = vec![];
+        let value = f(plenary);
+        cells.push(format!("{value:.0}{label}"));
+        if let Some(base) = base {
+            let baseline = f(base);
+            cells.push(format!("{baseline:.0}{label}"));
+            cells.push(format!("{:.2}×", value / baseline.max(1e-9)));
+        }
+        cells
+    };
+    let mut rows = vec![
+        (
+            "attendees connected (failed)".to_owned(),
+            cells(&|r| format!("{} ({})", count(r.attendees_connected), r.connect_failures)),
+        ),
+        (
+            "posters, offered rate".to_owned(),
+            cells(&|_| {
+                format!(
+                    "{} posting {} msg/s of {} B for {} s",
+                    args.posters, args.rate, args.size, args.duration
+                )
+            }),
+        ),
+        (
+            "messages sent / acked".to_owned(),
+            cells(&|r| format!("{} / {}", count(r.messages_sent), count(r.messages_acked))),
+        ),
+        (
+            "offered deliveries/s".to_owned(),
+            cells(&|r| format!("{:.0}", r.offered_deliveries_per_sec)),
+        ),
+        (
+            "deliveries/s".to_owned(),
+            ratio(&|r| r.deliveries_per_sec, ""),
+        ),
+        (
+            "expected / delivered".to_owned(),
+            cells(&|r| format!("{} / {}", count(r.expected_deliveries), count(r.delivered))),
+        ),
+        (
+            "lost / duplicates / still queued at cutoff".to_owned(),
+            cells(&|r| {
+                format!(
+                    "{} / {} / {}",
+                    count(r.lost),
+                    count(r.duplicates),
+                    count(r.pending_at_cutoff)
+                )
+            }),
+        ),
+        (
+            "connections closed by server".to_owned(),
+            cells(&|r| format!("{:?}", r.closed)),
+        ),
+        (
+            "fan-out latency p50 / p99 / p99.9 / max".to_owned(),
+            cells(&|r| r.latency.cell()),
+        ),
+        (
+            "server CPU-seconds per million deliveries".to_owned(),
+            cells(&|r| {
+                r.server_cpu_seconds_per_million
+                    .map_or("n/a".into(), |cpu| format!("{cpu:.3}"))
+            }),
+        ),
+        (
+            "server CPU-seconds (load + drain)".to_owned(),
+            cells(&|r| {
+                r.server_cpu_seconds
+                    .map_or("n/a".into(), |cpu| format!("{cpu:.2}"))
+            }),
+        ),
+        (
+            "loadtest CPU-seconds".to_owned(),
+            cells(&|r| format!("{:.2}", r.loadtest_cpu_seconds)),
+        ),
+        (
+            "server peak RSS".to_owned(),
+            cells(&|r| r.server_peak_rss_bytes.map_or("n/a".into(), mib)),
+        ),
+        (
+            "rate_limited / other errors".to_owned(),
+            cells(&|r| format!("{} / {:?}", r.rate_limited, r.errors)),
+        ),
+    ];
+    if let (Some(plenary_cpu), Some(base_cpu)) = (
+        plenary.server_cpu_seconds_per_million,
+        base.and_then(|base| base.server_cpu_seconds_per_million),
+    ) {
+        rows[9].1[2] = format!("{:.2}×", plenary_cpu / base_cpu.max(1e-9));
+    }
+    let mut columns = vec!["plenary".to_owned()];
+    if base.is_some() {
+        columns.push("baseline (axum + broadcast)".to_owned());
+        columns.push("plenary ÷ baseline".to_owned());
+    }
+    Report {
+        title: format!(
+            "chat-fanout: {} attendees, {} msg/s",
+            args.attendees, args.rate
+        ),
+        columns,
+        rows,
+        json: json!({ "scenario": "chat-fanout", "plenary": plenary, "baseline": base }),
+    }
 }

@@ -1,0 +1,170 @@
+//! Simulated people: connecting, `hello`, `join`, and reading frames cheaply.
+//!
+//! Frames the loadtest sees millions of times (room events) are scanned for the two numbers
+//! it needs, `seq` and the send time embedded in the text, without a full JSON parse; rarer
+//! frames (acks, errors, joined) go through the protocol crate's types.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use plenary_protocol::{ClientMessage, ErrorCode, Ref, ServerMessage};
+use tokio_tungstenite::tungstenite::Message;
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Sink = futures_util::stream::SplitSink<Socket, Message>;
+pub type Stream = futures_util::stream::SplitStream<Socket>;
+
+/// One monotonic clock base for the whole run: send times in messages and receive times are
+/// both nanoseconds since this instant, in the same process.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock(Instant::now())
+    }
+
+    pub fn nanos(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub fn at(&self, nanos: u64) -> Instant {
+        self.0 + Duration::from_nanos(nanos)
+    }
+}
+
+/// Send a protocol message.
+pub async fn send(socket: &mut Socket, message: &ClientMessage) -> Result<()> {
+    let text = serde_json::to_string(message)?;
+    socket.send(Message::text(text)).await?;
+    Ok(())
+}
+
+/// Read until a message answers `want` (by kind), failing on an error or a close.
+pub async fn expect(socket: &mut Socket, want: &str) -> Result<ServerMessage> {
+    while let Some(frame) = socket.next().await {
+        match frame? {
+            Message::Text(text) => {
+                if text.starts_with("{\"type\":\"event\"") {
+                    continue;
+                }
+                let message: ServerMessage = serde_json::from_str(text.as_str())
+                    .with_context(|| format!("unreadable frame {text}"))?;
+                match (&message, want) {
+                    (ServerMessage::Welcome { .. }, "welcome")
+                    | (ServerMessage::Joined { .. }, "joined")
+                    | (ServerMessage::Ack { .. }, "ack") => return Ok(message),
+                    (ServerMessage::Error { code, message, .. }, _) => {
+                        bail!("server refused ({}): {message}", code_name(*code))
+                    }
+                    _ => {}
+                }
+            }
+            Message::Close(frame) => bail!("closed by the server: {frame:?}"),
+            _ => {}
+        }
+    }
+    bail!("the server closed the connection")
+}
+
+/// Connect, say hello (as a guest called `name`, or with `token`), and join `rooms`.
+/// Returns the socket and the `seq` of each room at joining.
+pub async fn attend(
+    url: &str,
+    name: &str,
+    token: Option<&str>,
+    rooms: &[&str],
+) -> Result<(Socket, Vec<u64>)> {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .context("connect")?;
+    let hello = ClientMessage::Hello {
+        reference: Some(Ref::Number(0)),
+        token: token.map(str::to_owned),
+        name: token.is_none().then(|| name.to_owned()),
+    };
+    send(&mut socket, &hello).await?;
+    expect(&mut socket, "welcome").await.context("hello")?;
+    let mut seqs = Vec::with_capacity(rooms.len());
+    for room in rooms {
+        let join = ClientMessage::Join {
+            reference: None,
+            room: (*room).to_owned(),
+            since: None,
+        };
+        send(&mut socket, &join).await?;
+        match expect(&mut socket, "joined").await.context("join")? {
+            ServerMessage::Joined { seq, .. } => seqs.push(seq),
+            _ => unreachable!("expect returns the kind asked for"),
+        }
+    }
+    Ok((socket, seqs))
+}
+
+/// The stable name of an error code, for counting.
+pub fn code_name(code: ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{code:?}"))
+}
+
+/// The unsigned integer right after `key` in `text`.
+pub fn number_after(text: &str, key: &str) -> Option<u64> {
+    let start = text.find(key)? + key.len();
+    text[start..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(None, |acc: Option<u64>, digit| {
+            Some(acc.unwrap_or(0) * 10 + u64::from(digit - b'0'))
+        })
+}
+
+/// A chat text carrying its send time and message number, padded to `size` bytes with
+/// letters (nothing that JSON escapes).
+pub fn chat_text(sent_nanos: u64, number: u64, size: usize) -> String {
+    let mut text = format!("t={sent_nanos} k={number} ");
+    while text.len() < size {
+        text.push_str("lorem ipsum dolor sit amet ");
+    }
+    text.truncate(size.max(1));
+    text
+}
+
+/// What a Plenary chat event frame tells the loadtest: its `seq` and the embedded send time.
+pub fn scan_chat_event(text: &str) -> Option<(u64, u64)> {
+    if !text.starts_with("{\"type\":\"event\"") {
+        return None;
+    }
+    let seq = number_after(text, "\"seq\":")?;
+    let sent = number_after(text, "\"text\":\"t=")?;
+    Some((seq, sent))
+}
+
+/// What a baseline frame (the chat text itself) tells: message number and send time.
+pub fn scan_baseline(text: &str) -> Option<(u64, u64)> {
+    let sent = number_after(text, "t=")?;
+    let number = number_after(text, " k=")?;
+    Some((number, sent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_event_yields_its_seq_and_send_time() {
+        let frame = r#"{"type":"event","room":"main-stage","seq":42,"event":{"kind":"chat","id":42,"text":"t=123456 k=7 lorem","author":{"id":"u","name":"n"},"at":"x"}}"#;
+        assert_eq!(scan_chat_event(frame), Some((42, 123_456)));
+        assert_eq!(scan_chat_event(r#"{"type":"ack","id":3}"#), None);
+    }
+
+    #[test]
+    fn chat_texts_have_the_asked_size_and_round_trip() {
+        let text = chat_text(987, 5, 200);
+        assert_eq!(text.len(), 200);
+        assert_eq!(scan_baseline(&text), Some((5, 987)));
+    }
+}
