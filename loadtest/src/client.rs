@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures_util::{SinkExt, StreamExt};
-use plenary_protocol::{ClientMessage, ErrorCode, Ref, ServerMessage};
+use plenary_protocol::{ClientMessage, ErrorCode, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 
 pub type Socket =
@@ -81,7 +81,6 @@ pub async fn attend(
         .await
         .context("connect")?;
     let hello = ClientMessage::Hello {
-        reference: Some(Ref::Number(0)),
         token: token.map(str::to_owned),
         name: token.is_none().then(|| name.to_owned()),
     };
@@ -90,7 +89,6 @@ pub async fn attend(
     let mut seqs = Vec::with_capacity(rooms.len());
     for room in rooms {
         let join = ClientMessage::Join {
-            reference: None,
             room: (*room).to_owned(),
             since: None,
         };

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use futures_util::stream;
 use futures_util::{SinkExt, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use plenary_protocol::{ClientMessage, ModerateAction, Ref, ServerMessage};
+use plenary_protocol::{ClientMessage, ModerateAction, ServerMessage};
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -130,10 +130,10 @@ pub async fn run(
     let mut questions = Vec::with_capacity(args.questions);
     for (index, socket) in attendees.iter_mut().take(args.questions).enumerate() {
         let ask = ClientMessage::Ask {
-            reference: None,
             session: args.session.clone(),
             text: format!("Question {index}: how do we keep the lights on?"),
             anonymous: index % 2 == 1,
+            client_id: None,
         };
         client::send(socket, &ask).await?;
         match client::expect(socket, "ack").await.context("ask")? {
@@ -263,12 +263,12 @@ async fn vote(
 ) -> Result<Voter> {
     let (mut sink, mut stream) = socket.split();
     for question in &order {
-        let vote = ClientMessage::Vote {
-            reference: Some(Ref::Number(*question as i64)),
+        // The question id as the `ref`, so each ack names the vote it answers.
+        let mut vote = serde_json::to_value(ClientMessage::Vote {
             question: *question,
-        };
-        sink.feed(Message::text(serde_json::to_string(&vote)?))
-            .await?;
+        })?;
+        vote["ref"] = serde_json::json!(*question);
+        sink.feed(Message::text(vote.to_string())).await?;
     }
     sink.flush().await?;
     let mut voter = Voter::default();
@@ -342,7 +342,7 @@ async fn curate(
             _ = stop.changed() => break,
             _ = pace.tick() => {
                 if let Some((question, action)) = actions.next() {
-                    let message = ClientMessage::Moderate { reference: None, question, action };
+                    let message = ClientMessage::Moderate { question, action, text: None, into: None };
                     sink.send(Message::text(serde_json::to_string(&message)?)).await?;
                 }
             }
@@ -370,14 +370,12 @@ async fn curate(
 async fn final_counts(url: &str, room: &str) -> Result<BTreeMap<u64, u64>> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
     let hello = ClientMessage::Hello {
-        reference: None,
         token: None,
         name: Some("Counter".into()),
     };
     client::send(&mut socket, &hello).await?;
     client::expect(&mut socket, "welcome").await?;
     let join = ClientMessage::Join {
-        reference: None,
         room: room.to_owned(),
         since: None,
     };
