@@ -2,5 +2,6 @@
 //! and drives it over real HTTP and WebSockets, or through real headless Chromium.
 
 mod browser;
+mod interaction;
 mod limits;
 mod ws;

@@ -188,10 +188,11 @@ impl Client {
         }
     }
 
-    /// Send, expect an `ack`, and return the events that arrived before it.
+    /// Send, expect an answer that is not an `error`, and return it with the events that
+    /// arrived before it.
     pub async fn ok(&mut self, message: Value) -> Result<(Value, Vec<Value>)> {
         let (answer, before) = self.request(message.clone()).await?;
-        if answer["type"] != "ack" && answer["type"] != "joined" && answer["type"] != "welcome" {
+        if answer["type"] == "error" {
             bail!("{message} was answered with {answer}");
         }
         Ok((answer, before))
