@@ -205,9 +205,7 @@ pub async fn run(
     let post_start = clock.nanos() + 300_000_000;
     let mut poster_sinks: Vec<Sink> = Vec::with_capacity(args.posters);
     let mut idle_sinks: Vec<Sink> = Vec::new();
-    let mut groups = Vec::new();
-    let mut batch: Vec<(Stream, u64)> = Vec::new();
-    let per_task = args.per_task.max(1);
+    let mut streams: Vec<(Stream, u64)> = Vec::with_capacity(sockets.len());
     for (index, (socket, joined_seq)) in sockets.into_iter().enumerate() {
         let (sink, stream) = socket.split();
         if index < args.posters {
@@ -215,22 +213,15 @@ pub async fn run(
         } else {
             idle_sinks.push(sink);
         }
-        batch.push((stream, joined_seq));
-        if batch.len() == per_task {
-            groups.push(tokio::spawn(read_group(
-                std::mem::take(&mut batch),
-                kind,
-                clock,
-                post_start,
-                total_messages,
-                Arc::clone(&live),
-                stopped.clone(),
-            )));
-        }
+        streams.push((stream, joined_seq));
     }
-    if !batch.is_empty() {
+    let per_task = args.per_task.max(1);
+    let mut groups = Vec::new();
+    while !streams.is_empty() {
+        let rest = streams.split_off(streams.len().min(per_task));
+        let group = std::mem::replace(&mut streams, rest);
         groups.push(tokio::spawn(read_group(
-            batch,
+            group,
             kind,
             clock,
             post_start,

@@ -54,6 +54,10 @@ struct Common {
     /// Draw latency over time and the latency distribution into this SVG file.
     #[arg(long, global = true)]
     plot: Option<PathBuf>,
+    /// Another flag for the Plenary server the loadtest starts (repeat for several), e.g.
+    /// `--server-arg=--no-group-commit`.
+    #[arg(long, global = true, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -107,7 +111,7 @@ async fn main() -> Result<()> {
             drop(local);
             let base = if *baseline {
                 let binary = server::find_binary(Kind::Baseline, common.baseline_bin.as_deref())?;
-                let local = LocalServer::start(Kind::Baseline, &binary)?;
+                let local = LocalServer::start(Kind::Baseline, &binary, &[])?;
                 let result =
                     fanout::run(&local.url, Kind::Baseline, Some(local.pid()), args, clock).await?;
                 Some(result)
@@ -164,7 +168,7 @@ async fn main() -> Result<()> {
         Scenario::QaStorm(args) => {
             let (local, url) = target(common, Kind::Plenary)?;
             let result = qa::run(&url, local.as_ref(), args).await?;
-            let rows = vec![
+            let rows: Vec<_> = vec![
                 row(
                     "attendees / questions / moderators",
                     format!(
@@ -207,17 +211,13 @@ async fn main() -> Result<()> {
                 ),
                 row("rate_limited", count(result.rate_limited)),
                 row("errors", format!("{:?}", result.errors)),
-                row(
-                    "server CPU",
-                    result
-                        .server_cpu_seconds
-                        .map_or("n/a".into(), |cpu| format!("{cpu:.2} s")),
-                ),
-                row(
-                    "server peak RSS",
-                    result.server_peak_rss_bytes.map_or("n/a".into(), mib),
-                ),
-            ];
+            ]
+            .into_iter()
+            .chain(server_rows(
+                result.server_cpu_seconds,
+                result.server_peak_rss_bytes,
+            ))
+            .collect();
             ("qa-storm", single("qa-storm", rows, json!(result)))
         }
         Scenario::JoinStorm(args) => {
@@ -231,7 +231,7 @@ async fn main() -> Result<()> {
                     &[("join latency", &result.join_latency)],
                 )?;
             }
-            let rows = vec![
+            let rows: Vec<_> = vec![
                 row(
                     "attendees (arriving over)",
                     format!("{} ({} s)", count(result.attendees), result.spread_seconds),
@@ -247,17 +247,13 @@ async fn main() -> Result<()> {
                     "join latency p50 / p99 / p99.9 / max",
                     result.join_latency.cell(),
                 ),
-                row(
-                    "server CPU",
-                    result
-                        .server_cpu_seconds
-                        .map_or("n/a".into(), |cpu| format!("{cpu:.2} s")),
-                ),
-                row(
-                    "server peak RSS",
-                    result.server_peak_rss_bytes.map_or("n/a".into(), mib),
-                ),
-            ];
+            ]
+            .into_iter()
+            .chain(server_rows(
+                result.server_cpu_seconds,
+                result.server_peak_rss_bytes,
+            ))
+            .collect();
             ("join-storm", single("join-storm", rows, json!(result)))
         }
     };
@@ -282,7 +278,7 @@ fn target(common: &Common, kind: Kind) -> Result<(Option<LocalServer>, String)> 
         Some(url) => Ok((None, url.clone())),
         None => {
             let binary = server::find_binary(kind, common.server_bin.as_deref())?;
-            let local = LocalServer::start(kind, &binary)?;
+            let local = LocalServer::start(kind, &binary, &common.server_arg)?;
             let url = local.url.clone();
             eprintln!(
                 "started {} (pid {}) at {url}",
@@ -292,6 +288,17 @@ fn target(common: &Common, kind: Kind) -> Result<(Option<LocalServer>, String)> 
             Ok((Some(local), url))
         }
     }
+}
+
+/// The server's CPU time and peak memory, where the loadtest could read them.
+fn server_rows(cpu_seconds: Option<f64>, peak_rss: Option<u64>) -> [(String, Vec<String>); 2] {
+    [
+        row(
+            "server CPU",
+            cpu_seconds.map_or("n/a".into(), |cpu| format!("{cpu:.2} s")),
+        ),
+        row("server peak RSS", peak_rss.map_or("n/a".into(), mib)),
+    ]
 }
 
 fn row(name: &str, value: String) -> (String, Vec<String>) {

@@ -56,8 +56,9 @@ pub fn find_binary(kind: Kind, given: Option<&Path>) -> Result<PathBuf> {
 }
 
 impl LocalServer {
-    /// Start a server on 127.0.0.1:0 and wait for it to print its address.
-    pub fn start(kind: Kind, binary: &Path) -> Result<LocalServer> {
+    /// Start a server on 127.0.0.1:0 and wait for it to print its address. `extra_args` go
+    /// to a Plenary server's command line (e.g. `--no-group-commit`).
+    pub fn start(kind: Kind, binary: &Path, extra_args: &[String]) -> Result<LocalServer> {
         let mut command = Command::new(binary);
         let data_dir = match kind {
             Kind::Plenary => {
@@ -67,12 +68,16 @@ impl LocalServer {
                     .as_nanos();
                 let dir = std::env::temp_dir()
                     .join(format!("plenary-loadtest-{}-{nanos}", std::process::id()));
+                // The loadtest measures throughput, not the limiter: its posters post faster
+                // than the per-person limits allow a person.
                 command
                     .arg("serve")
                     .arg("--listen")
                     .arg("127.0.0.1:0")
                     .arg("--data-dir")
                     .arg(&dir)
+                    .arg("--no-rate-limits")
+                    .args(extra_args)
                     .env("PLENARY_LOG", "warn");
                 Some(dir)
             }

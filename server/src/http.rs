@@ -46,6 +46,12 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws
      img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'none'";
 
+/// A connection's read buffer (tungstenite reads in chunks of this size).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// How much a connection's writer gathers before writing to the socket (it also flushes at
+/// the end of every batch).
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// The router.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -94,6 +100,10 @@ async fn upgrade(
     }
     let max = state.config.max_frame_bytes;
     upgrade
+        // Small buffers: tungstenite's defaults (128 KiB each) would cost every idle
+        // attendee a quarter of a megabyte. Frames here are small; larger ones still work.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| {

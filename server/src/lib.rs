@@ -60,6 +60,10 @@ pub struct Config {
     pub ping_interval: Duration,
     /// A connection from which nothing (not even a pong) arrived for this long is closed.
     pub idle_timeout: Duration,
+    /// Commit what queued up together (a room's commands in one turn, and several rooms'
+    /// turns in one transaction). Off means one transaction per command: only for measuring
+    /// what group commit saves.
+    pub group_commit: bool,
     /// Origins (`scheme://host[:port]`) allowed to open a WebSocket besides the server's
     /// own. Requests without an Origin header (non-browser clients) are allowed.
     pub allowed_origins: Vec<String>,
@@ -83,6 +87,7 @@ impl Config {
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             allowed_origins: Vec::new(),
+            group_commit: true,
         }
     }
 
@@ -144,7 +149,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             (demo, true)
         }
     };
-    let (persister, writer) = Persister::start(Arc::clone(&store));
+    let group = if config.group_commit {
+        store::GROUP_COMMIT_BATCHES
+    } else {
+        1
+    };
+    let (persister, writer) = Persister::start(Arc::clone(&store), group);
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     let limits = HubLimits {
@@ -154,6 +164,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             client_ids: 10 * config.history,
         },
         room_queue: 1_024,
+        room_batch: if config.group_commit { 256 } else { 1 },
     };
     let hub = Hub::start(store, persister, programme, limits, &tasks, &shutdown)?;
     let listener = TcpListener::bind(config.listen)

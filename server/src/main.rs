@@ -43,6 +43,9 @@ struct ServeArgs {
     /// Switch off per-person and per-connection rate limits (for load tests only).
     #[arg(long)]
     no_rate_limits: bool,
+    /// Commit every command in a transaction of its own (for measuring group commit only).
+    #[arg(long)]
+    no_group_commit: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -143,6 +146,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         if args.no_rate_limits {
             config = config.without_rate_limits();
         }
+        config.group_commit = !args.no_group_commit;
         let server = start(config).await?;
         say(&format!("Plenary is listening on http://{}", server.addr()));
         if server.seeded_demo() {

@@ -726,17 +726,20 @@ pub struct Persister {
 }
 
 /// How many batches one group commit may take at most.
-const GROUP_COMMIT_BATCHES: usize = 256;
+pub const GROUP_COMMIT_BATCHES: usize = 256;
 
 impl Persister {
-    /// Start the writer thread. It ends when every `Persister` clone is dropped.
-    pub fn start(store: Arc<dyn Store>) -> (Persister, std::thread::JoinHandle<()>) {
+    /// Start the writer thread, committing up to `group` queued batches in one transaction
+    /// (1: a transaction per batch, for measuring what group commit saves). It ends when
+    /// every `Persister` clone is dropped.
+    pub fn start(store: Arc<dyn Store>, group: usize) -> (Persister, std::thread::JoinHandle<()>) {
         let (batches, mut queue) = mpsc::channel::<Batch>(1024);
+        let group_size = group.max(1);
         let thread = std::thread::Builder::new()
             .name("plenary-persister".into())
             .spawn(move || {
-                let mut group = Vec::with_capacity(GROUP_COMMIT_BATCHES);
-                while queue.blocking_recv_many(&mut group, GROUP_COMMIT_BATCHES) > 0 {
+                let mut group = Vec::with_capacity(group_size);
+                while queue.blocking_recv_many(&mut group, group_size) > 0 {
                     commit_group(store.as_ref(), &mut group);
                 }
             })

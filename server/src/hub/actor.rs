@@ -1,5 +1,5 @@
-//! The task around one [`Room`]: takes commands in batches, lets the room decide, commits the
-//! batch's changes in one durable write, then delivers, in order, what the room said.
+//! The task around one [`Room`]: takes commands in batches (at most `HubLimits::room_batch`),
+//! lets the room decide, commits the batch's changes in one durable write, then delivers, in order, what the room said.
 //!
 //! Ordering: replies and events leave in the order the room produced them, and only after the
 //! batch is durable, so nobody ever sees (or is acknowledged) something a crash could lose.
@@ -17,8 +17,6 @@ use super::room::{Input, Output, Room, RoomLimits, view_for};
 use super::{CloseReason, Command, ConnId, Outbox};
 use crate::store::{Change, Persister, Store};
 
-/// Commands taken from the queue in one turn (and committed together).
-const BATCH: usize = 256;
 /// How often the room sends what it sends at a bounded rate (reactions, presence, poll
 /// counts).
 const TICK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -32,6 +30,7 @@ struct Member {
 /// Run a room until shutdown.
 pub async fn run(
     mut room: Room,
+    batch: usize,
     mut commands: mpsc::Receiver<Command>,
     persister: Persister,
     store: Arc<dyn Store>,
@@ -39,13 +38,13 @@ pub async fn run(
 ) {
     let mut members: HashMap<ConnId, Member> = HashMap::new();
     let mut senders: HashMap<ConnId, Outbox> = HashMap::new();
-    let mut inbox = Vec::with_capacity(BATCH);
+    let mut inbox = Vec::with_capacity(batch);
     let mut outputs = Vec::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let ticked = tokio::select! {
-            received = commands.recv_many(&mut inbox, BATCH) => {
+            received = commands.recv_many(&mut inbox, batch) => {
                 if received == 0 {
                     return;
                 }

@@ -192,6 +192,8 @@ pub struct HubLimits {
     pub room: RoomLimits,
     /// Commands queued per room before senders wait.
     pub room_queue: usize,
+    /// Commands a room takes from its queue in one turn, and commits together.
+    pub room_batch: usize,
 }
 
 /// The directory of rooms.
@@ -249,6 +251,7 @@ impl Hub {
             let (commands, queue) = mpsc::channel(limits.room_queue);
             tasks.spawn(actor::run(
                 room,
+                limits.room_batch.max(1),
                 queue,
                 persister.clone(),
                 Arc::clone(&store),
