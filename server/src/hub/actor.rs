@@ -48,7 +48,9 @@ pub async fn run(
         }
         let now = Timestamp::now();
         for Command { input, outbox } in inbox.drain(..) {
-            senders.insert(input.conn(), outbox);
+            if let (Some(conn), Some(outbox)) = (input.conn(), outbox) {
+                senders.insert(conn, outbox);
+            }
             room.handle(now, input, &mut outputs);
         }
 

@@ -12,17 +12,17 @@ pub mod room;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use plenary_protocol::{QuestionId, RoomId, ServerMessage, User};
+use plenary_protocol::{QuestionId, RoomId, ServerMessage, SessionId, User};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::programme::Programme;
-use crate::store::{Persister, Store, StoreError};
+use crate::store::{Persister, RoomRecord, Store, StoreError};
 pub use room::{Action, Caller, Input, RoomLimits};
 
 /// A connection's number, unique in this process.
@@ -144,8 +144,8 @@ impl OutboxReceiver {
 /// A message to a room's task.
 pub struct Command {
     pub input: Input,
-    /// Where replies to the sender go.
-    pub outbox: Outbox,
+    /// Where replies to the sender go; `None` for the hub's own inputs.
+    pub outbox: Option<Outbox>,
 }
 
 /// The way into one room's task.
@@ -163,7 +163,22 @@ impl RoomHandle {
     /// Send a command, waiting while the room's queue is full.
     pub async fn send(&self, input: Input, outbox: Outbox) -> Result<(), RoomClosed> {
         self.commands
-            .send(Command { input, outbox })
+            .send(Command {
+                input,
+                outbox: Some(outbox),
+            })
+            .await
+            .map_err(|_| RoomClosed)
+    }
+
+    /// Tell the room which sessions it now holds (see [`Input::Sessions`]). It takes effect
+    /// in order with the commands already queued.
+    pub async fn set_sessions(&self, sessions: HashMap<SessionId, bool>) -> Result<(), RoomClosed> {
+        self.commands
+            .send(Command {
+                input: Input::Sessions { sessions },
+                outbox: None,
+            })
             .await
             .map_err(|_| RoomClosed)
     }
@@ -177,14 +192,51 @@ pub struct HubLimits {
     pub room_queue: usize,
 }
 
-/// The directory of rooms.
+/// The directory of rooms, and the programme they run.
 pub struct Hub {
+    /// The rooms of the current programme.
     rooms: DashMap<RoomId, RoomHandle>,
+    /// Rooms an imported programme dropped. Their tasks stay (idle), so that a later programme
+    /// that brings a room back gets the same task: one task per room id for the life of the
+    /// process, so two tasks never write the same room's log.
+    retired: DashMap<RoomId, RoomHandle>,
     /// Which room each question lives in, so `vote` and `moderate` can be routed.
     questions: DashMap<QuestionId, RoomId>,
     next_question: AtomicU64,
     next_conn: AtomicU64,
-    programme: Arc<Programme>,
+    /// Swapped whole by [`Hub::replace_programme`]; readers clone the `Arc` and let go.
+    programme: RwLock<Arc<Programme>>,
+    /// What starting a room needs.
+    spawner: RoomSpawner,
+    /// Programme replacements happen one at a time, so the store and the rooms always end
+    /// up with the same programme.
+    replacing: tokio::sync::Mutex<()>,
+}
+
+/// What the hub needs to start a room's task.
+struct RoomSpawner {
+    store: Arc<dyn Store>,
+    persister: Persister,
+    limits: HubLimits,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// Each room's sessions and whether their Q&A is moderated, as the room needs them.
+fn sessions_of(programme: &Programme, room: &str) -> HashMap<SessionId, bool> {
+    programme
+        .sessions_in(room)
+        .map(|session| (session.id.clone(), session.qa_moderated))
+        .collect()
+}
+
+/// Run a blocking store call off the async runtime.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|error| StoreError::Corrupt(format!("a store call failed: {error}")))?
 }
 
 impl Hub {
@@ -199,37 +251,101 @@ impl Hub {
     ) -> Result<Arc<Hub>, StoreError> {
         let hub = Hub {
             rooms: DashMap::new(),
+            retired: DashMap::new(),
             questions: DashMap::new(),
             next_question: AtomicU64::new(store.max_question_id()? + 1),
             next_conn: AtomicU64::new(1),
-            programme: Arc::new(programme.clone()),
+            programme: RwLock::new(Arc::new(programme)),
+            spawner: RoomSpawner {
+                store,
+                persister,
+                limits,
+                tasks: tasks.clone(),
+                shutdown: shutdown.clone(),
+            },
+            replacing: tokio::sync::Mutex::new(()),
         };
+        let programme = hub.programme();
         for room_def in &programme.rooms {
-            let record = store.load_room(&room_def.id, limits.room.history, limits.room.history)?;
-            for question in &record.questions {
-                hub.questions
-                    .insert(question.question.id, room_def.id.clone());
-            }
-            let sessions: HashMap<_, _> = programme
-                .sessions_in(&room_def.id)
-                .map(|session| (session.id.clone(), session.qa_moderated))
-                .collect();
-            let room = room::Room::restore(room_def.id.clone(), record, sessions, limits.room);
-            let (commands, queue) = mpsc::channel(limits.room_queue);
-            tasks.spawn(actor::run(
-                room,
-                queue,
-                persister.clone(),
-                Arc::clone(&store),
-                shutdown.clone(),
-            ));
-            hub.rooms
-                .insert(room_def.id.clone(), RoomHandle { commands });
+            let history = limits.room.history;
+            let record = hub
+                .spawner
+                .store
+                .load_room(&room_def.id, history, history)?;
+            hub.start_room(&room_def.id, record, sessions_of(&programme, &room_def.id));
         }
         Ok(Arc::new(hub))
     }
 
-    /// The room with this id.
+    /// Start a room's task from its stored record and list it in the directory.
+    fn start_room(&self, id: &str, record: RoomRecord, sessions: HashMap<SessionId, bool>) {
+        for question in &record.questions {
+            self.questions.insert(question.question.id, id.to_owned());
+        }
+        let spawner = &self.spawner;
+        let room = room::Room::restore(id.to_owned(), record, sessions, spawner.limits.room);
+        let (commands, queue) = mpsc::channel(spawner.limits.room_queue);
+        spawner.tasks.spawn(actor::run(
+            room,
+            queue,
+            spawner.persister.clone(),
+            Arc::clone(&spawner.store),
+            spawner.shutdown.clone(),
+        ));
+        self.rooms.insert(id.to_owned(), RoomHandle { commands });
+    }
+
+    /// Make `programme` the one the server runs: store it (all or nothing; on failure nothing
+    /// changes), start a task for each new room, tell every room which sessions it now holds,
+    /// and take dropped rooms out of the directory. Sessions keep their questions when they
+    /// keep their ids.
+    pub async fn replace_programme(&self, programme: Programme) -> Result<(), StoreError> {
+        let _one_at_a_time = self.replacing.lock().await;
+        let programme = Arc::new(programme);
+        let store = Arc::clone(&self.spawner.store);
+        let saved = Arc::clone(&programme);
+        blocking(move || store.save_programme(&saved)).await?;
+
+        for room_def in &programme.rooms {
+            let sessions = sessions_of(&programme, &room_def.id);
+            let known = self
+                .room(&room_def.id)
+                .or_else(|| self.retired.remove(&room_def.id).map(|(_, handle)| handle));
+            match known {
+                Some(handle) => {
+                    // A closed room means the server is shutting down; nothing to update.
+                    let _ = handle.set_sessions(sessions).await;
+                    self.rooms.insert(room_def.id.clone(), handle);
+                }
+                None => {
+                    let store = Arc::clone(&self.spawner.store);
+                    let id = room_def.id.clone();
+                    let history = self.spawner.limits.room.history;
+                    let record = blocking(move || store.load_room(&id, history, history)).await?;
+                    self.start_room(&room_def.id, record, sessions);
+                }
+            }
+        }
+        let dropped: Vec<RoomId> = self
+            .rooms
+            .iter()
+            .map(|entry| entry.key().clone())
+            .filter(|id| !programme.rooms.iter().any(|room| &room.id == id))
+            .collect();
+        for id in dropped {
+            if let Some((id, handle)) = self.rooms.remove(&id) {
+                let _ = handle.set_sessions(HashMap::new()).await;
+                self.retired.insert(id, handle);
+            }
+        }
+        *self
+            .programme
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = programme;
+        Ok(())
+    }
+
+    /// The room with this id, if the current programme has it.
     pub fn room(&self, id: &str) -> Option<RoomHandle> {
         self.rooms.get(id).map(|entry| entry.value().clone())
     }
@@ -257,6 +373,12 @@ impl Hub {
 
     /// The current programme.
     pub fn programme(&self) -> Arc<Programme> {
-        Arc::clone(&self.programme)
+        // A panic while holding the lock cannot leave a half-written `Arc` behind.
+        Arc::clone(
+            &self
+                .programme
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 }

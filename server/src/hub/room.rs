@@ -45,14 +45,19 @@ pub enum Input {
         reference: Option<Ref>,
         action: Action,
     },
+    /// A new programme was imported: these are the sessions the room now holds, with their
+    /// moderation flag. Questions already asked stay; new ones need a session listed here.
+    /// Sent by the hub, not by a connection, so nobody is answered.
+    Sessions { sessions: HashMap<SessionId, bool> },
 }
 
 impl Input {
-    /// The connection that sent this input.
-    pub fn conn(&self) -> ConnId {
+    /// The connection that sent this input; `None` for the hub's own inputs.
+    pub fn conn(&self) -> Option<ConnId> {
         match self {
-            Input::Join { caller, .. } | Input::Act { caller, .. } => caller.conn,
-            Input::Leave { conn, .. } => *conn,
+            Input::Join { caller, .. } | Input::Act { caller, .. } => Some(caller.conn),
+            Input::Leave { conn, .. } => Some(*conn),
+            Input::Sessions { .. } => None,
         }
     }
 }
@@ -295,6 +300,7 @@ impl Room {
                     out.push(error(conn, reference, code, &message));
                 }
             }
+            Input::Sessions { sessions } => self.sessions = sessions,
         }
     }
 
