@@ -2,4 +2,5 @@
 //! and drives it over real HTTP and WebSockets, or through real headless Chromium.
 
 mod browser;
+mod import;
 mod ws;
