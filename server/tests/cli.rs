@@ -1,12 +1,14 @@
 //! The `plenary` binary's command line, as organisers and other tools use it: `serve` on a
-//! free port prints its real address and invite links, and `plenary token` on the same data
-//! directory prints a token that the running server accepts.
+//! free port prints its real address and invite links, `plenary token` on the same data
+//! directory prints a token that the running server accepts, and `plenary import` stores a
+//! programme file.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use plenary_server::store::{SqliteStore, Store};
 use tokio_tungstenite::tungstenite::Message;
 
 const PLENARY: &str = env!("CARGO_BIN_EXE_plenary");
@@ -113,4 +115,54 @@ fn a_token_for_an_unknown_role_is_refused_with_a_clear_message() {
         stderr.contains("emperor") && stderr.contains("moderator"),
         "{stderr}"
     );
+}
+
+#[test]
+fn import_replaces_the_data_directorys_programme_and_refuses_a_non_schedule() {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/schedules/31c3-schedule.xml"
+    );
+    let output = Command::new(PLENARY)
+        .arg("import")
+        .arg(fixture)
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .expect("plenary import runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "Imported 31. Chaos Communication Congress: 4 rooms, 138 sessions, 197 speakers."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: the file names no time zone"),
+        "{stdout}"
+    );
+
+    let store = SqliteStore::open(data.path()).expect("the data directory opens");
+    let programme = store
+        .load_programme()
+        .expect("loads")
+        .expect("a programme is stored");
+    assert_eq!(programme.sessions.len(), 138);
+
+    let not_a_schedule = data.path().join("page.html");
+    std::fs::write(&not_a_schedule, "<html><body>Programme</body></html>").expect("writes");
+    let output = Command::new(PLENARY)
+        .arg("import")
+        .arg(&not_a_schedule)
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .expect("plenary import runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a schedule"), "{stderr}");
+    let kept = store.load_programme().expect("loads");
+    assert_eq!(kept, Some(programme), "the stored programme is untouched");
 }
