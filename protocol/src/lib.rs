@@ -621,6 +621,23 @@ pub struct Schedule {
     pub conference: Conference,
     pub rooms: Vec<Room>,
     pub sessions: Vec<Session>,
+    /// The conference days, in order.
+    #[serde(default)]
+    pub days: Vec<Day>,
+    /// Track names, in display order.
+    #[serde(default)]
+    pub tracks: Vec<String>,
+}
+
+/// A conference day. It may run past midnight.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Day {
+    /// The calendar date naming the day, `YYYY-MM-DD` in the conference's time zone.
+    pub date: String,
+    /// RFC 3339 UTC.
+    pub start: String,
+    /// RFC 3339 UTC.
+    pub end: String,
 }
 
 /// The conference as a whole.
@@ -666,6 +683,17 @@ pub struct Session {
     pub description: String,
     /// Questions need a moderator's approval before attendees see them.
     pub qa_moderated: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subtitle: String,
+    /// A short summary; `description` is the long text.
+    #[serde(default, rename = "abstract", skip_serializing_if = "String::is_empty")]
+    pub abstract_text: String,
+    /// The track's name, one of the schedule's `tracks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
+    /// Language codes such as `en`; some sessions are held in two.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
 }
 
 /// What kind of session.
@@ -677,6 +705,18 @@ pub enum SessionKind {
     Workshop,
     Talk,
     Break,
+}
+
+/// The answer to `POST /api/schedule/import`: what the imported programme holds, and what
+/// the importer had to guess or leave out.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ImportSummary {
+    pub rooms: usize,
+    pub sessions: usize,
+    /// Different speaker names.
+    pub speakers: usize,
+    /// Human-readable notes, e.g. a time zone taken from the events' UTC offsets.
+    pub warnings: Vec<String>,
 }
 
 /// The body of every HTTP error: `{"error":{"code":…,"message":…}}`.

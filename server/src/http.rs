@@ -1,16 +1,26 @@
-//! HTTP routes: the web client, the programme, health, and the WebSocket upgrade.
+//! HTTP routes: the web client, the programme (as JSON, iCalendar and schedule.json, and its
+//! import), health, and the WebSocket upgrade.
 //!
-//! The HTTP layer never touches SQL and never holds room state: it reads the hub's programme
-//! and hands upgraded sockets to `ws`. Errors leave as `{"error":{"code","message"}}`.
+//! The HTTP layer never touches SQL and never holds room state: it reads the hub's programme,
+//! hands imports to `interchange` and then to the hub, and hands upgraded sockets to `ws`.
+//! Errors leave as `{"error":{"code","message"}}`.
 
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State, WebSocketUpgrade};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
-use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody, Schedule};
+use axum::routing::{get, post};
+use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody, ImportSummary, Role, Schedule};
 
 use crate::AppState;
+use crate::interchange;
+
+/// The largest programme file `POST /api/schedule/import` takes. FOSDEM's, among the
+/// largest, is 2 MB.
+const IMPORT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
 
 /// The browser client, embedded at build time: (path, content type, body).
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -57,6 +67,12 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/schedule", get(schedule))
+        .route("/api/schedule.ics", get(schedule_ics))
+        .route("/api/schedule.json", get(schedule_json))
+        .route(
+            "/api/schedule/import",
+            post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT_BYTES)),
+        )
         .route("/ws", get(upgrade))
         .fallback(get(asset))
         .with_state(state)
@@ -67,6 +83,16 @@ struct ApiError {
     status: StatusCode,
     code: ErrorCode,
     message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -85,17 +111,132 @@ async fn schedule(State(state): State<AppState>) -> Json<Schedule> {
     Json(state.hub.programme().to_schedule())
 }
 
+/// `GET /api/schedule.ics`: the programme for calendar apps.
+async fn schedule_ics(State(state): State<AppState>) -> Response {
+    let calendar = interchange::to_ics(&state.hub.programme(), jiff::Timestamp::now());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/calendar; charset=utf-8"),
+        )],
+        calendar,
+    )
+        .into_response()
+}
+
+/// `GET /api/schedule.json`: the programme as a c3voc schedule.json.
+async fn schedule_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(interchange::to_schedule_json(&state.hub.programme()))
+}
+
+/// A request made with an organiser's personal token in `Authorization: Bearer …`.
+struct Organiser;
+
+impl FromRequestParts<AppState> for Organiser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |message: String| {
+            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| {
+                unauthorized("send an organiser's token as `Authorization: Bearer <token>`".into())
+            })?;
+        let claims = state
+            .keys
+            .verify(token)
+            .map_err(|error| unauthorized(format!("the token was refused ({error})")))?;
+        if claims.invite {
+            return Err(unauthorized(
+                "an invite link's token only lets a new person in; use a personal token (`plenary token`)".into(),
+            ));
+        }
+        if claims.role != Role::Organiser {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                format!(
+                    "only organisers import programmes; this token is a {}'s",
+                    claims.role.as_str()
+                ),
+            ));
+        }
+        Ok(Organiser)
+    }
+}
+
+/// `POST /api/schedule/import`: replace the programme with the one in the body (a
+/// schedule.xml or schedule.json). A file that is not a schedule changes nothing.
+async fn import(
+    State(state): State<AppState>,
+    _organiser: Organiser,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ImportSummary>, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            format!("a programme file may have at most {IMPORT_LIMIT_BYTES} bytes"),
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            rejection.body_text(),
+        ),
+    })?;
+    // Parsing a large programme takes milliseconds of CPU: keep it off the async workers.
+    let imported = tokio::task::spawn_blocking(move || interchange::import(&body))
+        .await
+        .map_err(|error| internal(&error))?
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                error.to_string(),
+            )
+        })?;
+    let summary = imported.summary();
+    state
+        .hub
+        .replace_programme(imported.programme)
+        .await
+        .map_err(|error| internal(&error))?;
+    tracing::info!(
+        rooms = summary.rooms,
+        sessions = summary.sessions,
+        "imported a programme"
+    );
+    Ok(Json(summary))
+}
+
+/// A server failure: logged in full, answered without detail.
+fn internal(error: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(%error, "request failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::Internal,
+        "the server failed; try again",
+    )
+}
+
 async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if let Err(origin) = check_origin(&headers, &state.config.allowed_origins) {
-        return ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: ErrorCode::Forbidden,
-            message: format!("WebSocket connections from origin {origin} are not allowed"),
-        }
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!("WebSocket connections from origin {origin} are not allowed"),
+        )
         .into_response();
     }
     let max = state.config.max_frame_bytes;
@@ -137,11 +278,11 @@ fn check_origin<'a>(headers: &'a HeaderMap, allowed: &[String]) -> Result<(), &'
 
 async fn asset(uri: Uri) -> Response {
     let Some((_, content_type, body)) = ASSETS.iter().find(|(path, ..)| *path == uri.path()) else {
-        return ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: ErrorCode::NotFound,
-            message: format!("nothing at {}", uri.path()),
-        }
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("nothing at {}", uri.path()),
+        )
         .into_response();
     };
     let mut response = (*body).into_response();

@@ -2,11 +2,12 @@
 //! [`Server::shutdown`] it. The `plenary` binary and the end-to-end tests both go through here.
 //!
 //! Layers, outermost first: `http` (axum routes) → `ws` (one connection's session) → `hub`
-//! (rooms and fan-out; no axum, no sockets) → `store` (SQLite). `programme` and `auth` sit
-//! beside them as plain data and functions.
+//! (rooms and fan-out; no axum, no sockets) → `store` (SQLite). `programme`, `interchange`
+//! (schedule files in and out) and `auth` sit beside them as plain data and functions.
 
 pub mod auth;
 pub mod hub;
+pub mod interchange;
 pub mod people;
 pub mod programme;
 pub mod store;

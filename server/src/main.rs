@@ -1,4 +1,5 @@
-//! `plenary`: run the server (`serve`, the default) or issue a token (`token`).
+//! `plenary`: run the server (`serve`, the default), issue a token (`token`), or import a
+//! programme file into a data directory (`import`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,7 +8,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use plenary_protocol::Role;
 use plenary_server::auth::{Claims, Keys, random_hex, unix_now};
-use plenary_server::{Config, start};
+use plenary_server::store::{SqliteStore, Store};
+use plenary_server::{Config, interchange, start};
 
 /// Plenary: the open-source hub for virtual conferences.
 #[derive(Parser)]
@@ -25,6 +27,10 @@ enum Command {
     Serve(ServeArgs),
     /// Print a signed personal token that a server on the same data directory accepts.
     Token(TokenArgs),
+    /// Replace the data directory's programme with a schedule.xml or schedule.json file
+    /// (pretalx, frab). A server already running on the directory serves it after a restart;
+    /// a running server takes imports at `POST /api/schedule/import`.
+    Import(ImportArgs),
 }
 
 #[derive(Args)]
@@ -52,12 +58,26 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct DataArgs {
-    /// Where the database and the token secret live.
-    #[arg(long, env = "PLENARY_DATA_DIR", default_value = "./data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    dir: DataDir,
     /// Token secret (at least 32 bytes); by default kept in DATA_DIR/secret.
     #[arg(long, env = "PLENARY_SECRET", hide_env_values = true)]
     secret: Option<String>,
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// Where the database and the token secret live.
+    #[arg(long, env = "PLENARY_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The schedule.xml or schedule.json file.
+    file: PathBuf,
+    #[command(flatten)]
+    data: DataDir,
 }
 
 #[derive(Args)]
@@ -107,6 +127,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Some(Command::Token(args)) => token(args),
+        Some(Command::Import(args)) => import(args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     };
@@ -120,7 +141,7 @@ fn main() -> ExitCode {
 }
 
 fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let keys = Keys::load(&args.data.data_dir, args.data.secret.as_deref())?;
+    let keys = Keys::load(&args.data.dir.data_dir, args.data.secret.as_deref())?;
     let mut claims = Claims::new(
         format!("u-{}", random_hex(8)),
         args.name,
@@ -135,12 +156,30 @@ fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let body = std::fs::read(&args.file)
+        .map_err(|error| format!("cannot read {}: {error}", args.file.display()))?;
+    let imported = interchange::import(&body)
+        .map_err(|error| format!("{} was not imported: {error}", args.file.display()))?;
+    std::fs::create_dir_all(&args.data.data_dir)?;
+    SqliteStore::open(&args.data.data_dir)?.save_programme(&imported.programme)?;
+    let summary = imported.summary();
+    println!(
+        "Imported {}: {} rooms, {} sessions, {} speakers.",
+        imported.programme.name, summary.rooms, summary.sessions, summary.speakers
+    );
+    for warning in &summary.warnings {
+        println!("warning: {warning}");
+    }
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut config = Config::new(args.listen, args.data.data_dir);
+        let mut config = Config::new(args.listen, args.data.dir.data_dir);
         config.secret = args.data.secret;
         config.allowed_origins = args.allowed_origins;
         if args.no_rate_limits {

@@ -1,9 +1,12 @@
-//! The conference programme: conference, rooms and sessions, held in memory as plain data,
-//! and the demo conference seeded on an empty data directory.
+//! The conference programme: conference, days, tracks, rooms and sessions, held in memory as
+//! plain data, and the demo conference seeded on an empty data directory.
 //!
-//! Times are [`Timestamp`]s (UTC instants); the conference's IANA time zone is kept only to be
-//! shown and exported. Conversion to the wire shape happens in [`Programme::to_schedule`].
+//! Times are [`Timestamp`]s (UTC instants); the conference's IANA time zone is kept to show
+//! and export local times. Conversion to the wire shape happens in [`Programme::to_schedule`];
+//! the exchange formats (schedule XML and JSON in, iCalendar and JSON out) live in
+//! `interchange`.
 
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::{self as protocol, RoomKind, SessionKind};
 
@@ -11,12 +14,32 @@ use plenary_protocol::{self as protocol, RoomKind, SessionKind};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Programme {
     pub name: String,
+    /// A short slug naming the conference (`31c3`, `fosdem-2025`): the schedule formats key
+    /// conferences by it, and exported calendar UIDs end with it.
+    pub acronym: String,
     /// IANA time zone of the conference, e.g. `Europe/London`.
     pub timezone: String,
+    /// First and last calendar day, in the conference's time zone.
+    pub start: Date,
+    pub end: Date,
+    /// The conference days in order. Exports group sessions by them.
+    pub days: Vec<ConferenceDay>,
+    /// Track names in display order (sessions name theirs in [`SessionDef::track`]).
+    pub tracks: Vec<String>,
     /// In display order.
     pub rooms: Vec<RoomDef>,
-    /// Ordered by start.
+    /// Ordered by start, then id (the order [`Programme::sort_sessions`] gives).
     pub sessions: Vec<SessionDef>,
+}
+
+/// One day of the conference. A day may run past midnight (`end` is then on the next
+/// calendar date), as congresses do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConferenceDay {
+    /// The calendar date it is named by, in the conference's time zone.
+    pub date: Date,
+    pub start: Timestamp,
+    pub end: Timestamp,
 }
 
 /// A room of the programme.
@@ -32,17 +55,39 @@ pub struct RoomDef {
 /// A session of the programme.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionDef {
+    /// The stable key of the session: the event guid of the file it came from, or its event
+    /// id when the file had no guid. Re-importing a programme updates sessions by this key,
+    /// so questions asked in a session stay attached to it. Exports write it as the guid.
     pub id: String,
+    /// The numeric event id of the source (frab and pretalx number their events), kept so
+    /// that exports carry it; `None` for sessions that never had one.
+    pub number: Option<u64>,
     pub title: String,
+    pub subtitle: String,
     pub kind: SessionKind,
     /// The id of the room it takes place in.
     pub room: String,
     pub start: Timestamp,
     pub end: Timestamp,
+    /// Names, as the programme prints them.
     pub speakers: Vec<String>,
+    /// A short summary (pretalx and frab call it the abstract).
+    pub abstract_text: String,
     pub description: String,
+    /// The track's name, one of [`Programme::tracks`].
+    pub track: Option<String>,
+    /// Language codes the session is held in, usually one (`en`); some have two (`de`, `en`).
+    pub languages: Vec<String>,
+    /// A URL-friendly name, unique in the programme.
+    pub slug: String,
     /// Questions wait for a moderator's approval before attendees see them.
     pub qa_moderated: bool,
+}
+
+/// Whether a new session of this kind moderates its Q&A: the big one-to-many formats do
+/// (keynotes and panels draw the most questions), the others are open.
+pub fn moderated_by_default(kind: SessionKind) -> bool {
+    matches!(kind, SessionKind::Keynote | SessionKind::Panel)
 }
 
 impl Programme {
@@ -56,6 +101,21 @@ impl Programme {
         self.sessions
             .iter()
             .filter(move |session| session.room == room)
+    }
+
+    /// Put the sessions in the programme's order: by start, then by id.
+    pub fn sort_sessions(&mut self) {
+        self.sessions
+            .sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
+    }
+
+    /// How many different people speak in the programme.
+    pub fn speaker_count(&self) -> usize {
+        self.sessions
+            .iter()
+            .flat_map(|session| &session.speakers)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     }
 
     /// The programme as `GET /api/schedule` shows it.
@@ -88,8 +148,22 @@ impl Programme {
                     speakers: session.speakers.clone(),
                     description: session.description.clone(),
                     qa_moderated: session.qa_moderated,
+                    subtitle: session.subtitle.clone(),
+                    abstract_text: session.abstract_text.clone(),
+                    track: session.track.clone(),
+                    languages: session.languages.clone(),
                 })
                 .collect(),
+            days: self
+                .days
+                .iter()
+                .map(|day| protocol::Day {
+                    date: day.date.to_string(),
+                    start: rfc3339(day.start),
+                    end: rfc3339(day.end),
+                })
+                .collect(),
+            tracks: self.tracks.clone(),
         }
     }
 
@@ -118,14 +192,20 @@ impl Programme {
                        description: &str| {
             sessions.push(SessionDef {
                 id: id.into(),
+                number: None,
                 title: title.into(),
+                subtitle: String::new(),
                 kind,
                 room: room.into(),
                 start: at(from),
                 end: at(to),
                 speakers: speakers.iter().map(|name| (*name).to_owned()).collect(),
+                abstract_text: String::new(),
                 description: description.into(),
-                qa_moderated: matches!(kind, SessionKind::Keynote | SessionKind::Panel),
+                track: None,
+                languages: vec!["en".into()],
+                slug: id.into(),
+                qa_moderated: moderated_by_default(kind),
             });
         };
         add(
@@ -223,9 +303,22 @@ impl Programme {
             &["Amelia Hartley", "Ingrid Solberg"],
             "",
         );
-        Programme {
+        let timezone = "Europe/London";
+        let date = jiff::tz::TimeZone::get(timezone)
+            .map(|zone| base.to_zoned(zone).date())
+            .expect("the bundled time zone database has Europe/London");
+        let mut demo = Programme {
             name: "Libraries Without Borders: International Practice Day".into(),
-            timezone: "Europe/London".into(),
+            acronym: "libraries-without-borders".into(),
+            timezone: timezone.into(),
+            start: date,
+            end: date,
+            days: vec![ConferenceDay {
+                date,
+                start: at(-60),
+                end: at(240),
+            }],
+            tracks: Vec::new(),
             rooms: vec![
                 room("main-stage", "Main stage", RoomKind::Stage, None),
                 room(
@@ -248,7 +341,9 @@ impl Programme {
                 ),
             ],
             sessions,
-        }
+        };
+        demo.sort_sessions();
+        demo
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use plenary_protocol::{
     Author, ChatId, ChatMessage, ModerationEntry, Poll, PollId, Question, QuestionId, RoomId,
     RoomKind, SessionId, SessionKind, UserId,
@@ -18,7 +19,7 @@ use plenary_protocol::{
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::programme::{Programme, RoomDef, SessionDef};
+use crate::programme::{ConferenceDay, Programme, RoomDef, SessionDef};
 
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +166,8 @@ pub struct LoadLimits {
 pub trait Store: Send + Sync + 'static {
     /// The stored programme, or `None` on an empty data directory.
     fn load_programme(&self) -> Result<Option<Programme>, StoreError>;
-    /// Replace the whole programme.
+    /// Replace the whole programme, all or nothing. Rooms and sessions are keyed by their
+    /// ids: saving a programme again changes rows in place and never duplicates them.
     fn save_programme(&self, programme: &Programme) -> Result<(), StoreError>;
     /// A room's recent history and state: at most `limits.events` events, `limits.chat`
     /// chat messages and `limits.client_ids` client ids.
@@ -195,7 +197,14 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS conference (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     name TEXT NOT NULL,
-    timezone TEXT NOT NULL
+    acronym TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    start_date TEXT NOT NULL,
+    end_date TEXT NOT NULL,
+    -- JSON: [{date (YYYY-MM-DD), start_ms, end_ms}, …]
+    days TEXT NOT NULL,
+    -- JSON: [track name, …]
+    tracks TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rooms (
     id TEXT PRIMARY KEY,
@@ -206,13 +215,21 @@ CREATE TABLE IF NOT EXISTS rooms (
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
+    number INTEGER,
     title TEXT NOT NULL,
+    subtitle TEXT NOT NULL,
     kind TEXT NOT NULL,
     room TEXT NOT NULL REFERENCES rooms(id),
     start_ms INTEGER NOT NULL,
     end_ms INTEGER NOT NULL,
+    -- JSON: [speaker name, …]
     speakers TEXT NOT NULL,
+    abstract TEXT NOT NULL,
     description TEXT NOT NULL,
+    track TEXT,
+    -- JSON: [language code, …]
+    languages TEXT NOT NULL,
+    slug TEXT NOT NULL,
     qa_moderated INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -315,6 +332,29 @@ fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Store
         .map_err(|error| StoreError::Corrupt(format!("{text:?}: {error}")))
 }
 
+/// A day of the programme as the `conference.days` column holds it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredDay {
+    date: String,
+    start_ms: i64,
+    end_ms: i64,
+}
+
+/// Values kept as JSON in a column. Rows that hold a protocol value (a chat message, a
+/// question, a poll) keep its JSON: protocol types only gain fields, so old rows still read.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("{text:?}: {error}")))
+}
+
+fn from_date(text: &str) -> Result<Date, StoreError> {
+    text.parse()
+        .map_err(|error| StoreError::Corrupt(format!("date {text:?}: {error}")))
+}
+
 fn millis(timestamp: Timestamp) -> i64 {
     timestamp.as_millisecond()
 }
@@ -328,14 +368,35 @@ impl Store for SqliteStore {
         let connection = self.lock();
         let conference = connection
             .query_row(
-                "SELECT name, timezone FROM conference WHERE id = 1",
+                "SELECT name, acronym, timezone, start_date, end_date, days, tracks
+                 FROM conference WHERE id = 1",
                 [],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, String>(6)?,
+                    ))
+                },
             )
             .optional()?;
-        let Some((name, timezone)) = conference else {
+        let Some((name, acronym, timezone, start, end, days, tracks)) = conference else {
             return Ok(None);
         };
+        let days = from_json::<Vec<StoredDay>>(&days)?
+            .into_iter()
+            .map(|day| {
+                Ok(ConferenceDay {
+                    date: from_date(&day.date)?,
+                    start: from_millis(day.start_ms)?,
+                    end: from_millis(day.end_ms)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
         let mut rooms = Vec::new();
         let mut statement =
             connection.prepare("SELECT id, name, kind, capacity FROM rooms ORDER BY position")?;
@@ -350,28 +411,43 @@ impl Store for SqliteStore {
         }
         let mut sessions = Vec::new();
         let mut statement = connection.prepare(
-            "SELECT id, title, kind, room, start_ms, end_ms, speakers, description, qa_moderated
+            "SELECT id, number, title, subtitle, kind, room, start_ms, end_ms, speakers, abstract,
+                    description, track, languages, slug, qa_moderated
              FROM sessions ORDER BY start_ms, id",
         )?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
-            let speakers: String = row.get(6)?;
             sessions.push(SessionDef {
                 id: row.get(0)?,
-                title: row.get(1)?,
-                kind: enum_from_text::<SessionKind>(&row.get::<_, String>(2)?)?,
-                room: row.get(3)?,
-                start: from_millis(row.get(4)?)?,
-                end: from_millis(row.get(5)?)?,
-                speakers: serde_json::from_str(&speakers)
-                    .map_err(|error| StoreError::Corrupt(error.to_string()))?,
-                description: row.get(7)?,
-                qa_moderated: row.get(8)?,
+                number: row
+                    .get::<_, Option<i64>>(1)?
+                    .map(|number| {
+                        u64::try_from(number).map_err(|_| StoreError::Corrupt("number".into()))
+                    })
+                    .transpose()?,
+                title: row.get(2)?,
+                subtitle: row.get(3)?,
+                kind: enum_from_text::<SessionKind>(&row.get::<_, String>(4)?)?,
+                room: row.get(5)?,
+                start: from_millis(row.get(6)?)?,
+                end: from_millis(row.get(7)?)?,
+                speakers: from_json(&row.get::<_, String>(8)?)?,
+                abstract_text: row.get(9)?,
+                description: row.get(10)?,
+                track: row.get(11)?,
+                languages: from_json(&row.get::<_, String>(12)?)?,
+                slug: row.get(13)?,
+                qa_moderated: row.get(14)?,
             });
         }
         Ok(Some(Programme {
             name,
+            acronym,
             timezone,
+            start: from_date(&start)?,
+            end: from_date(&end)?,
+            days,
+            tracks: from_json(&tracks)?,
             rooms,
             sessions,
         }))
@@ -380,43 +456,97 @@ impl Store for SqliteStore {
     fn save_programme(&self, programme: &Programme) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        transaction.execute("DELETE FROM sessions", [])?;
-        transaction.execute("DELETE FROM rooms", [])?;
+        let days: Vec<StoredDay> = programme
+            .days
+            .iter()
+            .map(|day| StoredDay {
+                date: day.date.to_string(),
+                start_ms: millis(day.start),
+                end_ms: millis(day.end),
+            })
+            .collect();
         transaction.execute(
-            "INSERT OR REPLACE INTO conference (id, name, timezone) VALUES (1, ?1, ?2)",
-            params![programme.name, programme.timezone],
+            "INSERT OR REPLACE INTO conference
+             (id, name, acronym, timezone, start_date, end_date, days, tracks)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                programme.name,
+                programme.acronym,
+                programme.timezone,
+                programme.start.to_string(),
+                programme.end.to_string(),
+                to_json(&days)?,
+                to_json(&programme.tracks)?,
+            ],
         )?;
-        for (position, room) in programme.rooms.iter().enumerate() {
-            transaction.execute(
-                "INSERT INTO rooms (id, name, kind, capacity, position) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
+        // Sessions the new programme drops go first, rooms it drops last, so that no
+        // session ever points at a missing room.
+        let session_ids: Vec<&str> = programme.sessions.iter().map(|s| s.id.as_str()).collect();
+        transaction.execute(
+            "DELETE FROM sessions WHERE id NOT IN (SELECT value FROM json_each(?1))",
+            [to_json(&session_ids)?],
+        )?;
+        {
+            let mut upsert = transaction.prepare(
+                "INSERT INTO rooms (id, name, kind, capacity, position) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                     capacity = excluded.capacity, position = excluded.position",
+            )?;
+            for (position, room) in programme.rooms.iter().enumerate() {
+                upsert.execute(params![
                     room.id,
                     room.name,
                     enum_text(room.kind),
                     room.capacity,
                     position as i64
-                ],
-            )?;
+                ])?;
+            }
         }
-        for session in &programme.sessions {
-            let speakers = serde_json::to_string(&session.speakers)
-                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-            transaction.execute(
-                "INSERT INTO sessions (id, title, kind, room, start_ms, end_ms, speakers, description, qa_moderated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
+        {
+            let mut upsert = transaction.prepare(
+                "INSERT INTO sessions (id, number, title, subtitle, kind, room, start_ms, end_ms,
+                     speakers, abstract, description, track, languages, slug, qa_moderated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (id) DO UPDATE SET number = excluded.number, title = excluded.title,
+                     subtitle = excluded.subtitle, kind = excluded.kind, room = excluded.room,
+                     start_ms = excluded.start_ms, end_ms = excluded.end_ms,
+                     speakers = excluded.speakers, abstract = excluded.abstract,
+                     description = excluded.description, track = excluded.track,
+                     languages = excluded.languages, slug = excluded.slug,
+                     qa_moderated = excluded.qa_moderated",
+            )?;
+            for session in &programme.sessions {
+                let number = session
+                    .number
+                    .map(|number| {
+                        i64::try_from(number)
+                            .map_err(|_| StoreError::Corrupt(format!("event number {number}")))
+                    })
+                    .transpose()?;
+                upsert.execute(params![
                     session.id,
+                    number,
                     session.title,
+                    session.subtitle,
                     enum_text(session.kind),
                     session.room,
                     millis(session.start),
                     millis(session.end),
-                    speakers,
+                    to_json(&session.speakers)?,
+                    session.abstract_text,
                     session.description,
+                    session.track,
+                    to_json(&session.languages)?,
+                    session.slug,
                     session.qa_moderated
-                ],
-            )?;
+                ])?;
+            }
         }
+        let room_ids: Vec<&str> = programme.rooms.iter().map(|r| r.id.as_str()).collect();
+        transaction.execute(
+            "DELETE FROM rooms WHERE id NOT IN (SELECT value FROM json_each(?1))",
+            [to_json(&room_ids)?],
+        )?;
         transaction.commit()?;
         Ok(())
     }
@@ -599,7 +729,7 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
         Change::Chat { room, message } => {
             transaction
                 .prepare_cached("INSERT INTO chat (room, id, body) VALUES (?1, ?2, ?3)")?
-                .execute(params![room, message.id as i64, to_json(message)])?;
+                .execute(params![room, message.id as i64, to_json(message)?])?;
         }
         Change::ChatRemoved { room, id } => {
             transaction
@@ -615,7 +745,7 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
                 .prepare_cached(
                     "INSERT OR REPLACE INTO questions (id, room, body, ever_public) VALUES (?1, ?2, ?3, ?4)",
                 )?
-                .execute(params![question.id as i64, room, to_json(question), ever_public])?;
+                .execute(params![question.id as i64, room, to_json(question)?, ever_public])?;
         }
         Change::Vote { question, user } => {
             transaction
@@ -656,14 +786,14 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
                 .prepare_cached(
                     "INSERT INTO moderation_log (room, session, body) VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![room, session, to_json(entry)])?;
+                .execute(params![room, session, to_json(entry)?])?;
         }
         Change::Poll(poll) => {
             transaction
                 .prepare_cached(
                     "INSERT OR REPLACE INTO polls (id, room, body) VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![poll.id as i64, poll.room, to_json(poll)])?;
+                .execute(params![poll.id as i64, poll.room, to_json(poll)?])?;
         }
         Change::PollVote {
             poll,
@@ -674,7 +804,7 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
                 .prepare_cached(
                     "INSERT OR REPLACE INTO poll_votes (poll, user_id, choices) VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![*poll as i64, user, to_json(choices)])?;
+                .execute(params![*poll as i64, user, to_json(choices)?])?;
         }
         Change::Sanction {
             room,
@@ -701,16 +831,6 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
         },
     }
     Ok(())
-}
-
-/// Rows that hold a protocol type keep its JSON: protocol types only gain fields, so a row
-/// written by an older server still reads.
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("protocol types always serialise to JSON")
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
 /// One room's writes, committed together; `done` hears the outcome.
@@ -789,5 +909,49 @@ fn commit_group(store: &dyn Store, group: &mut Vec<Batch>) {
                 let _ = batch.done.send(outcome);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interchange::{self, tests::fixture};
+
+    fn rowid_of(store: &SqliteStore, session: &str) -> i64 {
+        store
+            .lock()
+            .query_row(
+                "SELECT rowid FROM sessions WHERE id = ?1",
+                [session],
+                |row| row.get(0),
+            )
+            .expect("the session has a row")
+    }
+
+    #[test]
+    fn a_programme_loads_back_as_saved_and_saving_it_again_updates_rows_in_place() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqliteStore::open(dir.path()).expect("opens");
+        let fosdem = interchange::import(&fixture("fosdem-2025-schedule.xml"))
+            .expect("imports")
+            .programme;
+        store.save_programme(&fosdem).expect("saves");
+        assert_eq!(store.load_programme().expect("loads"), Some(fosdem.clone()));
+        let key = "852280ac-61d3-588c-b74c-8d87f9d9d2c6";
+        let row = rowid_of(&store, key);
+
+        store.save_programme(&fosdem).expect("saves again");
+        assert_eq!(store.load_programme().expect("loads"), Some(fosdem.clone()));
+        assert_eq!(rowid_of(&store, key), row, "the same row, updated in place");
+        let sessions: i64 = store
+            .lock()
+            .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
+            .expect("counts");
+        assert_eq!(sessions, 943);
+
+        // Another programme replaces it whole: nothing of the first is left.
+        let demo = Programme::demo("2026-11-28T12:47:00Z".parse().expect("instant"));
+        store.save_programme(&demo).expect("saves the demo");
+        assert_eq!(store.load_programme().expect("loads"), Some(demo));
     }
 }

@@ -2,6 +2,7 @@
 //! and drives it over real HTTP and WebSockets, or through real headless Chromium.
 
 mod browser;
+mod import;
 mod interaction;
 mod limits;
 mod ws;

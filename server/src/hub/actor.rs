@@ -58,7 +58,7 @@ pub async fn run(
             room.handle(now, Input::Tick, &mut outputs);
         }
         for Command { input, outbox } in inbox.drain(..) {
-            if let Some(conn) = input.conn() {
+            if let (Some(conn), Some(outbox)) = (input.conn(), outbox) {
                 senders.insert(conn, outbox);
             }
             room.handle(now, input, &mut outputs);

@@ -10,18 +10,21 @@
 mod actor;
 pub mod room;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use plenary_protocol::{ChatId, ChatMessage, PollId, QuestionId, RoomId, ServerMessage, User};
+use plenary_protocol::{
+    ChatId, ChatMessage, PollId, QuestionId, RoomId, RoomKind, ServerMessage, User,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::programme::Programme;
-use crate::store::{Persister, Store, StoreError};
+use crate::store::{Persister, RoomRecord, Store, StoreError};
 pub use room::{Action, Caller, Input, RoomLimits, RoomSetup};
 
 /// A connection's number, unique in this process.
@@ -161,8 +164,8 @@ impl OutboxReceiver {
 /// A message to a room's task.
 pub struct Command {
     pub input: Input,
-    /// Where replies to the sender go.
-    pub outbox: Outbox,
+    /// Where replies to the sender go; `None` for the hub's own inputs.
+    pub outbox: Option<Outbox>,
 }
 
 /// The way into one room's task.
@@ -180,7 +183,22 @@ impl RoomHandle {
     /// Send a command, waiting while the room's queue is full.
     pub async fn send(&self, input: Input, outbox: Outbox) -> Result<(), RoomClosed> {
         self.commands
-            .send(Command { input, outbox })
+            .send(Command {
+                input,
+                outbox: Some(outbox),
+            })
+            .await
+            .map_err(|_| RoomClosed)
+    }
+
+    /// Tell the room what the programme now says about it (see [`Input::Setup`]). It takes
+    /// effect in order with the commands already queued.
+    pub async fn set_setup(&self, setup: RoomSetup) -> Result<(), RoomClosed> {
+        self.commands
+            .send(Command {
+                input: Input::Setup(setup),
+                outbox: None,
+            })
             .await
             .map_err(|_| RoomClosed)
     }
@@ -196,18 +214,59 @@ pub struct HubLimits {
     pub room_batch: usize,
 }
 
-/// The directory of rooms.
+/// The directory of rooms, and the programme they run.
 pub struct Hub {
+    /// The rooms of the current programme.
     rooms: DashMap<RoomId, RoomHandle>,
+    /// Rooms an imported programme dropped. Their tasks stay (idle), so that a later programme
+    /// that brings a room back gets the same task: one task per room id for the life of the
+    /// process, so two tasks never write the same room's log.
+    retired: DashMap<RoomId, RoomHandle>,
     /// Which room each question lives in, so `vote` and `moderate` can be routed.
     questions: DashMap<QuestionId, RoomId>,
     next_question: AtomicU64,
     /// Which room each poll lives in.
     polls: DashMap<PollId, RoomId>,
     next_poll: AtomicU64,
-    store: Arc<dyn Store>,
     next_conn: AtomicU64,
-    programme: Arc<Programme>,
+    /// Swapped whole by [`Hub::replace_programme`]; readers clone the `Arc` and let go.
+    programme: RwLock<Arc<Programme>>,
+    /// What starting a room needs.
+    spawner: RoomSpawner,
+    /// Programme replacements happen one at a time, so the store and the rooms always end
+    /// up with the same programme.
+    replacing: tokio::sync::Mutex<()>,
+}
+
+/// What the hub needs to start a room's task.
+struct RoomSpawner {
+    store: Arc<dyn Store>,
+    persister: Persister,
+    limits: HubLimits,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// What a room needs to know of the programme: its kind, and its sessions with whether their
+/// Q&A is moderated.
+fn setup_of(programme: &Programme, room: &crate::programme::RoomDef) -> RoomSetup {
+    RoomSetup {
+        id: room.id.clone(),
+        kind: room.kind,
+        sessions: programme
+            .sessions_in(&room.id)
+            .map(|session| (session.id.clone(), session.qa_moderated))
+            .collect(),
+    }
+}
+
+/// Run a blocking store call off the async runtime.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|error| StoreError::Corrupt(format!("a store call failed: {error}")))?
 }
 
 impl Hub {
@@ -222,48 +281,112 @@ impl Hub {
     ) -> Result<Arc<Hub>, StoreError> {
         let hub = Hub {
             rooms: DashMap::new(),
+            retired: DashMap::new(),
             questions: DashMap::new(),
             next_question: AtomicU64::new(store.max_question_id()? + 1),
             polls: DashMap::new(),
             next_poll: AtomicU64::new(store.max_poll_id()? + 1),
-            store: Arc::clone(&store),
             next_conn: AtomicU64::new(1),
-            programme: Arc::new(programme.clone()),
+            programme: RwLock::new(Arc::new(programme)),
+            spawner: RoomSpawner {
+                store,
+                persister,
+                limits,
+                tasks: tasks.clone(),
+                shutdown: shutdown.clone(),
+            },
+            replacing: tokio::sync::Mutex::new(()),
         };
+        let programme = hub.programme();
         for room_def in &programme.rooms {
-            let record = store.load_room(&room_def.id, limits.room.load_limits())?;
-            for question in &record.questions {
-                hub.questions
-                    .insert(question.question.id, room_def.id.clone());
-            }
-            for poll in &record.polls {
-                hub.polls.insert(poll.poll.id, room_def.id.clone());
-            }
-            let setup = RoomSetup {
-                id: room_def.id.clone(),
-                kind: room_def.kind,
-                sessions: programme
-                    .sessions_in(&room_def.id)
-                    .map(|session| (session.id.clone(), session.qa_moderated))
-                    .collect(),
-            };
-            let room = room::Room::restore(setup, record, limits.room);
-            let (commands, queue) = mpsc::channel(limits.room_queue);
-            tasks.spawn(actor::run(
-                room,
-                limits.room_batch.max(1),
-                queue,
-                persister.clone(),
-                Arc::clone(&store),
-                shutdown.clone(),
-            ));
-            hub.rooms
-                .insert(room_def.id.clone(), RoomHandle { commands });
+            let record = hub
+                .spawner
+                .store
+                .load_room(&room_def.id, limits.room.load_limits())?;
+            hub.start_room(setup_of(&programme, room_def), record);
         }
         Ok(Arc::new(hub))
     }
 
-    /// The room with this id.
+    /// Start a room's task from its stored record and list it in the directory.
+    fn start_room(&self, setup: RoomSetup, record: RoomRecord) {
+        let id = setup.id.clone();
+        for question in &record.questions {
+            self.questions.insert(question.question.id, id.clone());
+        }
+        for poll in &record.polls {
+            self.polls.insert(poll.poll.id, id.clone());
+        }
+        let spawner = &self.spawner;
+        let room = room::Room::restore(setup, record, spawner.limits.room);
+        let (commands, queue) = mpsc::channel(spawner.limits.room_queue);
+        spawner.tasks.spawn(actor::run(
+            room,
+            spawner.limits.room_batch.max(1),
+            queue,
+            spawner.persister.clone(),
+            Arc::clone(&spawner.store),
+            spawner.shutdown.clone(),
+        ));
+        self.rooms.insert(id, RoomHandle { commands });
+    }
+
+    /// Make `programme` the one the server runs: store it (all or nothing; on failure nothing
+    /// changes), start a task for each new room, tell every room which sessions it now holds,
+    /// and take dropped rooms out of the directory. Sessions keep their questions when they
+    /// keep their ids.
+    pub async fn replace_programme(&self, programme: Programme) -> Result<(), StoreError> {
+        let _one_at_a_time = self.replacing.lock().await;
+        let programme = Arc::new(programme);
+        let store = Arc::clone(&self.spawner.store);
+        let saved = Arc::clone(&programme);
+        blocking(move || store.save_programme(&saved)).await?;
+
+        for room_def in &programme.rooms {
+            let setup = setup_of(&programme, room_def);
+            let known = self
+                .room(&room_def.id)
+                .or_else(|| self.retired.remove(&room_def.id).map(|(_, handle)| handle));
+            match known {
+                Some(handle) => {
+                    // A closed room means the server is shutting down; nothing to update.
+                    let _ = handle.set_setup(setup).await;
+                    self.rooms.insert(room_def.id.clone(), handle);
+                }
+                None => {
+                    let store = Arc::clone(&self.spawner.store);
+                    let id = room_def.id.clone();
+                    let limits = self.spawner.limits.room.load_limits();
+                    let record = blocking(move || store.load_room(&id, limits)).await?;
+                    self.start_room(setup, record);
+                }
+            }
+        }
+        let dropped: Vec<RoomId> = self
+            .rooms
+            .iter()
+            .map(|entry| entry.key().clone())
+            .filter(|id| !programme.rooms.iter().any(|room| &room.id == id))
+            .collect();
+        for id in dropped {
+            if let Some((id, handle)) = self.rooms.remove(&id) {
+                let setup = RoomSetup {
+                    id: id.clone(),
+                    kind: RoomKind::Stage,
+                    sessions: HashMap::new(),
+                };
+                let _ = handle.set_setup(setup).await;
+                self.retired.insert(id, handle);
+            }
+        }
+        *self
+            .programme
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = programme;
+        Ok(())
+    }
+
+    /// The room with this id, if the current programme has it.
     pub fn room(&self, id: &str) -> Option<RoomHandle> {
         self.rooms.get(id).map(|entry| entry.value().clone())
     }
@@ -311,11 +434,9 @@ impl Hub {
         before: ChatId,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, StoreError> {
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.spawner.store);
         let room = room.to_owned();
-        tokio::task::spawn_blocking(move || store.chat_before(&room, before, limit))
-            .await
-            .map_err(|error| StoreError::Corrupt(format!("chat history read failed: {error}")))?
+        blocking(move || store.chat_before(&room, before, limit)).await
     }
 
     /// A new connection number.
@@ -325,6 +446,12 @@ impl Hub {
 
     /// The current programme.
     pub fn programme(&self) -> Arc<Programme> {
-        Arc::clone(&self.programme)
+        // A panic while holding the lock cannot leave a half-written `Arc` behind.
+        Arc::clone(
+            &self
+                .programme
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 }

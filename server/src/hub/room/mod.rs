@@ -56,6 +56,10 @@ pub enum Input {
     /// Time passes: send what is sent at most once per interval (reactions, presence, poll
     /// results).
     Tick,
+    /// A new programme was imported: this is what it says about the room now. Questions
+    /// already asked stay; new ones need a session listed here. Sent by the hub, not by a
+    /// connection, so nobody is answered.
+    Setup(RoomSetup),
 }
 
 impl Input {
@@ -64,7 +68,7 @@ impl Input {
         match self {
             Input::Join { caller, .. } | Input::Act { caller, .. } => Some(caller.conn),
             Input::Leave { conn, .. } => Some(*conn),
-            Input::Tick => None,
+            Input::Tick | Input::Setup(_) => None,
         }
     }
 }
@@ -428,6 +432,14 @@ impl Room {
                 }
             }
             Input::Tick => self.tick(out),
+            Input::Setup(setup) => {
+                self.qa_closed
+                    .retain(|session| setup.sessions.contains_key(session));
+                self.setup = RoomSetup {
+                    id: self.setup.id.clone(),
+                    ..setup
+                };
+            }
         }
     }
 
