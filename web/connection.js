@@ -13,7 +13,15 @@
 //   snapshot {room, seq, snapshot, resync}        replace the room's state with this
 //   event    {room, seq, event}                   apply this, in this order
 //   room-error {room, code, message}              a join was refused; the room is dropped
+//   removed  {room}                               a moderator removed this person from the
+//                                                 room; it is dropped and never joined again
+//   reactions {room, counts}                      reaction totals of the last interval
+//   presence {room, count, people?}               who is in a room
+//   hands    {room, queue}                        a workshop room's raised hands
 //   error    {code, message, ref}                 an error nobody was waiting for
+//
+// Several rooms may be joined at once (the entered room, plus the rooms a moderator console
+// or a host's overview watches); each keeps its own seq and is resumed with its own `since`.
 
 const HELLO_TIMEOUT_MS = 10_000;
 const BACKOFF_FIRST_MS = 500;
@@ -118,6 +126,11 @@ export class Connection {
     if (this.rooms.has(room)) return;
     this.rooms.set(room, { lastSeq: null, joined: false, buffer: [] });
     if (this.online) this.sendJoin(room);
+  }
+
+  /** Whether a room is joined (or being joined). */
+  has(room) {
+    return this.rooms.has(room);
   }
 
   /** Leave a room: its events stop and its seq is forgotten. */
@@ -267,6 +280,16 @@ export class Connection {
       case "event":
         this.event(message);
         break;
+      case "removed":
+        // Told once, without a ref: forget the room so no reconnect joins it again.
+        if (this.rooms.delete(message.room)) this.emit("removed", { room: message.room });
+        return;
+      case "reactions":
+      case "presence":
+      case "hands":
+        // Frames outside the event log, about a room this connection is in.
+        if (this.rooms.has(message.room)) this.emit(message.type, message);
+        return;
       default:
         break;
     }

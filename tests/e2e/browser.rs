@@ -89,8 +89,17 @@ async fn wait_for(page: &Client, css: &str) -> Result<fantoccini::elements::Elem
         .with_context(|| format!("waiting for {css}"))
 }
 
-/// Open an invite link, give a name, and enter a room.
-async fn enter(driver: &Driver, link: &str, name: &str, room: &str) -> Result<Client> {
+/// Wait for an element found by XPath (for matching on text).
+async fn wait_for_xpath(page: &Client, xpath: &str) -> Result<fantoccini::elements::Element> {
+    page.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(xpath))
+        .await
+        .with_context(|| format!("waiting for {xpath}"))
+}
+
+/// Open an invite link and give a name; the page shows the programme.
+async fn sign_in(driver: &Driver, link: &str, name: &str) -> Result<Client> {
     let page = driver.page(link).await?;
     wait_for(&page, "#join-form #name")
         .await?
@@ -101,6 +110,12 @@ async fn enter(driver: &Driver, link: &str, name: &str, room: &str) -> Result<Cl
         .click()
         .await?;
     wait_for(&page, "#status[data-state=online]").await?;
+    Ok(page)
+}
+
+/// Open an invite link, give a name, and enter a room.
+async fn enter(driver: &Driver, link: &str, name: &str, room: &str) -> Result<Client> {
+    let page = sign_in(driver, link, name).await?;
     wait_for(&page, &format!("button[data-enter-room='{room}']"))
         .await?
         .click()
@@ -215,5 +230,294 @@ async fn a_moderator_approves_a_question_and_attendee_pages_show_it() -> Result<
     for page in [asker, listener, moderator] {
         page.close().await?;
     }
+    Ok(())
+}
+
+/// XPath of a question item with this exact text, in this state, under `scope`.
+fn question_xpath(scope: &str, status: &str, text: &str) -> String {
+    format!(
+        "{scope}//li[@data-status='{status}'][.//span[contains(@class,'question-text') and text()={}]]",
+        xpath_text(text)
+    )
+}
+
+#[tokio::test]
+async fn the_moderator_console_shows_pending_questions_of_every_room_and_approves_them()
+-> Result<()> {
+    let server = TestServer::start().await?;
+    let driver = Driver::start().await?;
+    let attendee_link = server.server.invite_link(Role::Attendee, 1);
+    let moderator_link = server.server.invite_link(Role::Moderator, 1);
+
+    // The moderator opens the console before anything is asked: it joins every room.
+    let moderator = sign_in(&driver, &moderator_link, "Mona").await?;
+    wait_for(&moderator, "#open-console").await?.click().await?;
+    for room in ["main-stage", "workshop-1", "workshop-2", "workshop-3"] {
+        wait_for(
+            &moderator,
+            &format!("#console:not([hidden]) section.console-room[data-room='{room}']"),
+        )
+        .await?;
+    }
+
+    // One attendee asks in the live keynote, another in the panel (both moderated).
+    let keynote_question = "What should a small library try first";
+    let panel_question = "How do partners share the cost of travel";
+    let aiko = enter(&driver, &attendee_link, "Aiko", "main-stage").await?;
+    let bruno = enter(&driver, &attendee_link, "Bruno", "main-stage").await?;
+    submit(
+        &aiko,
+        "#ask-input",
+        keynote_question,
+        "#ask-form button[type=submit]",
+    )
+    .await?;
+    wait_for(&bruno, "#session-select")
+        .await?
+        .select_by_value("panel-partnerships")
+        .await?;
+    submit(
+        &bruno,
+        "#ask-input",
+        panel_question,
+        "#ask-form button[type=submit]",
+    )
+    .await?;
+
+    // Both wait in the console, live; approving there publishes them.
+    let main_stage = "//section[@data-room='main-stage']";
+    for text in [keynote_question, panel_question] {
+        let pending = wait_for_xpath(&moderator, &question_xpath(main_stage, "pending", text))
+            .await
+            .with_context(|| format!("the console shows {text:?} waiting"))?;
+        pending
+            .find(Locator::Css("button[data-action=approve]"))
+            .await?
+            .click()
+            .await?;
+    }
+    wait_for(
+        &moderator,
+        "section.console-room[data-room='main-stage'][data-pending='0']",
+    )
+    .await
+    .context("the console's queue empties once both are approved")?;
+
+    // Each attendee sees the other's question, which was hidden until it was approved.
+    wait_for(&aiko, "#session-select")
+        .await?
+        .select_by_value("panel-partnerships")
+        .await?;
+    wait_for_xpath(
+        &aiko,
+        &question_xpath("//ol[@id='questions']", "approved", panel_question),
+    )
+    .await
+    .context("Aiko sees Bruno's approved panel question")?;
+    wait_for(&bruno, "#session-select")
+        .await?
+        .select_by_value("keynote-open")
+        .await?;
+    wait_for_xpath(
+        &bruno,
+        &question_xpath("//ol[@id='questions']", "approved", keynote_question),
+    )
+    .await
+    .context("Bruno sees Aiko's approved keynote question")?;
+
+    for page in [moderator, aiko, bruno] {
+        page.close().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_host_runs_a_poll_and_the_attendee_vote_is_counted_on_both_pages() -> Result<()> {
+    let server = TestServer::start().await?;
+    let driver = Driver::start().await?;
+    let host = enter(
+        &driver,
+        &server.server.invite_link(Role::Host, 1),
+        "Hana",
+        "workshop-1",
+    )
+    .await?;
+    let attendee = enter(
+        &driver,
+        &server.server.invite_link(Role::Attendee, 1),
+        "Ravi",
+        "workshop-1",
+    )
+    .await?;
+
+    // The host writes a poll; it starts as a draft, then is opened with its results shown.
+    wait_for(&host, "#poll-new").await?.click().await?;
+    wait_for(&host, "#poll-question")
+        .await?
+        .send_keys("Which format suits your library")
+        .await?;
+    let options = host
+        .find_all(Locator::Css("#poll-option-list input.poll-option-input"))
+        .await?;
+    assert_eq!(options.len(), 2, "a new poll starts with two options");
+    options[0].send_keys("Book club").await?;
+    options[1].send_keys("Maker space").await?;
+    wait_for(&host, "#poll-create-submit")
+        .await?
+        .click()
+        .await?;
+    wait_for(
+        &host,
+        "#poll-list li.poll[data-state=draft] button[data-poll-action=open]",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(
+        &host,
+        "#poll-list li.poll[data-state=open] button[data-poll-action=show_results]",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(
+        &host,
+        "#poll-list li.poll[data-state=open][data-results-visible=true]",
+    )
+    .await?;
+
+    // The attendee votes for the first option.
+    wait_for(
+        &attendee,
+        "#poll-list li.poll[data-state=open] input[value='0']",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(&attendee, "#poll-list li.poll button.poll-vote-submit")
+        .await?
+        .click()
+        .await?;
+
+    // Both pages count one vote for it.
+    let counted = "//ol[@id='poll-list']//li[contains(@class,'poll-result') and @data-index='0']\
+                   //span[contains(@class,'poll-votes') and text()='1']";
+    wait_for_xpath(&host, counted)
+        .await
+        .context("the host sees the vote counted")?;
+    wait_for_xpath(&attendee, counted)
+        .await
+        .context("the attendee sees the results")?;
+    let status = wait_for(&attendee, "#poll-list .poll-vote-status")
+        .await?
+        .text()
+        .await?;
+    assert!(!status.is_empty(), "the attendee is told the vote counted");
+
+    host.close().await?;
+    attendee.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_moderator_mutes_then_removes_an_attendee_and_the_attendee_page_follows() -> Result<()> {
+    let server = TestServer::start().await?;
+    let driver = Driver::start().await?;
+    let moderator = enter(
+        &driver,
+        &server.server.invite_link(Role::Moderator, 1),
+        "Mona",
+        "main-stage",
+    )
+    .await?;
+    let attendee = enter(
+        &driver,
+        &server.server.invite_link(Role::Attendee, 1),
+        "Tom",
+        "main-stage",
+    )
+    .await?;
+    submit(
+        &attendee,
+        "#chat-input",
+        "Buy cheap watches here",
+        "#chat-form button[type=submit]",
+    )
+    .await?;
+
+    // Mute for ten minutes, through the author's menu and a confirmation.
+    let message = "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()='Buy cheap watches here']]";
+    wait_for_xpath(&moderator, message)
+        .await?
+        .find(Locator::Css("button.chat-person-menu"))
+        .await?
+        .click()
+        .await?;
+    wait_for(
+        &moderator,
+        "#chat-log .chat-menu button[data-sanction=mute-short]",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(
+        &moderator,
+        "#chat-log .chat-menu button[data-confirm-sanction]",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(&attendee, "#chat-muted:not([hidden])")
+        .await
+        .context("the attendee is told they are muted")?;
+    wait_for(&attendee, "#chat-input:disabled")
+        .await
+        .context("the muted attendee cannot type")?;
+
+    // Remove: the attendee is taken back to the programme and cannot enter again.
+    wait_for_xpath(&moderator, message)
+        .await?
+        .find(Locator::Css("button.chat-person-menu"))
+        .await?
+        .click()
+        .await?;
+    wait_for(
+        &moderator,
+        "#chat-log .chat-menu button[data-sanction=remove]",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(
+        &moderator,
+        "#chat-log .chat-menu button[data-confirm-sanction]",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(&attendee, "#programme:not([hidden])")
+        .await
+        .context("the removed attendee is back on the programme")?;
+    let notice = wait_for(&attendee, "#notice").await?.text().await?;
+    assert!(
+        notice.contains("Main stage"),
+        "the notice names the room: {notice}"
+    );
+    wait_for(&attendee, "button[data-enter-room='main-stage']")
+        .await?
+        .click()
+        .await?;
+    wait_for(&attendee, "#programme:not([hidden])").await?;
+    assert!(
+        wait_for(&attendee, "#room")
+            .await?
+            .attr("hidden")
+            .await?
+            .is_some(),
+        "the room stays closed to them"
+    );
+
+    moderator.close().await?;
+    attendee.close().await?;
     Ok(())
 }
