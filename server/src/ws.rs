@@ -395,15 +395,6 @@ impl Session {
                 };
                 Some((hub.room(&room), input))
             }
-            ClientMessage::ChatHistory {
-                room,
-                before,
-                limit,
-            } => {
-                self.chat_history(reference.clone(), room, before, limit)
-                    .await;
-                None
-            }
             ClientMessage::Ask {
                 session,
                 text,
@@ -465,38 +456,6 @@ impl Session {
                 ErrorCode::NotFound,
                 "no such room, session, question or poll".into(),
             ),
-        }
-    }
-
-    async fn chat_history(
-        &self,
-        reference: Option<Ref>,
-        room: RoomId,
-        before: u64,
-        limit: Option<u32>,
-    ) {
-        if !self.joined.contains(&room) {
-            return self.refuse(
-                reference,
-                ErrorCode::NotJoined,
-                format!("join room {room} first"),
-            );
-        }
-        let limit = limit.map_or(CHAT_PAGE, |limit| (limit as usize).min(CHAT_PAGE));
-        match self.state.hub.chat_before(&room, before, limit).await {
-            Ok(messages) => self.send(&ServerMessage::ChatHistory {
-                reference,
-                room,
-                messages,
-            }),
-            Err(error) => {
-                tracing::error!(%error, "reading chat history failed");
-                self.refuse(
-                    reference,
-                    ErrorCode::Internal,
-                    "could not read the history".into(),
-                );
-            }
         }
     }
 
@@ -612,9 +571,6 @@ fn act(caller: Caller, reference: &Option<Ref>, action: Action) -> Input {
     }
 }
 
-/// Chat messages sent per `chat_history` page at most.
-const CHAT_PAGE: usize = 100;
-
 /// The room that carries out a message, and the action it asks for. Messages that create
 /// something (a question, a poll) or are answered by the connection itself are routed in
 /// `Session::dispatch_signed_in`.
@@ -633,6 +589,11 @@ fn route(hub: &crate::hub::Hub, message: ClientMessage) -> (Option<RoomHandle>, 
                 reply_to,
             },
         ),
+        ClientMessage::ChatHistory {
+            room,
+            before,
+            limit,
+        } => (hub.room(&room), Action::ChatHistory { before, limit }),
         ClientMessage::RemoveChat { room, id } => (hub.room(&room), Action::RemoveChat { id }),
         ClientMessage::Mute {
             room,
@@ -683,7 +644,6 @@ fn route(hub: &crate::hub::Hub, message: ClientMessage) -> (Option<RoomHandle>, 
         ClientMessage::Hello { .. }
         | ClientMessage::Join { .. }
         | ClientMessage::Leave { .. }
-        | ClientMessage::ChatHistory { .. }
         | ClientMessage::Ask { .. }
         | ClientMessage::CreatePoll { .. } => {
             unreachable!("routed by Session::dispatch_signed_in")

@@ -302,6 +302,10 @@ async fn a_removed_person_is_told_on_every_connection_and_cannot_come_back() -> 
         assert_eq!(refused["code"], "not_joined");
         let (refused, _) = tab.request(json!({"type":"join","room":STAGE})).await?;
         assert_eq!(refused["code"], "forbidden");
+        let (refused, _) = tab
+            .request(json!({"type":"chat_history","room":STAGE,"before":1_000}))
+            .await?;
+        assert_eq!(refused["code"], "not_joined", "no reading after removal");
     }
     let (ack, _) = bystander
         .ok(json!({"type":"chat","room":STAGE,"text":"calm again"}))
@@ -408,6 +412,7 @@ async fn reactions_are_counted_into_one_message_per_interval() -> Result<()> {
     assert_eq!(refused["code"], "bad_request");
     // Every reaction is counted, in as few messages as the intervals they fell into.
     let watcher = &mut fans[1];
+    watcher.ephemeral = true;
     let (mut claps, mut parties, mut messages) = (0, 0, 0);
     while claps < 3 || parties < 1 {
         let reactions = watcher.recv_until(|m| m["type"] == "reactions").await?;
@@ -424,6 +429,7 @@ async fn reactions_are_counted_into_one_message_per_interval() -> Result<()> {
 async fn hands_are_raised_in_workshops_and_hosts_see_and_clear_the_queue() -> Result<()> {
     let server = TestServer::start().await?;
     let mut host = server.client(Role::Host, "Host").await?;
+    host.ephemeral = true;
     let mut ada = server.client(Role::Attendee, "Ada").await?;
     let mut bo = server.client(Role::Attendee, "Bo").await?;
     host.join(WORKSHOP).await?;
@@ -470,6 +476,7 @@ async fn hands_are_raised_in_workshops_and_hosts_see_and_clear_the_queue() -> Re
 async fn presence_counts_each_person_once_and_follows_closed_tabs() -> Result<()> {
     let server = TestServer::start().await?;
     let mut host = server.client(Role::Host, "Host").await?;
+    host.ephemeral = true;
     host.join(WORKSHOP).await?;
     let token = server.token(Role::Attendee, "Two Tabs");
     let mut tab1 = Client::connect(server.addr()).await?;
@@ -479,6 +486,10 @@ async fn presence_counts_each_person_once_and_follows_closed_tabs() -> Result<()
         tab.join(WORKSHOP).await?;
     }
     let present = |count: u64| move |m: &Value| m["type"] == "presence" && m["count"] == count;
+    // A second tab of the same person learns who is here at once, though nothing changed.
+    let mut tab3 = Client::connect(server.addr()).await?;
+    tab3.ephemeral = true;
+    tab3.hello(&token).await?;
     let both = host.recv_until(present(2)).await?;
     let names: Vec<&str> = both["people"]
         .as_array()
@@ -487,8 +498,12 @@ async fn presence_counts_each_person_once_and_follows_closed_tabs() -> Result<()
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert_eq!(names, ["Host", "Two Tabs"]);
+    tab3.join(WORKSHOP).await?;
+    let told = tab3.recv_until(|m| m["type"] == "presence").await?;
+    assert_eq!(told["count"], 2);
     tab1.close().await?;
     tab2.close().await?;
+    tab3.close().await?;
     host.recv_until(present(1)).await?;
     Ok(())
 }

@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::room::{Input, Output, Room, RoomLimits, view_for};
-use super::{CloseReason, Command, ConnId, Outbox};
+use super::{CloseReason, Command, ConnId, Outbox, encode};
 use crate::store::{Change, Persister, Store};
+use plenary_protocol::{ErrorCode, ServerMessage};
 
 /// How often the room sends what it sends at a bounded rate (reactions, presence, poll
 /// counts).
@@ -109,6 +110,21 @@ pub async fn run(
                         outbox.push_replay(frames);
                     }
                 }
+                Output::ReadChatHistory {
+                    conn,
+                    reference,
+                    before,
+                    limit,
+                } => {
+                    if let Some(outbox) = outbox_of(&senders, &members, conn) {
+                        read_chat_history(
+                            Arc::clone(&store),
+                            room.id().to_owned(),
+                            (reference, before, limit),
+                            outbox.clone(),
+                        );
+                    }
+                }
                 Output::Broadcast { frame, staff_only } => {
                     members.retain(|_, member| {
                         staff_only && !member.staff || member.outbox.push(frame.clone())
@@ -141,6 +157,34 @@ pub async fn run(
         }
         senders.clear();
     }
+}
+
+/// Answer a `chat_history` request from the store, off the room's task, so a slow read never
+/// holds the room up.
+fn read_chat_history(
+    store: Arc<dyn Store>,
+    room: String,
+    (reference, before, limit): (Option<plenary_protocol::Ref>, u64, usize),
+    outbox: Outbox,
+) {
+    tokio::task::spawn_blocking(move || {
+        let answer = match store.chat_before(&room, before, limit) {
+            Ok(messages) => ServerMessage::ChatHistory {
+                reference,
+                room,
+                messages,
+            },
+            Err(error) => {
+                tracing::error!(%error, "reading chat history failed");
+                ServerMessage::Error {
+                    reference,
+                    code: ErrorCode::Internal,
+                    message: "could not read the history; try again".into(),
+                }
+            }
+        };
+        outbox.push(encode(&answer));
+    });
 }
 
 /// Where replies to a connection go: it sent a command in this batch, or it is a member.

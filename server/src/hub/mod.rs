@@ -16,9 +16,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use plenary_protocol::{
-    ChatId, ChatMessage, PollId, QuestionId, RoomId, RoomKind, ServerMessage, User,
-};
+use plenary_protocol::{PollId, QuestionId, RoomId, RoomKind, ServerMessage, User};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -425,18 +423,6 @@ impl Hub {
     pub fn room_of_session(&self, session: &str) -> Option<RoomHandle> {
         let room_id = self.programme().session(session)?.room.clone();
         self.room(&room_id)
-    }
-
-    /// Chat messages of a room older than `before`, read from the store off the runtime.
-    pub async fn chat_before(
-        &self,
-        room: &str,
-        before: ChatId,
-        limit: usize,
-    ) -> Result<Vec<ChatMessage>, StoreError> {
-        let store = Arc::clone(&self.spawner.store);
-        let room = room.to_owned();
-        blocking(move || store.chat_before(&room, before, limit)).await
     }
 
     /// A new connection number.

@@ -84,6 +84,11 @@ pub enum Action {
     RemoveChat {
         id: ChatId,
     },
+    /// Older chat messages than `before`, at most `limit`.
+    ChatHistory {
+        before: ChatId,
+        limit: Option<u32>,
+    },
     Mute {
         user: UserId,
         minutes: Option<u32>,
@@ -169,7 +174,18 @@ pub enum Output {
     /// A frame outside the event log (reactions, presence, hands): delivered to members now,
     /// never persisted or replayed.
     Broadcast { frame: Bytes, staff_only: bool },
+    /// Read older chat from the store and answer `chat_history` to the connection (the room
+    /// checked it may; the actor reads off the room's task).
+    ReadChatHistory {
+        conn: ConnId,
+        reference: Option<Ref>,
+        before: ChatId,
+        limit: usize,
+    },
 }
+
+/// Chat messages sent per `chat_history` page at most.
+pub const CHAT_PAGE: usize = 100;
 
 /// How much a room keeps in memory.
 #[derive(Debug, Clone, Copy)]
@@ -484,6 +500,7 @@ impl Room {
         self.members.insert(conn, caller.person);
         self.stage.people_changed();
         out.push(Output::Admit { conn, staff, user });
+        out.push(reply(conn, &self.presence_now()));
         if staff && self.setup.kind == RoomKind::Workshop {
             out.push(reply(conn, &self.stage.hands_message(&self.setup.id)));
         }
@@ -552,6 +569,16 @@ impl Room {
                     self.remember_client_id(person, client_id, id, out);
                     Some(id)
                 }
+            }
+            Action::ChatHistory { before, limit } => {
+                self.joined(conn)?;
+                out.push(Output::ReadChatHistory {
+                    conn,
+                    reference: reference.clone(),
+                    before,
+                    limit: limit.map_or(CHAT_PAGE, |limit| (limit as usize).min(CHAT_PAGE)),
+                });
+                return Ok(());
             }
             Action::RemoveChat { id } => {
                 self.may_moderate(person)?;

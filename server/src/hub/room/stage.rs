@@ -64,32 +64,12 @@ impl Stage {
         if !std::mem::take(&mut self.people_dirty) {
             return None;
         }
-        let mut people: BTreeMap<&str, &str> = BTreeMap::new();
-        for member in members {
-            people.insert(&member.user.id, &member.user.name);
-        }
-        let count = u32::try_from(people.len()).unwrap_or(u32::MAX);
-        let listed = list_people.then(|| {
-            let mut listed: Vec<Author> = people
-                .iter()
-                .map(|(id, name)| Author {
-                    id: (*id).to_owned(),
-                    name: (*name).to_owned(),
-                })
-                .collect();
-            listed.sort_by(|a, b| a.name.cmp(&b.name));
-            listed
-        });
-        let now = (count, listed);
+        let now = presence_of(members, list_people);
         if self.last_presence.as_ref() == Some(&now) {
             return None;
         }
         self.last_presence = Some(now.clone());
-        Some(ServerMessage::Presence {
-            room: room.to_owned(),
-            count: now.0,
-            people: now.1,
-        })
+        Some(presence_message(room, now))
     }
 
     /// Lower a person's hand; returns whether it was raised.
@@ -107,7 +87,48 @@ impl Stage {
     }
 }
 
+/// How many people are among `members`, each counted once, and (if asked) who.
+fn presence_of<'a>(
+    members: impl Iterator<Item = &'a Arc<Person>>,
+    list_people: bool,
+) -> (u32, Option<Vec<Author>>) {
+    let mut people: BTreeMap<&str, &str> = BTreeMap::new();
+    for member in members {
+        people.insert(&member.user.id, &member.user.name);
+    }
+    let count = u32::try_from(people.len()).unwrap_or(u32::MAX);
+    let listed = list_people.then(|| {
+        let mut listed: Vec<Author> = people
+            .iter()
+            .map(|(id, name)| Author {
+                id: (*id).to_owned(),
+                name: (*name).to_owned(),
+            })
+            .collect();
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        listed
+    });
+    (count, listed)
+}
+
+fn presence_message(room: &str, (count, people): (u32, Option<Vec<Author>>)) -> ServerMessage {
+    ServerMessage::Presence {
+        room: room.to_owned(),
+        count,
+        people,
+    }
+}
+
 impl Room {
+    /// Presence as it is now, for someone who just joined.
+    pub(super) fn presence_now(&self) -> ServerMessage {
+        let list_people = self.setup.kind == RoomKind::Workshop;
+        presence_message(
+            &self.setup.id,
+            presence_of(self.members.values(), list_people),
+        )
+    }
+
     pub(super) fn hand(
         &mut self,
         now: Timestamp,
