@@ -97,6 +97,7 @@ impl Config {
         self.person_limits.chat = None;
         self.person_limits.ask = None;
         self.person_limits.vote = None;
+        self.person_limits.react = None;
         self.frame_rate = None;
         self
     }

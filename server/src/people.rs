@@ -60,6 +60,7 @@ pub enum Limited {
     Chat,
     Ask,
     Vote,
+    React,
 }
 
 /// Per-person limits. `None` rates switch that limit off (for load tests).
@@ -68,6 +69,7 @@ pub struct PersonLimits {
     pub chat: Option<Rate>,
     pub ask: Option<Rate>,
     pub vote: Option<Rate>,
+    pub react: Option<Rate>,
     /// Connections one person may hold at once.
     pub max_connections: usize,
 }
@@ -78,6 +80,7 @@ impl Default for PersonLimits {
             chat: Some(Rate::new(2.0, 10.0)),
             ask: Some(Rate::new(0.2, 5.0)),
             vote: Some(Rate::new(5.0, 30.0)),
+            react: Some(Rate::new(5.0, 20.0)),
             max_connections: 8,
         }
     }
@@ -89,6 +92,7 @@ impl PersonLimits {
             Limited::Chat => self.chat,
             Limited::Ask => self.ask,
             Limited::Vote => self.vote,
+            Limited::React => self.react,
         }
     }
 }

@@ -558,7 +558,8 @@ fn limited(message: &ClientMessage) -> Option<Limited> {
     match message {
         ClientMessage::Chat { .. } => Some(Limited::Chat),
         ClientMessage::Ask { .. } => Some(Limited::Ask),
-        ClientMessage::Vote { .. } => Some(Limited::Vote),
+        ClientMessage::Vote { .. } | ClientMessage::Unvote { .. } => Some(Limited::Vote),
+        ClientMessage::React { .. } => Some(Limited::React),
         _ => None,
     }
 }

@@ -422,6 +422,19 @@ async fn reactions_are_counted_into_one_message_per_interval() -> Result<()> {
     }
     assert_eq!((claps, parties), (3, 1));
     assert!(messages <= 2, "four reactions came in {messages} messages");
+
+    // One person clapping without pause is held to their allowance.
+    let fan = &mut fans[2];
+    let mut refused = 0;
+    for _ in 0..30 {
+        let (answer, _) = fan
+            .request(json!({"type":"react","room":STAGE,"emoji":"👏"}))
+            .await?;
+        if answer["code"] == "rate_limited" {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "30 reactions in a row exceed a burst of 20");
     Ok(())
 }
 
@@ -469,6 +482,12 @@ async fn hands_are_raised_in_workshops_and_hosts_see_and_clear_the_queue() -> Re
         .expect("the new queue");
     assert_eq!(queue["queue"].as_array().map(Vec::len), Some(1));
     assert_eq!(queue["queue"][0]["user"]["name"], "Bo");
+    // Ada is told her hand came down.
+    ada.ephemeral = true;
+    let yours = ada
+        .recv_until(|m| m["type"] == "hands" && m["room"] == WORKSHOP)
+        .await?;
+    assert_eq!(yours["queue"], json!([]));
     Ok(())
 }
 

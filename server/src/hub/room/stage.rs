@@ -161,13 +161,34 @@ impl Room {
         Ok(())
     }
 
+    /// Lower one person's hand, or everyone's. Each person whose hand comes down is told
+    /// (a `hands` message without them in it), as staff are.
     pub(super) fn clear_hands(&mut self, user: Option<&str>, out: &mut Vec<Output>) {
-        let changed = match user {
-            Some(user) => self.stage.lower_hand(user),
-            None => !std::mem::take(&mut self.stage.hands).is_empty(),
+        let lowered: Vec<UserId> = match user {
+            Some(user) => {
+                if self.stage.lower_hand(user) {
+                    vec![user.to_owned()]
+                } else {
+                    Vec::new()
+                }
+            }
+            None => std::mem::take(&mut self.stage.hands)
+                .into_iter()
+                .map(|hand| hand.user.id)
+                .collect(),
         };
-        if changed {
-            self.hands_changed(out);
+        if lowered.is_empty() {
+            return;
+        }
+        self.hands_changed(out);
+        let yours = ServerMessage::Hands {
+            room: self.setup.id.clone(),
+            queue: Vec::new(),
+        };
+        for (conn, member) in &self.members {
+            if !member.user.role.is_staff() && lowered.contains(&member.user.id) {
+                out.push(super::reply(*conn, &yours));
+            }
         }
     }
 
