@@ -239,11 +239,19 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user: Option<UserId>,
     },
+    /// Run a session off the clock (hosts and organisers): start it now, end it now, or let it
+    /// run `minutes` longer than planned. The room's phase follows at once.
+    SessionControl {
+        session: SessionId,
+        action: SessionControl,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u32>,
+    },
 }
 
 impl ClientMessage {
     /// Every `type` a client may send, for telling `unknown_type` from `bad_request`.
-    pub const TYPES: [&'static str; 21] = [
+    pub const TYPES: [&'static str; 22] = [
         "hello",
         "join",
         "leave",
@@ -265,6 +273,7 @@ impl ClientMessage {
         "react",
         "hand",
         "clear_hands",
+        "session_control",
     ];
 }
 
@@ -294,6 +303,31 @@ pub enum ModerateAction {
     /// Fold a duplicate into another question (with `into`): votes combine, each person
     /// counted once; the duplicate becomes `merged`.
     Merge,
+}
+
+/// What a host does to a session's timing.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionControl {
+    /// Go live now (before the planned start).
+    Start,
+    /// End now.
+    End,
+    /// Run `minutes` past the planned (or already extended) end.
+    Extend,
+}
+
+/// Where a session is on the clock.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPhase {
+    /// Before its doors open.
+    Scheduled,
+    /// Doors open: people gather before the start.
+    Open,
+    Live,
+    /// Over; its Q&A is closed.
+    Ended,
 }
 
 /// What a host does to a poll.
@@ -424,6 +458,9 @@ pub struct RoomSnapshot {
     /// Until when this person is muted in the room (RFC 3339 UTC), if they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub muted_until: Option<String>,
+    /// Where each of the room's sessions is on the clock.
+    #[serde(default)]
+    pub phases: BTreeMap<SessionId, SessionPhase>,
 }
 
 /// A person's choices in one poll.
@@ -457,6 +494,12 @@ pub enum RoomEvent {
     Unmuted { user: Author },
     /// A person was removed from this room (to staff).
     PersonRemoved { user: Author },
+    /// A session of this room moved on: scheduled → open (doors) → live → ended, on the clock
+    /// or because a host started or ended it. Each step is its own event, in order.
+    SessionPhase {
+        session: SessionId,
+        phase: SessionPhase,
+    },
 }
 
 /// One entry of a session's moderation log.

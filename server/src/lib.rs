@@ -6,6 +6,7 @@
 //! (schedule files in and out) and `auth` sit beside them as plain data and functions.
 
 pub mod auth;
+pub mod clock;
 pub mod hub;
 pub mod interchange;
 pub mod people;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
+use crate::clock::Clock;
 use crate::hub::{Hub, HubLimits, RoomLimits};
 use crate::people::{People, PersonLimits, Rate};
 use crate::programme::Programme;
@@ -61,6 +63,10 @@ pub struct Config {
     pub ping_interval: Duration,
     /// A connection from which nothing (not even a pong) arrived for this long is closed.
     pub idle_timeout: Duration,
+    /// The time as rooms see it: the system's, or a manual clock in tests.
+    pub clock: Clock,
+    /// How long before its start a session's doors open.
+    pub doors: Duration,
     /// Commit what queued up together (a room's commands in one turn, and several rooms'
     /// turns in one transaction). Off means one transaction per command: only for measuring
     /// what group commit saves.
@@ -89,6 +95,8 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             allowed_origins: Vec::new(),
             group_commit: true,
+            clock: Clock::system(),
+            doors: Duration::from_secs(10 * 60),
         }
     }
 
@@ -146,7 +154,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let (programme, seeded_demo) = match store.load_programme()? {
         Some(programme) => (programme, false),
         None => {
-            let demo = Programme::demo(jiff::Timestamp::now());
+            let demo = Programme::demo(config.clock.now());
             store.save_programme(&demo)?;
             (demo, true)
         }
@@ -164,11 +172,21 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             history: config.history,
             chat_history: config.chat_history,
             client_ids: 10 * config.history,
+            doors: jiff::SignedDuration::try_from(config.doors)
+                .unwrap_or(jiff::SignedDuration::ZERO),
         },
         room_queue: 1_024,
         room_batch: if config.group_commit { 256 } else { 1 },
     };
-    let hub = Hub::start(store, persister, programme, limits, &tasks, &shutdown)?;
+    let hub = Hub::start(
+        store,
+        persister,
+        programme,
+        limits,
+        config.clock.clone(),
+        &tasks,
+        &shutdown,
+    )?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Listen)?;

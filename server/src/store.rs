@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use plenary_protocol::{
     Author, ChatId, ChatMessage, ModerationEntry, Poll, PollId, Question, QuestionId, RoomId,
-    RoomKind, SessionId, SessionKind, UserId,
+    RoomKind, SessionId, SessionKind, SessionPhase, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
@@ -125,6 +125,17 @@ pub enum Change {
         user: UserId,
         choices: Vec<u32>,
     },
+    /// The phase a session was last announced in.
+    SessionPhase {
+        session: SessionId,
+        phase: SessionPhase,
+    },
+    /// A host's start or end time for a session (Unix milliseconds), replacing the planned one.
+    SessionOverride {
+        session: SessionId,
+        started_ms: Option<i64>,
+        ended_ms: Option<i64>,
+    },
     /// Set (`Some`) or lift (`None`) a person's sanction in a room.
     Sanction {
         room: RoomId,
@@ -151,6 +162,10 @@ pub struct RoomRecord {
     pub moderation_log: Vec<(SessionId, ModerationEntry)>,
     pub polls: Vec<StoredPoll>,
     pub sanctions: Vec<(Author, Sanction)>,
+    /// The phase each session was last announced in (of every room: the room keeps its own).
+    pub phases: Vec<(SessionId, SessionPhase)>,
+    /// Hosts' changes to sessions' times: (session, started, ended), Unix milliseconds.
+    pub overrides: Vec<(SessionId, Option<i64>, Option<i64>)>,
 }
 
 /// How much of a room's past [`Store::load_room`] brings back.
@@ -286,6 +301,15 @@ CREATE TABLE IF NOT EXISTS poll_votes (
     choices TEXT NOT NULL,
     PRIMARY KEY (poll, user_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS session_phases (
+    session TEXT PRIMARY KEY,
+    phase TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_overrides (
+    session TEXT PRIMARY KEY,
+    started_ms INTEGER,
+    ended_ms INTEGER
+);
 CREATE TABLE IF NOT EXISTS sanctions (
     room TEXT NOT NULL,
     user_id TEXT NOT NULL,
@@ -658,6 +682,18 @@ impl Store for SqliteStore {
             };
             record.sanctions.push((user, sanction));
         }
+
+        let mut statement = connection.prepare("SELECT session, phase FROM session_phases")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let phase = enum_from_text::<SessionPhase>(&row.get::<_, String>(1)?)?;
+            record.phases.push((row.get(0)?, phase));
+        }
+        let mut statement =
+            connection.prepare("SELECT session, started_ms, ended_ms FROM session_overrides")?;
+        record.overrides = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(record)
     }
 
@@ -805,6 +841,25 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
                     "INSERT OR REPLACE INTO poll_votes (poll, user_id, choices) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![*poll as i64, user, to_json(choices)?])?;
+        }
+        Change::SessionPhase { session, phase } => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO session_phases (session, phase) VALUES (?1, ?2)",
+                )?
+                .execute(params![session, enum_text(*phase)])?;
+        }
+        Change::SessionOverride {
+            session,
+            started_ms,
+            ended_ms,
+        } => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO session_overrides (session, started_ms, ended_ms)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![session, started_ms, ended_ms])?;
         }
         Change::Sanction {
             room,

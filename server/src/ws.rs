@@ -642,6 +642,18 @@ fn route(hub: &crate::hub::Hub, message: ClientMessage) -> (Option<RoomHandle>, 
         ClientMessage::React { room, emoji } => (hub.room(&room), Action::React { emoji }),
         ClientMessage::Hand { room, raised } => (hub.room(&room), Action::Hand { raised }),
         ClientMessage::ClearHands { room, user } => (hub.room(&room), Action::ClearHands { user }),
+        ClientMessage::SessionControl {
+            session,
+            action,
+            minutes,
+        } => (
+            hub.room_of_session(&session),
+            Action::SessionControl {
+                session,
+                action,
+                minutes,
+            },
+        ),
         ClientMessage::Hello { .. }
         | ClientMessage::Join { .. }
         | ClientMessage::Leave { .. }

@@ -152,7 +152,10 @@ async fn closed_qa_refuses_questions_until_reopened() -> Result<()> {
     // A newcomer learns it from the snapshot.
     let mut newcomer = server.client(Role::Attendee, "New").await?;
     let joined = newcomer.join(STAGE).await?;
-    assert_eq!(joined["snapshot"]["qa_closed"], json!([KEYNOTE]));
+    let closed = joined["snapshot"]["qa_closed"]
+        .as_array()
+        .expect("qa_closed");
+    assert!(closed.contains(&json!(KEYNOTE)), "{closed:?}");
 
     host.ok(json!({"type":"set_qa","session":KEYNOTE,"open":true}))
         .await?;

@@ -5,4 +5,5 @@ mod browser;
 mod import;
 mod interaction;
 mod limits;
+mod schedule;
 mod ws;

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
 use plenary_protocol::Role;
 use plenary_server::auth::{Claims, Keys, random_hex, unix_now};
+use plenary_server::clock::Clock;
 use plenary_server::{Config, Server};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -38,6 +39,14 @@ fn init_logs() {
 pub struct TestServer {
     pub server: Server,
     pub dir: tempfile::TempDir,
+    clock: Clock,
+}
+
+/// The defaults, on 127.0.0.1:0, with a manual clock set to now.
+fn test_config(dir: &tempfile::TempDir) -> Result<Config> {
+    let mut config = Config::new("127.0.0.1:0".parse()?, dir.path().to_owned());
+    config.clock = Clock::manual(jiff::Timestamp::now());
+    Ok(config)
 }
 
 impl TestServer {
@@ -49,21 +58,34 @@ impl TestServer {
     /// A fresh server with a configuration changed from the defaults.
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Result<TestServer> {
         let dir = tempfile::tempdir()?;
-        let mut config = Config::new("127.0.0.1:0".parse()?, dir.path().to_owned());
+        let mut config = test_config(&dir)?;
         configure(&mut config);
         TestServer::start_configured(dir, config).await
     }
 
+    /// A fresh server whose clock shows `instant` (RFC 3339): for programmes of other days.
+    pub async fn start_at(instant: &str) -> Result<TestServer> {
+        let start: jiff::Timestamp = instant.parse()?;
+        TestServer::start_with(|config| config.clock = Clock::manual(start)).await
+    }
+
     /// A server on an existing data directory (to test restarts).
     pub async fn start_in(dir: tempfile::TempDir) -> Result<TestServer> {
-        let config = Config::new("127.0.0.1:0".parse()?, dir.path().to_owned());
+        let config = test_config(&dir)?;
         TestServer::start_configured(dir, config).await
+    }
+
+    /// The server's clock: it stands still until a test moves it, so sessions change phase
+    /// only when a test says so.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     async fn start_configured(dir: tempfile::TempDir, config: Config) -> Result<TestServer> {
         init_logs();
+        let clock = config.clock.clone();
         let server = plenary_server::start(config).await?;
-        Ok(TestServer { server, dir })
+        Ok(TestServer { server, dir, clock })
     }
 
     /// Stop the server and hand back its data directory.

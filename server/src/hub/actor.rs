@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::room::{Input, Output, Room, RoomLimits, view_for};
 use super::{CloseReason, Command, ConnId, Outbox, encode};
+use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
 use plenary_protocol::{ErrorCode, ServerMessage};
 
@@ -35,13 +35,19 @@ pub async fn run(
     mut commands: mpsc::Receiver<Command>,
     persister: Persister,
     store: Arc<dyn Store>,
+    clock: Clock,
     shutdown: CancellationToken,
 ) {
+    // A manual clock (tests) wakes the room whenever it moves; the system clock never does.
+    let mut moved = clock.subscribe();
     let mut members: HashMap<ConnId, Member> = HashMap::new();
     let mut senders: HashMap<ConnId, Outbox> = HashMap::new();
     let mut inbox = Vec::with_capacity(batch);
     let mut outputs = Vec::new();
-    let mut tick = tokio::time::interval(TICK);
+    // Catch up with the clock before the first command, so that sessions' phases are right
+    // when the first person joins.
+    room.handle(clock.now(), Input::Tick, &mut outputs);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let ticked = tokio::select! {
@@ -52,9 +58,12 @@ pub async fn run(
                 false
             }
             _ = tick.tick() => true,
+            Some(()) = clock_moved(&mut moved) => true,
             () = shutdown.cancelled() => return,
         };
-        let now = Timestamp::now();
+        // A command that comes after a move of a manual clock sees the room caught up with it.
+        let ticked = ticked || clock_has_moved(&mut moved);
+        let now = clock.now();
         if ticked {
             room.handle(now, Input::Tick, &mut outputs);
         }
@@ -185,6 +194,23 @@ fn read_chat_history(
         };
         outbox.push(encode(&answer));
     });
+}
+
+/// Resolves when a manual clock moves; never for the system clock (or a dropped one).
+async fn clock_moved(moved: &mut Option<tokio::sync::watch::Receiver<()>>) -> Option<()> {
+    match moved {
+        Some(receiver) => receiver.changed().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether a manual clock moved since the room last looked (and note that it looked).
+fn clock_has_moved(moved: &mut Option<tokio::sync::watch::Receiver<()>>) -> bool {
+    moved.as_mut().is_some_and(|receiver| {
+        let changed = receiver.has_changed().unwrap_or(false);
+        receiver.borrow_and_update();
+        changed
+    })
 }
 
 /// Where replies to a connection go: it sent a command in this batch, or it is a member.

@@ -21,9 +21,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::Clock;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, Store, StoreError};
-pub use room::{Action, Caller, Input, RoomLimits, RoomSetup};
+pub use room::{Action, Caller, Input, RoomLimits, RoomSetup, SessionPlan};
 
 /// A connection's number, unique in this process.
 pub type ConnId = u64;
@@ -239,6 +240,7 @@ pub struct Hub {
 /// What the hub needs to start a room's task.
 struct RoomSpawner {
     store: Arc<dyn Store>,
+    clock: Clock,
     persister: Persister,
     limits: HubLimits,
     tasks: TaskTracker,
@@ -253,7 +255,14 @@ fn setup_of(programme: &Programme, room: &crate::programme::RoomDef) -> RoomSetu
         kind: room.kind,
         sessions: programme
             .sessions_in(&room.id)
-            .map(|session| (session.id.clone(), session.qa_moderated))
+            .map(|session| {
+                let plan = SessionPlan {
+                    moderated: session.qa_moderated,
+                    start: session.start,
+                    end: session.end,
+                };
+                (session.id.clone(), plan)
+            })
             .collect(),
     }
 }
@@ -274,6 +283,7 @@ impl Hub {
         persister: Persister,
         programme: Programme,
         limits: HubLimits,
+        clock: Clock,
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Result<Arc<Hub>, StoreError> {
@@ -288,6 +298,7 @@ impl Hub {
             programme: RwLock::new(Arc::new(programme)),
             spawner: RoomSpawner {
                 store,
+                clock,
                 persister,
                 limits,
                 tasks: tasks.clone(),
@@ -324,6 +335,7 @@ impl Hub {
             queue,
             spawner.persister.clone(),
             Arc::clone(&spawner.store),
+            spawner.clock.clone(),
             spawner.shutdown.clone(),
         ));
         self.rooms.insert(id, RoomHandle { commands });

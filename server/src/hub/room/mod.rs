@@ -10,6 +10,7 @@
 mod chat;
 mod polls;
 mod qa;
+mod schedule;
 mod stage;
 #[cfg(test)]
 mod tests;
@@ -150,6 +151,11 @@ pub enum Action {
     ClearHands {
         user: Option<UserId>,
     },
+    SessionControl {
+        session: SessionId,
+        action: plenary_protocol::SessionControl,
+        minutes: Option<u32>,
+    },
 }
 
 /// What the actor must do, in order, once the batch's changes are durable.
@@ -196,6 +202,8 @@ pub struct RoomLimits {
     pub chat_history: usize,
     /// Client ids remembered for answering retries the same way.
     pub client_ids: usize,
+    /// How long before its start a session's doors open.
+    pub doors: jiff::SignedDuration,
 }
 
 impl RoomLimits {
@@ -214,8 +222,17 @@ impl RoomLimits {
 pub struct RoomSetup {
     pub id: RoomId,
     pub kind: RoomKind,
-    /// The sessions held in this room, and whether their Q&A is moderated.
-    pub sessions: HashMap<SessionId, bool>,
+    /// The sessions held in this room.
+    pub sessions: HashMap<SessionId, SessionPlan>,
+}
+
+/// What the programme says about a session, as its room needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPlan {
+    /// Questions wait for a moderator's approval.
+    pub moderated: bool,
+    pub start: Timestamp,
+    pub end: Timestamp,
 }
 
 /// The newest client ids, bounded, so a retried message is answered like the first.
@@ -271,6 +288,10 @@ pub struct Room {
     members: HashMap<ConnId, Arc<Person>>,
     client_ids: RecentClientIds,
     stage: stage::Stage,
+    /// The phase last announced for each session (absent: scheduled).
+    phases: HashMap<SessionId, plenary_protocol::SessionPhase>,
+    /// Hosts' changes to sessions' planned times.
+    overrides: HashMap<SessionId, schedule::Override>,
 }
 
 /// The person's view of one event.
@@ -389,6 +410,20 @@ impl Room {
             members: HashMap::new(),
             client_ids,
             stage: stage::Stage::default(),
+            phases: record.phases.into_iter().collect(),
+            overrides: record
+                .overrides
+                .into_iter()
+                .map(|(session, started_ms, ended_ms)| {
+                    let at =
+                        |ms: Option<i64>| ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
+                    let changed = schedule::Override {
+                        started: at(started_ms),
+                        ended: at(ended_ms),
+                    };
+                    (session, changed)
+                })
+                .collect(),
         }
     }
 
@@ -447,7 +482,7 @@ impl Room {
                     out.push(error(conn, reference, code, &message));
                 }
             }
-            Input::Tick => self.tick(out),
+            Input::Tick => self.tick(now, out),
             Input::Setup(setup) => {
                 self.qa_closed
                     .retain(|session| setup.sessions.contains_key(session));
@@ -542,6 +577,12 @@ impl Room {
                 .get(user)
                 .filter(|(_, until)| *until > now)
                 .map(|(_, until)| crate::programme::rfc3339(*until)),
+            phases: self
+                .setup
+                .sessions
+                .keys()
+                .map(|session| (session.clone(), self.phase_of(session)))
+                .collect(),
         }
     }
 
@@ -680,6 +721,14 @@ impl Room {
                 self.hand(now, person, raised, out)?;
                 None
             }
+            Action::SessionControl {
+                session,
+                action,
+                minutes,
+            } => {
+                self.control_session(now, person, session, action, minutes, out)?;
+                None
+            }
             Action::ClearHands { user } => {
                 self.may_moderate(person)?;
                 self.clear_hands(user.as_deref(), out);
@@ -797,8 +846,10 @@ impl Room {
         out.push(Output::Publish(event));
     }
 
-    /// Once per interval: what is sent at a bounded rate.
-    fn tick(&mut self, out: &mut Vec<Output>) {
+    /// Once per interval (and whenever a manual clock moves): sessions' phases, and what is
+    /// sent at a bounded rate.
+    fn tick(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        self.advance_phases(now, out);
         self.publish_poll_results(out);
         let room = self.setup.id.clone();
         if let Some(reactions) = self.stage.take_reactions(&room) {

@@ -95,11 +95,12 @@ impl Room {
         anonymous: bool,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        let moderated = *self
+        let moderated = self
             .setup
             .sessions
             .get(&session)
-            .ok_or_else(|| (ErrorCode::NotFound, format!("no session {session}")))?;
+            .ok_or_else(|| (ErrorCode::NotFound, format!("no session {session}")))?
+            .moderated;
         if self.qa_closed.contains(&session) {
             return Err((
                 ErrorCode::QaClosed,

@@ -1,6 +1,6 @@
 //! The room's rules, driven directly with fake time: no sockets, no database.
 
-use plenary_protocol::{Role, User};
+use plenary_protocol::{Role, SessionControl, User};
 use serde_json::Value;
 
 use super::*;
@@ -20,7 +20,21 @@ fn person(id: &str, role: Role) -> Caller {
 }
 
 fn room(history: usize) -> Room {
-    let sessions = HashMap::from([("talk".to_owned(), true), ("open".to_owned(), false)]);
+    let plan = |moderated, start: &str, end: &str| SessionPlan {
+        moderated,
+        start: start.parse().expect("valid instant"),
+        end: end.parse().expect("valid instant"),
+    };
+    let sessions = HashMap::from([
+        (
+            "talk".to_owned(),
+            plan(true, "2026-11-28T10:30:00Z", "2026-11-28T11:30:00Z"),
+        ),
+        (
+            "open".to_owned(),
+            plan(false, "2026-11-28T12:00:00Z", "2026-11-28T13:00:00Z"),
+        ),
+    ]);
     let setup = RoomSetup {
         id: "stage".into(),
         kind: RoomKind::Stage,
@@ -33,6 +47,7 @@ fn room(history: usize) -> Room {
             history,
             chat_history: 10,
             client_ids: 100,
+            doors: jiff::SignedDuration::from_mins(10),
         },
     )
 }
@@ -200,4 +215,104 @@ fn refused_actions_change_nothing_and_publish_nothing() {
         assert_eq!(replies(&out, eve.conn)[0]["type"], "error");
     }
     assert_eq!(room.seq, seq);
+}
+
+/// The events a batch of outputs publishes, as (kind, session, phase or open).
+fn published(out: &[Output]) -> Vec<(String, String, String)> {
+    out.iter()
+        .filter_map(|output| match output {
+            Output::Publish(event) => {
+                let frame: Value = serde_json::from_slice(&event.staff).expect("JSON");
+                let event = &frame["event"];
+                let state = if event["kind"] == "qa_state" {
+                    event["open"].to_string()
+                } else {
+                    event["phase"].as_str().unwrap_or_default().to_owned()
+                };
+                Some((
+                    event["kind"].as_str().unwrap_or_default().to_owned(),
+                    event["session"].as_str().unwrap_or_default().to_owned(),
+                    state,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn tick(room: &mut Room, at: &str) -> Vec<Output> {
+    let mut out = Vec::new();
+    room.handle(at.parse().expect("valid instant"), Input::Tick, &mut out);
+    out
+}
+
+#[test]
+fn sessions_step_through_every_phase_in_order_once_and_qa_closes_at_the_end() {
+    let mut room = room(100);
+    assert!(published(&tick(&mut room, "2026-11-28T10:00:00Z")).is_empty());
+    let step = |kind: &str, session: &str, state: &str| {
+        (kind.to_owned(), session.to_owned(), state.to_owned())
+    };
+    assert_eq!(
+        published(&tick(&mut room, "2026-11-28T10:20:00Z")),
+        [step("session_phase", "talk", "open")],
+        "doors open ten minutes before"
+    );
+    // The clock jumps past both sessions: every step comes, in order, none skipped.
+    assert_eq!(
+        published(&tick(&mut room, "2026-11-28T14:00:00Z")),
+        [
+            step("session_phase", "talk", "live"),
+            step("session_phase", "talk", "ended"),
+            step("qa_state", "talk", "false"),
+            step("session_phase", "open", "open"),
+            step("session_phase", "open", "live"),
+            step("session_phase", "open", "ended"),
+            step("qa_state", "open", "false"),
+        ]
+    );
+    assert!(
+        published(&tick(&mut room, "2026-11-28T15:00:00Z")).is_empty(),
+        "nothing twice"
+    );
+    let ada = person("ada", Role::Attendee);
+    let ask = Action::Ask {
+        id: 9,
+        session: "talk".into(),
+        text: "Too late?".into(),
+        anonymous: false,
+        client_id: None,
+    };
+    let out = act(&mut room, &ada, ask);
+    assert_eq!(replies(&out, ada.conn)[0]["code"], "qa_closed");
+}
+
+#[test]
+fn hosts_start_early_and_extend_and_attendees_may_not() {
+    let mut room = room(100);
+    let host = person("hal", Role::Host);
+    let ada = person("ada", Role::Attendee);
+    let control = |action, minutes| Action::SessionControl {
+        session: "talk".into(),
+        action,
+        minutes,
+    };
+    let refused = act(&mut room, &ada, control(SessionControl::Start, None));
+    assert_eq!(replies(&refused, ada.conn)[0]["code"], "forbidden");
+    // At 10:00 (now() in these tests) the host starts the 10:30 talk.
+    let started = act(&mut room, &host, control(SessionControl::Start, None));
+    let phases: Vec<String> = published(&started).into_iter().map(|(_, _, p)| p).collect();
+    assert_eq!(phases, ["open", "live"]);
+    let out = act(&mut room, &host, control(SessionControl::Extend, Some(30)));
+    assert_eq!(replies(&out, host.conn)[0]["type"], "ack");
+    // Planned to end at 11:30, extended by 30 minutes: still live at 11:45, over at 12:00.
+    assert!(published(&tick(&mut room, "2026-11-28T11:45:00Z")).is_empty());
+    let ended = published(&tick(&mut room, "2026-11-28T12:00:00Z"));
+    assert!(ended.contains(&("session_phase".into(), "talk".into(), "ended".into())));
+    let bad = act(&mut room, &host, control(SessionControl::Extend, None));
+    assert_eq!(
+        replies(&bad, host.conn)[0]["code"],
+        "conflict",
+        "it has ended"
+    );
 }

@@ -1,0 +1,206 @@
+//! The programme runs itself: sessions move scheduled → open → live → ended on the (test's)
+//! clock, Q&A closes at the end, hosts run sessions off the clock, and a restart neither
+//! repeats nor skips a step.
+
+use anyhow::Result;
+use jiff::SignedDuration;
+use plenary_protocol::Role;
+use plenary_tests::{Client, TestServer};
+use serde_json::{Value, json};
+
+const STAGE: &str = "main-stage";
+const ORDER: [&str; 4] = ["scheduled", "open", "live", "ended"];
+
+/// The phase steps and Q&A closings among messages.
+fn steps_in(messages: &[Value]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .filter_map(|message| {
+            let event = &message["event"];
+            let session = event["session"].as_str().unwrap_or_default().to_owned();
+            match event["kind"].as_str() {
+                Some("session_phase") => Some((
+                    session,
+                    event["phase"].as_str().unwrap_or_default().to_owned(),
+                )),
+                Some("qa_state") if event["open"] == false => Some((session, "qa_closed".into())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The phase steps and Q&A closings a client receives until `until` says stop.
+async fn steps_until(
+    client: &mut Client,
+    done: impl Fn(&[(String, String)]) -> bool,
+) -> Result<Vec<(String, String)>> {
+    let mut steps = Vec::new();
+    while !done(&steps) {
+        let message = client.recv().await?;
+        let event = &message["event"];
+        match event["kind"].as_str() {
+            Some("session_phase") => steps.push((
+                event["session"].as_str().unwrap_or_default().to_owned(),
+                event["phase"].as_str().unwrap_or_default().to_owned(),
+            )),
+            Some("qa_state") if event["open"] == false => steps.push((
+                event["session"].as_str().unwrap_or_default().to_owned(),
+                "qa_closed".to_owned(),
+            )),
+            _ => {}
+        }
+    }
+    Ok(steps)
+}
+
+fn all_ended(sessions: &[String]) -> impl Fn(&[(String, String)]) -> bool + '_ {
+    move |steps| {
+        sessions.iter().all(|session| {
+            steps
+                .iter()
+                .any(|(s, step)| s == session && step == "qa_closed")
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_conference_day_runs_on_the_clock_step_by_step_and_closes_qa() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut attendee = server.client(Role::Attendee, "Early Bird").await?;
+    let joined = attendee.join(STAGE).await?;
+    let phases = joined["snapshot"]["phases"].clone();
+    assert_eq!(phases["welcome"], "ended");
+    assert_eq!(phases["keynote-open"], "live");
+    assert_eq!(joined["snapshot"]["qa_closed"], json!(["welcome"]));
+    let sessions: Vec<String> = phases
+        .as_object()
+        .expect("phases by session")
+        .iter()
+        .filter(|(_, phase)| *phase != "ended")
+        .map(|(session, _)| session.clone())
+        .collect();
+    assert!(sessions.len() >= 4, "{phases}");
+
+    // Five hours of programme in one move of the clock.
+    assert!(server.clock().advance(SignedDuration::from_hours(5)));
+    let steps = steps_until(&mut attendee, all_ended(&sessions)).await?;
+    for session in &sessions {
+        let mine: Vec<&str> = steps
+            .iter()
+            .filter(|(s, _)| s == session)
+            .map(|(_, step)| step.as_str())
+            .collect();
+        let from = ORDER
+            .iter()
+            .position(|phase| *phase == phases[session])
+            .expect("a known phase");
+        let mut expected: Vec<&str> = ORDER[from + 1..].to_vec();
+        expected.push("qa_closed");
+        assert_eq!(mine, expected, "{session}: every step once, in order");
+    }
+    let (refused, _) = attendee
+        .request(json!({"type":"ask","session":"keynote-open","text":"Still there?"}))
+        .await?;
+    assert_eq!(refused["code"], "qa_closed");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_host_starts_a_session_early_and_ends_it_and_attendees_may_not() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut host = server.client(Role::Host, "Host").await?;
+    let mut attendee = server.client(Role::Attendee, "Watcher").await?;
+    host.join(STAGE).await?;
+    attendee.join(STAGE).await?;
+    let control = |action: &str| json!({"type":"session_control","session":"panel-partnerships","action":action});
+    let (refused, _) = attendee.request(control("start")).await?;
+    assert_eq!(refused["code"], "forbidden");
+    host.ok(control("start")).await?;
+    let live = attendee
+        .recv_until(|m| m["event"]["kind"] == "session_phase" && m["event"]["phase"] == "live")
+        .await?;
+    assert_eq!(live["event"]["session"], "panel-partnerships");
+    host.ok(control("end")).await?;
+    let steps = steps_until(&mut attendee, |steps| {
+        steps.iter().any(|(_, step)| step == "qa_closed")
+    })
+    .await?;
+    assert_eq!(
+        steps,
+        [
+            ("panel-partnerships".to_owned(), "ended".to_owned()),
+            ("panel-partnerships".to_owned(), "qa_closed".to_owned())
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_the_day_neither_repeats_nor_skips_a_step() -> Result<()> {
+    let server = TestServer::start().await?;
+    let token = server.token(Role::Attendee, "Stayer");
+    let mut attendee = Client::connect(server.addr()).await?;
+    attendee.hello(&token).await?;
+    let joined = attendee.join(STAGE).await?;
+    let phases = joined["snapshot"]["phases"].clone();
+    let unfinished: Vec<String> = phases
+        .as_object()
+        .expect("phases")
+        .iter()
+        .filter(|(_, phase)| *phase != "ended")
+        .map(|(session, _)| session.clone())
+        .collect();
+    // Two hours on: some sessions are over, the last ones not yet. The room catches up with
+    // the clock before it answers the next message, so every step comes before the ack.
+    server.clock().advance(SignedDuration::from_hours(2));
+    let (_, before) = attendee
+        .ok(json!({"type":"chat","room":STAGE,"text":"before the restart"}))
+        .await?;
+    let first = steps_in(&before);
+    assert!(first.contains(&("keynote-open".to_owned(), "qa_closed".to_owned())));
+    let last_seq = before
+        .iter()
+        .filter_map(|m| m["seq"].as_u64())
+        .max()
+        .expect("the chat event");
+
+    let dir = server.stop().await;
+    // The restarted server's clock starts at the real time again: two hours behind.
+    let server = TestServer::start_in(dir).await?;
+    let mut attendee = Client::connect(server.addr()).await?;
+    attendee.hello(&token).await?;
+    attendee
+        .ok(json!({"type":"join","room":STAGE,"since":last_seq}))
+        .await?;
+    server.clock().advance(SignedDuration::from_hours(2));
+    let (_, again) = attendee
+        .ok(json!({"type":"chat","room":STAGE,"text":"after the restart"}))
+        .await?;
+    assert!(
+        steps_in(&again).is_empty(),
+        "nothing announced twice: {again:?}"
+    );
+
+    server.clock().advance(SignedDuration::from_hours(4));
+    let (_, after) = attendee
+        .ok(json!({"type":"chat","room":STAGE,"text":"at the end of the day"}))
+        .await?;
+    let second = steps_in(&after);
+    for session in &unfinished {
+        let steps: Vec<&str> = first
+            .iter()
+            .chain(&second)
+            .filter(|(s, _)| s == session)
+            .map(|(_, step)| step.as_str())
+            .collect();
+        let from = ORDER
+            .iter()
+            .position(|phase| *phase == phases[session])
+            .expect("a known phase");
+        let mut expected: Vec<&str> = ORDER[from + 1..].to_vec();
+        expected.push("qa_closed");
+        assert_eq!(steps, expected, "{session} across the restart");
+    }
+    Ok(())
+}
