@@ -194,14 +194,15 @@ async fn poster(
         }
         while !failed {
             let now = clock.nanos();
-            if now >= end && pending.is_empty() {
+            // Messages due during an outage are sent late, not dropped.
+            let due = start + next * interval;
+            if due >= end && pending.is_empty() {
                 let _ = socket.close(None).await;
                 return log;
             }
             if now >= give_up {
                 return log;
             }
-            let due = start + next * interval;
             let wait = if due < end {
                 Duration::from_nanos(due.saturating_sub(now))
             } else {

@@ -521,7 +521,7 @@ fn flood_report(args: &misbehave::FloodArgs, runs: &[misbehave::FloodResult]) ->
         ),
         columns: runs
             .iter()
-            .map(|r| format!("{} flooders", r.flooders))
+            .map(|r| format!("{} flooders (round {})", r.flooders, r.round))
             .collect(),
         rows,
         json: json!({ "scenario": "flood", "runs": runs }),
