@@ -2,7 +2,9 @@
 //!
 //! Scenarios (subcommands): `chat-fanout` (with `--baseline`, the same workload against the
 //! bare axum + tokio broadcast stack in `plenary-baseline`, side by side), `connections`,
-//! `qa-storm` and `join-storm`. Each shows progress, ends by itself (bounded in count and
+//! `qa-storm`, `join-storm`; `slow-consumer` and `flood` (chat-fanout beside stuck readers or
+//! flooding connections, compared with a run without them); `crash` (kill -9 and restart
+//! mid-run, then check the log) and `post-storm` (posting as fast as acks come). Each shows progress, ends by itself (bounded in count and
 //! time), writes a JSON result and prints a markdown table; `--plot` draws latency.
 //!
 //! Without `--url` the loadtest starts the server itself: the `plenary` binary next to its
