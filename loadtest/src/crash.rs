@@ -34,6 +34,10 @@ pub struct CrashArgs {
     /// Messages per second, all posters together.
     #[arg(long, default_value_t = 50.0)]
     pub rate: f64,
+    /// Messages each poster sends back to back at each of its turns (more of them in flight
+    /// at the kill, so more retries).
+    #[arg(long, default_value_t = 1)]
+    pub burst: u64,
     /// Seconds of posting; the kill comes at a random moment in [1 s, D s].
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
@@ -135,7 +139,7 @@ async fn read_until(socket: &mut Socket, kind: &str) -> Result<Value> {
     bail!("closed before {kind}")
 }
 
-/// Post this poster's share of the messages (one every `interval` from `start`, until
+/// Post this poster's share of the messages (`burst` every `interval` from `start`, until
 /// `end`), reconnecting and resending after a broken connection, until every message is
 /// acknowledged or `give_up` passes.
 #[allow(clippy::too_many_arguments)]
@@ -146,6 +150,7 @@ async fn poster(
     clock: Clock,
     start: u64,
     interval: u64,
+    burst: u64,
     end: u64,
     give_up: u64,
 ) -> PosterLog {
@@ -195,7 +200,7 @@ async fn poster(
         while !failed {
             let now = clock.nanos();
             // Messages due during an outage are sent late, not dropped.
-            let due = start + next * interval;
+            let due = start + next / burst * interval;
             if due >= end && pending.is_empty() {
                 let _ = socket.close(None).await;
                 return log;
@@ -273,8 +278,10 @@ pub async fn crash(
     let mut local = LocalServer::start(Kind::Plenary, binary, extra_args, true)?;
     eprintln!("crash: server pid {} at {}", local.pid(), local.url);
     let start = clock.nanos() + 1_000_000_000;
-    // Each poster posts every `interval`; poster i starts i/P of an interval later.
-    let interval = (args.posters as f64 * 1e9 / args.rate) as u64;
+    // Each poster posts `burst` messages every `interval`; poster i starts i/P of an
+    // interval later.
+    let burst = args.burst.max(1);
+    let interval = (args.posters as f64 * burst as f64 * 1e9 / args.rate) as u64;
     let end = start + args.duration * 1_000_000_000;
     let give_up = end + args.drain * 1_000_000_000;
     let posters: Vec<_> = (0..args.posters)
@@ -287,6 +294,7 @@ pub async fn crash(
                 clock,
                 start + offset,
                 interval,
+                burst,
                 end,
                 give_up,
             ))

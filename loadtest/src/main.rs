@@ -535,8 +535,8 @@ fn crash_report(args: &crash::CrashArgs, r: &crash::CrashResult) -> Report {
         row(
             "posters, rate, duration",
             format!(
-                "{} posting {} msg/s for {} s",
-                r.posters, args.rate, args.duration
+                "{} posting {} msg/s for {} s, {} at a time",
+                r.posters, args.rate, args.duration, args.burst
             ),
         ),
         row("kill -9 at", format!("{:.2} s", r.kill_at_seconds)),
