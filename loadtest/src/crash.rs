@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{Clock, Socket};
@@ -55,6 +56,12 @@ pub struct CrashResult {
     pub messages_sent: u64,
     /// Messages sent again after the restart because their ack had not come.
     pub resent: u64,
+    /// The room's last `seq` on the restarted server, read by a probe before any poster
+    /// could reconnect: everything committed before the kill.
+    pub seq_at_restart: u64,
+    /// Resent messages whose ack id is at most `seq_at_restart`: committed before the kill
+    /// without their ack getting out, then recognised by `client_id` (not stored again).
+    pub resent_already_stored: u64,
     pub acked: u64,
     pub acked_before_kill: u64,
     /// Seconds after posting started that the server was killed.
@@ -86,6 +93,8 @@ pub struct CrashResult {
 struct PosterLog {
     sent: u64,
     resent: u64,
+    /// client_ids sent again after a broken connection.
+    resent_ids: BTreeSet<String>,
     /// client_id → (chat id, when the ack came).
     acked: BTreeMap<String, (u64, u64)>,
     ack_id_changed: u64,
@@ -153,6 +162,7 @@ async fn poster(
     burst: u64,
     end: u64,
     give_up: u64,
+    mut reconnect_allowed: watch::Receiver<bool>,
 ) -> PosterLog {
     let mut log = PosterLog::default();
     let mut token: Option<String> = None;
@@ -162,6 +172,13 @@ async fn poster(
     let mut next = 0u64;
     let mut broken = false;
     while clock.nanos() < give_up {
+        if reconnect_allowed
+            .wait_for(|allowed| *allowed)
+            .await
+            .is_err()
+        {
+            return log;
+        }
         let connected = connect(
             &url,
             &format!("Crash poster {index}"),
@@ -196,6 +213,7 @@ async fn poster(
                 break;
             }
             log.resent += 1;
+            log.resent_ids.insert(client_id.clone());
         }
         while !failed {
             let now = clock.nanos();
@@ -284,6 +302,8 @@ pub async fn crash(
     let interval = (args.posters as f64 * burst as f64 * 1e9 / args.rate) as u64;
     let end = start + args.duration * 1_000_000_000;
     let give_up = end + args.drain * 1_000_000_000;
+    // Closed from the kill until a probe has read the restarted room's seq.
+    let (gate, reconnect_allowed) = watch::channel(true);
     let posters: Vec<_> = (0..args.posters)
         .map(|index| {
             let offset = interval * index as u64 / args.posters as u64;
@@ -297,6 +317,7 @@ pub async fn crash(
                 burst,
                 end,
                 give_up,
+                reconnect_allowed.clone(),
             ))
         })
         .collect();
@@ -306,9 +327,15 @@ pub async fn crash(
     bar.set_message(format!("posting; kill -9 at {kill_after:.2} s"));
     bar.enable_steady_tick(Duration::from_millis(200));
     tokio::time::sleep_until(clock.at(kill_at).into()).await;
+    let _ = gate.send(false);
     let killed_at = clock.nanos();
     local.kill9()?;
     let restart = local.restart()?;
+    let (_probe, _, joined) = connect(&local.url, "Crash probe", None, &args.room, None)
+        .await
+        .context("probe after restart")?;
+    let seq_at_restart = joined["seq"].as_u64().context("joined without seq")?;
+    let _ = gate.send(true);
     bar.set_message(format!(
         "killed at {kill_after:.2} s, restarted in {:.2} s (pid {}); posting",
         restart.as_secs_f64(),
@@ -323,6 +350,7 @@ pub async fn crash(
     let (log, resync, events_read) = read_log(&local.url, &args.room).await?;
     let mut sent = 0;
     let mut resent = 0;
+    let mut resent_already_stored = 0;
     let mut acked: BTreeMap<String, u64> = BTreeMap::new();
     let mut ack_id_changed = 0;
     let mut resumed = Vec::new();
@@ -330,6 +358,16 @@ pub async fn crash(
     for poster in &logs {
         sent += poster.sent;
         resent += poster.resent;
+        resent_already_stored += poster
+            .resent_ids
+            .iter()
+            .filter(|id| {
+                poster
+                    .acked
+                    .get(*id)
+                    .is_some_and(|(chat_id, _)| *chat_id <= seq_at_restart)
+            })
+            .count() as u64;
         ack_id_changed += poster.ack_id_changed;
         for (client_id, (_, at)) in &poster.acked {
             acked.insert(client_id.clone(), *at);
@@ -352,6 +390,8 @@ pub async fn crash(
         posters: args.posters,
         messages_sent: sent,
         resent,
+        seq_at_restart,
+        resent_already_stored,
         acked: acked.len() as u64,
         acked_before_kill: acked_before.len() as u64,
         kill_at_seconds: kill_after,

@@ -556,6 +556,14 @@ fn crash_report(args: &crash::CrashArgs, r: &crash::CrashResult) -> Report {
             format!("{} ({})", count(r.messages_sent), count(r.resent)),
         ),
         row(
+            "resent already stored before the kill (ack id ≤ seq at restart)",
+            format!(
+                "{} (seq {})",
+                count(r.resent_already_stored),
+                count(r.seq_at_restart)
+            ),
+        ),
+        row(
             "acked (before the kill)",
             format!("{} ({})", count(r.acked), count(r.acked_before_kill)),
         ),
