@@ -66,9 +66,10 @@ pub struct CrashResult {
     pub acked_before_kill: u64,
     /// Seconds after posting started that the server was killed.
     pub kill_at_seconds: f64,
-    /// From `kill -9` until the new server printed its address.
+    /// From the killed server's end until the new server printed its address.
     pub restart_seconds: f64,
-    /// From `kill -9` until the last poster had joined again.
+    /// From the killed server's end until the last poster had joined again (the posters
+    /// wait for a probe to read the room's seq first).
     pub seconds_to_all_resumed: f64,
     /// Posters whose connection broke and who joined again.
     pub posters_resumed: usize,
@@ -328,8 +329,9 @@ pub async fn crash(
     bar.enable_steady_tick(Duration::from_millis(200));
     tokio::time::sleep_until(clock.at(kill_at).into()).await;
     let _ = gate.send(false);
-    let killed_at = clock.nanos();
     local.kill9()?;
+    // The server is gone (waited for): every ack that came before this was sent by it.
+    let killed_at = clock.nanos();
     let restart = local.restart()?;
     let (_probe, _, joined) = connect(&local.url, "Crash probe", None, &args.room, None)
         .await
