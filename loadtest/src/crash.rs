@@ -329,10 +329,11 @@ pub async fn crash(
     bar.enable_steady_tick(Duration::from_millis(200));
     tokio::time::sleep_until(clock.at(kill_at).into()).await;
     let _ = gate.send(false);
-    local.kill9()?;
+    // Both wait on child processes: let the runtime move the posters to another worker.
+    tokio::task::block_in_place(|| local.kill9())?;
     // The server is gone (waited for): every ack that came before this was sent by it.
     let killed_at = clock.nanos();
-    let restart = local.restart()?;
+    let restart = tokio::task::block_in_place(|| local.restart())?;
     let (_probe, _, joined) = connect(&local.url, "Crash probe", None, &args.room, None)
         .await
         .context("probe after restart")?;

@@ -146,11 +146,35 @@ async fn main() -> Result<()> {
         Scenario::SlowConsumer(args) => {
             let binary = local_only(common)?;
             let runs = misbehave::slow_consumer(&binary, &common.server_arg, args, clock).await?;
+            if let Some(path) = &common.plot {
+                let labels: Vec<String> = runs
+                    .iter()
+                    .map(|r| format!("{} stuck (round {})", r.stuck, r.round))
+                    .collect();
+                let lines: Vec<_> = labels
+                    .iter()
+                    .zip(&runs)
+                    .map(|(label, run)| (label.as_str(), &run.fanout.latency))
+                    .collect();
+                report::plot(path, "slow-consumer: healthy attendees' latency", &lines)?;
+            }
             ("slow-consumer", slow_report(args, &runs))
         }
         Scenario::Flood(args) => {
             let binary = local_only(common)?;
             let runs = misbehave::flood(&binary, &common.server_arg, args, clock).await?;
+            if let Some(path) = &common.plot {
+                let labels: Vec<String> = runs
+                    .iter()
+                    .map(|r| format!("{} flooders (round {})", r.flooders, r.round))
+                    .collect();
+                let lines: Vec<_> = labels
+                    .iter()
+                    .zip(&runs)
+                    .map(|(label, run)| (label.as_str(), &run.fanout.latency))
+                    .collect();
+                report::plot(path, "flood: healthy attendees' latency", &lines)?;
+            }
             ("flood", flood_report(args, &runs))
         }
         Scenario::Crash(args) => {
