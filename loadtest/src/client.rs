@@ -77,9 +77,46 @@ pub async fn attend(
     token: Option<&str>,
     rooms: &[&str],
 ) -> Result<(Socket, Vec<u64>)> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    let (socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .context("connect")?;
+    attend_on(socket, name, token, rooms).await
+}
+
+/// Connect with a receive buffer of `bytes` (`SO_RCVBUF`, which also stops the kernel from
+/// growing it), say hello and join `rooms`. A client that then reads nothing holds at most
+/// about that much in its kernel buffer, as a phone on a bad network would, instead of the
+/// tens of MiB Linux allows a loopback socket.
+pub async fn attend_small_buffer(
+    url: &str,
+    bytes: u32,
+    name: &str,
+    rooms: &[&str],
+) -> Result<(Socket, Vec<u64>)> {
+    let address: std::net::SocketAddr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .with_context(|| format!("{url} is not ws://IP:PORT/..."))?;
+    let tcp = tokio::net::TcpSocket::new_v4()?;
+    tcp.set_recv_buffer_size(bytes)?;
+    let stream = tcp.connect(address).await.context("connect")?;
+    let (socket, _) =
+        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .context("upgrade")?;
+    attend_on(socket, name, None, rooms).await
+}
+
+/// Say hello on a connected socket and join `rooms`.
+pub async fn attend_on(
+    mut socket: Socket,
+    name: &str,
+    token: Option<&str>,
+    rooms: &[&str],
+) -> Result<(Socket, Vec<u64>)> {
     let hello = ClientMessage::Hello {
         token: token.map(str::to_owned),
         name: token.is_none().then(|| name.to_owned()),

@@ -2,7 +2,9 @@
 //!
 //! Scenarios (subcommands): `chat-fanout` (with `--baseline`, the same workload against the
 //! bare axum + tokio broadcast stack in `plenary-baseline`, side by side), `connections`,
-//! `qa-storm` and `join-storm`. Each shows progress, ends by itself (bounded in count and
+//! `qa-storm`, `join-storm`; `slow-consumer` and `flood` (chat-fanout beside stuck readers or
+//! flooding connections, compared with a run without them); `crash` (kill -9 and restart
+//! mid-run, then check the log) and `post-storm` (posting as fast as acks come). Each shows progress, ends by itself (bounded in count and
 //! time), writes a JSON result and prints a markdown table; `--plot` draws latency.
 //!
 //! Without `--url` the loadtest starts the server itself: the `plenary` binary next to its
@@ -10,8 +12,10 @@
 //! reads its CPU time and memory from /proc.
 
 mod client;
+mod crash;
 mod crowd;
 mod fanout;
+mod misbehave;
 mod qa;
 mod report;
 mod server;
@@ -76,6 +80,14 @@ enum Scenario {
     QaStorm(qa::QaArgs),
     /// N attendees connecting, saying hello and joining within a few seconds.
     JoinStorm(crowd::JoinStormArgs),
+    /// chat-fanout plus K attendees that never read their socket; run first without them.
+    SlowConsumer(misbehave::SlowArgs),
+    /// chat-fanout plus F connections flooding frames, rate limits on; run first without them.
+    Flood(misbehave::FloodArgs),
+    /// Posters with client ids; the server is killed (SIGKILL) and restarted mid-run.
+    Crash(crash::CrashArgs),
+    /// P posters each sending the next message when the last is acknowledged.
+    PostStorm(crash::PostStormArgs),
     /// One client process of `connections` (started by the loadtest itself).
     #[command(hide = true)]
     Worker(crowd::WorkerArgs),
@@ -111,7 +123,7 @@ async fn main() -> Result<()> {
             drop(local);
             let base = if *baseline {
                 let binary = server::find_binary(Kind::Baseline, common.baseline_bin.as_deref())?;
-                let local = LocalServer::start(Kind::Baseline, &binary, &[])?;
+                let local = LocalServer::start(Kind::Baseline, &binary, &[], true)?;
                 let result =
                     fanout::run(&local.url, Kind::Baseline, Some(local.pid()), args, clock).await?;
                 Some(result)
@@ -130,6 +142,80 @@ async fn main() -> Result<()> {
                 report::plot(path, &title, &runs)?;
             }
             ("chat-fanout", fanout_report(args, &plenary, base.as_ref()))
+        }
+        Scenario::SlowConsumer(args) => {
+            let binary = local_only(common)?;
+            let runs = misbehave::slow_consumer(&binary, &common.server_arg, args, clock).await?;
+            if let Some(path) = &common.plot {
+                let labels: Vec<String> = runs
+                    .iter()
+                    .map(|r| format!("{} stuck (round {})", r.stuck, r.round))
+                    .collect();
+                let lines: Vec<_> = labels
+                    .iter()
+                    .zip(&runs)
+                    .map(|(label, run)| (label.as_str(), &run.fanout.latency))
+                    .collect();
+                report::plot(path, "slow-consumer: healthy attendees' latency", &lines)?;
+            }
+            ("slow-consumer", slow_report(args, &runs))
+        }
+        Scenario::Flood(args) => {
+            let binary = local_only(common)?;
+            let runs = misbehave::flood(&binary, &common.server_arg, args, clock).await?;
+            if let Some(path) = &common.plot {
+                let labels: Vec<String> = runs
+                    .iter()
+                    .map(|r| format!("{} flooders (round {})", r.flooders, r.round))
+                    .collect();
+                let lines: Vec<_> = labels
+                    .iter()
+                    .zip(&runs)
+                    .map(|(label, run)| (label.as_str(), &run.fanout.latency))
+                    .collect();
+                report::plot(path, "flood: healthy attendees' latency", &lines)?;
+            }
+            ("flood", flood_report(args, &runs))
+        }
+        Scenario::Crash(args) => {
+            let binary = local_only(common)?;
+            let result = crash::crash(&binary, &common.server_arg, args, clock).await?;
+            ("crash", crash_report(args, &result))
+        }
+        Scenario::PostStorm(args) => {
+            let (local, url) = target(common, Kind::Plenary)?;
+            let pid = local.as_ref().map(LocalServer::pid);
+            let result = crash::post_storm(&url, pid, args, clock).await?;
+            let rows = vec![
+                row(
+                    "posters (one message in flight each)",
+                    count(result.posters as u64),
+                ),
+                row("server flags", format!("{:?}", common.server_arg)),
+                row("seconds", format!("{:.2}", result.seconds)),
+                row("messages acked", count(result.acked)),
+                row("acked messages/s", format!("{:.0}", result.acked_per_sec)),
+                row(
+                    "deliveries/s (to the posters)",
+                    format!("{:.0}", result.deliveries_per_sec),
+                ),
+                row(
+                    "ack latency p50 / p99 / p99.9 / max",
+                    result.ack_latency.cell(),
+                ),
+                row(
+                    "server CPU-s (per 1,000 acked)",
+                    match (
+                        result.server_cpu_seconds,
+                        result.server_cpu_per_thousand_acked,
+                    ) {
+                        (Some(cpu), Some(per)) => format!("{cpu:.2} ({per:.3})"),
+                        _ => "n/a".to_owned(),
+                    },
+                ),
+                row("errors", format!("{:?}", result.errors)),
+            ];
+            ("post-storm", single("post-storm", rows, json!(result)))
         }
         Scenario::Connections(args) => {
             let (local, url) = target(common, Kind::Plenary)?;
@@ -278,7 +364,7 @@ fn target(common: &Common, kind: Kind) -> Result<(Option<LocalServer>, String)> 
         Some(url) => Ok((None, url.clone())),
         None => {
             let binary = server::find_binary(kind, common.server_bin.as_deref())?;
-            let local = LocalServer::start(kind, &binary, &common.server_arg)?;
+            let local = LocalServer::start(kind, &binary, &common.server_arg, true)?;
             let url = local.url.clone();
             eprintln!(
                 "started {} (pid {}) at {url}",
@@ -288,6 +374,242 @@ fn target(common: &Common, kind: Kind) -> Result<(Option<LocalServer>, String)> 
             Ok((Some(local), url))
         }
     }
+}
+
+/// The `plenary` binary, for scenarios that start (and stop) their own servers.
+fn local_only(common: &Common) -> Result<PathBuf> {
+    if common.url.is_some() {
+        bail!("this scenario starts its own servers: leave out --url");
+    }
+    server::find_binary(Kind::Plenary, common.server_bin.as_deref())
+}
+
+fn mib_or_na(bytes: Option<u64>) -> String {
+    bytes.map_or("n/a".into(), mib)
+}
+
+/// Rows every "without / with" comparison shares: the healthy attendees' fan-out.
+fn healthy_rows(runs: &[&fanout::FanoutResult]) -> Vec<(String, Vec<String>)> {
+    let each = |f: &dyn Fn(&fanout::FanoutResult) -> String| runs.iter().map(|r| f(r)).collect();
+    vec![
+        (
+            "healthy attendees connected (failed)".to_owned(),
+            each(&|r| format!("{} ({})", count(r.attendees_connected), r.connect_failures)),
+        ),
+        (
+            "messages sent / acked".to_owned(),
+            each(&|r| format!("{} / {}", count(r.messages_sent), count(r.messages_acked))),
+        ),
+        (
+            "expected / delivered".to_owned(),
+            each(&|r| format!("{} / {}", count(r.expected_deliveries), count(r.delivered))),
+        ),
+        (
+            "lost / duplicates / still queued at cutoff".to_owned(),
+            each(&|r| {
+                format!(
+                    "{} / {} / {}",
+                    count(r.lost),
+                    count(r.duplicates),
+                    count(r.pending_at_cutoff)
+                )
+            }),
+        ),
+        (
+            "healthy connections closed by server".to_owned(),
+            each(&|r| format!("{:?}", r.closed)),
+        ),
+        (
+            "deliveries/s".to_owned(),
+            each(&|r| format!("{:.0}", r.deliveries_per_sec)),
+        ),
+        (
+            "fan-out latency p50 / p99 / p99.9 / max".to_owned(),
+            each(&|r| r.latency.cell()),
+        ),
+        (
+            "server CPU-s (load + drain)".to_owned(),
+            each(&|r| {
+                r.server_cpu_seconds
+                    .map_or("n/a".into(), |cpu| format!("{cpu:.2}"))
+            }),
+        ),
+        (
+            "loadtest CPU-s".to_owned(),
+            each(&|r| format!("{:.2}", r.loadtest_cpu_seconds)),
+        ),
+        (
+            "server peak RSS".to_owned(),
+            each(&|r| mib_or_na(r.server_peak_rss_bytes)),
+        ),
+        (
+            "rate_limited / other errors".to_owned(),
+            each(&|r| format!("{} / {:?}", r.rate_limited, r.errors)),
+        ),
+    ]
+}
+
+fn slow_report(args: &misbehave::SlowArgs, runs: &[misbehave::StuckResult]) -> Report {
+    let fanouts: Vec<_> = runs.iter().map(|run| &run.fanout).collect();
+    let each = |f: &dyn Fn(&misbehave::StuckResult) -> String| runs.iter().map(f).collect();
+    let mut rows = vec![
+        (
+            "stuck attendees joined (SO_RCVBUF)".to_owned(),
+            each(&|r| {
+                format!(
+                    "{} of {} ({} B)",
+                    r.stuck_joined, r.stuck, args.stuck_rcvbuf
+                )
+            }),
+        ),
+        (
+            "how stuck connections ended (read after the load)".to_owned(),
+            each(&|r| format!("{:?}", r.endings)),
+        ),
+        (
+            "events the stuck connections held".to_owned(),
+            each(&|r| count(r.frames_read_at_end)),
+        ),
+    ];
+    rows.extend(healthy_rows(&fanouts));
+    rows.push((
+        "server RSS: start → stuck joined → after load → stuck released".to_owned(),
+        each(&|r| {
+            format!(
+                "{} → {} → {} → {}",
+                mib_or_na(r.rss_start_bytes),
+                mib_or_na(r.rss_before_load_bytes),
+                mib_or_na(r.rss_after_load_bytes),
+                mib_or_na(r.rss_after_release_bytes)
+            )
+        }),
+    ));
+    rows.push((
+        "machine TCP socket memory: same four moments".to_owned(),
+        each(&|r| {
+            r.tcp_memory_bytes
+                .iter()
+                .map(|bytes| mib_or_na(*bytes))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        }),
+    ));
+    let f = &args.fanout;
+    Report {
+        title: format!(
+            "slow-consumer: {} attendees, {} posters, {} msg/s for {} s",
+            f.attendees, f.posters, f.rate, f.duration
+        ),
+        columns: runs
+            .iter()
+            .map(|r| format!("{} stuck (round {})", r.stuck, r.round))
+            .collect(),
+        rows,
+        json: json!({ "scenario": "slow-consumer", "runs": runs }),
+    }
+}
+
+fn flood_report(args: &misbehave::FloodArgs, runs: &[misbehave::FloodResult]) -> Report {
+    let fanouts: Vec<_> = runs.iter().map(|run| &run.fanout).collect();
+    let each = |f: &dyn Fn(&misbehave::FloodResult) -> String| runs.iter().map(f).collect();
+    let mut rows = vec![
+        (
+            "flooding connections opened (frames written)".to_owned(),
+            each(&|r| {
+                format!(
+                    "{} ({})",
+                    count(r.flood_connections),
+                    count(r.flood_frames_sent)
+                )
+            }),
+        ),
+        (
+            "how flooding connections ended".to_owned(),
+            each(&|r| format!("{:?}", r.flood_endings)),
+        ),
+        (
+            "first flood frame → close or reset p50 / p99 / p99.9 / max".to_owned(),
+            each(&|r| {
+                if r.time_to_close.samples == 0 {
+                    "–".to_owned()
+                } else {
+                    r.time_to_close.cell()
+                }
+            }),
+        ),
+    ];
+    rows.extend(healthy_rows(&fanouts));
+    let f = &args.fanout;
+    Report {
+        title: format!(
+            "flood: {} attendees, {} posters, {} msg/s for {} s, rate limits on, flood frame {}",
+            f.attendees, f.posters, f.rate, f.duration, args.flood_frame
+        ),
+        columns: runs
+            .iter()
+            .map(|r| format!("{} flooders (round {})", r.flooders, r.round))
+            .collect(),
+        rows,
+        json: json!({ "scenario": "flood", "runs": runs }),
+    }
+}
+
+fn crash_report(args: &crash::CrashArgs, r: &crash::CrashResult) -> Report {
+    let rows = vec![
+        row(
+            "posters, rate, duration",
+            format!(
+                "{} posting {} msg/s for {} s, {} at a time",
+                r.posters, args.rate, args.duration, args.burst
+            ),
+        ),
+        row("kill -9 at", format!("{:.2} s", r.kill_at_seconds)),
+        row(
+            "restart (kill → listening again)",
+            format!("{:.3} s", r.restart_seconds),
+        ),
+        row(
+            "kill → all posters resumed",
+            format!(
+                "{:.3} s ({} resumed)",
+                r.seconds_to_all_resumed, r.posters_resumed
+            ),
+        ),
+        row(
+            "messages sent (resent after restart)",
+            format!("{} ({})", count(r.messages_sent), count(r.resent)),
+        ),
+        row(
+            "resent already stored before the kill (ack id ≤ seq at restart)",
+            format!(
+                "{} (seq {})",
+                count(r.resent_already_stored),
+                count(r.seq_at_restart)
+            ),
+        ),
+        row(
+            "acked (before the kill)",
+            format!("{} ({})", count(r.acked), count(r.acked_before_kill)),
+        ),
+        row(
+            "present in the log after restart (of those acked before the kill)",
+            format!(
+                "{} ({})",
+                count(r.present_after_restart),
+                count(r.acked_before_kill_present)
+            ),
+        ),
+        row("**lost acked messages**", count(r.lost_acked)),
+        row("**duplicates**", count(r.duplicates)),
+        row("sent, never acked, not in the log", count(r.never_acked)),
+        row("retried acks with a different id", count(r.ack_id_changed)),
+        row(
+            "log read (events, resync)",
+            format!("{} ({})", count(r.log_events_read), r.log_resync),
+        ),
+        row("errors", format!("{:?}", r.errors)),
+    ];
+    single("crash", rows, json!(r))
 }
 
 /// The server's CPU time and peak memory, where the loadtest could read them.

@@ -31,6 +31,9 @@ pub struct LocalServer {
     pub url: String,
     pub data_dir: Option<PathBuf>,
     binary: PathBuf,
+    /// The Plenary command line after `serve --listen ADDR --data-dir DIR`, kept for a
+    /// restart on the same data directory.
+    serve_args: Vec<String>,
 }
 
 /// Find a sibling binary of this executable (cargo puts every binary of a workspace in one
@@ -57,10 +60,16 @@ pub fn find_binary(kind: Kind, given: Option<&Path>) -> Result<PathBuf> {
 
 impl LocalServer {
     /// Start a server on 127.0.0.1:0 and wait for it to print its address. `extra_args` go
-    /// to a Plenary server's command line (e.g. `--no-group-commit`).
-    pub fn start(kind: Kind, binary: &Path, extra_args: &[String]) -> Result<LocalServer> {
-        let mut command = Command::new(binary);
-        let data_dir = match kind {
+    /// to a Plenary server's command line (e.g. `--no-group-commit`). With `rate_limits_off`
+    /// a Plenary server runs with `--no-rate-limits`: the throughput scenarios measure the
+    /// server, not the limiter, and their posters post faster than a person may.
+    pub fn start(
+        kind: Kind,
+        binary: &Path,
+        extra_args: &[String],
+        rate_limits_off: bool,
+    ) -> Result<LocalServer> {
+        match kind {
             Kind::Plenary => {
                 let nanos = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -68,46 +77,68 @@ impl LocalServer {
                     .as_nanos();
                 let dir = std::env::temp_dir()
                     .join(format!("plenary-loadtest-{}-{nanos}", std::process::id()));
-                // The loadtest measures throughput, not the limiter: its posters post faster
-                // than the per-person limits allow a person.
-                command
-                    .arg("serve")
-                    .arg("--listen")
-                    .arg("127.0.0.1:0")
-                    .arg("--data-dir")
-                    .arg(&dir)
-                    .arg("--no-rate-limits")
-                    .args(extra_args)
-                    .env("PLENARY_LOG", "warn");
-                Some(dir)
+                let mut serve_args = Vec::new();
+                if rate_limits_off {
+                    serve_args.push("--no-rate-limits".to_owned());
+                }
+                serve_args.extend(extra_args.iter().cloned());
+                let (child, url) = spawn_plenary(binary, "127.0.0.1:0", &dir, &serve_args)?;
+                Ok(LocalServer {
+                    child,
+                    url,
+                    data_dir: Some(dir),
+                    binary: binary.to_owned(),
+                    serve_args,
+                })
             }
             Kind::Baseline => {
+                let mut command = Command::new(binary);
                 command.arg("--listen").arg("127.0.0.1:0");
-                None
+                let (child, url) = spawn_and_read_address(command, binary)?;
+                Ok(LocalServer {
+                    child,
+                    url,
+                    data_dir: None,
+                    binary: binary.to_owned(),
+                    serve_args: Vec::new(),
+                })
             }
-        };
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines
-            .next()
-            .context("the server exited before printing its address")??;
-        // Keep draining stdout (invite links) so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        let Some(addr) = first.split("http://").nth(1) else {
-            bail!("unexpected first line from the server: {first:?}");
-        };
-        Ok(LocalServer {
-            child,
-            url: format!("ws://{}/ws", addr.trim()),
-            data_dir,
-            binary: binary.to_owned(),
-        })
+        }
+    }
+
+    /// Kill the server with SIGKILL (`kill -9 PID`, this child's pid only): no shutdown, no
+    /// close frames, whatever SQLite had not committed is gone.
+    pub fn kill9(&mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .arg("-9")
+            .arg(self.pid().to_string())
+            .status()
+            .context("cannot run kill")?;
+        if !status.success() {
+            bail!("kill -9 {} failed: {status}", self.pid());
+        }
+        self.child.wait().context("waiting for the killed server")?;
+        Ok(())
+    }
+
+    /// Start the server again on the same data directory and the same address (the port is
+    /// free again once the killed process is gone). Returns the time it took to print its
+    /// address, which includes opening the database.
+    pub fn restart(&mut self) -> Result<Duration> {
+        let dir = self
+            .data_dir
+            .clone()
+            .context("only a Plenary server can be restarted")?;
+        let address = self
+            .url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/ws")
+            .to_owned();
+        let started = std::time::Instant::now();
+        let (child, url) = spawn_plenary(&self.binary, &address, &dir, &self.serve_args)?;
+        self.child = child;
+        self.url = url;
+        Ok(started.elapsed())
     }
 
     pub fn pid(&self) -> u32 {
@@ -133,6 +164,46 @@ impl LocalServer {
         }
         Ok(String::from_utf8(output.stdout)?.trim().to_owned())
     }
+}
+
+/// Start `plenary serve` on `listen` with its data in `dir`.
+fn spawn_plenary(
+    binary: &Path,
+    listen: &str,
+    dir: &Path,
+    args: &[String],
+) -> Result<(Child, String)> {
+    let mut command = Command::new(binary);
+    command
+        .arg("serve")
+        .arg("--listen")
+        .arg(listen)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("PLENARY_LOG", "warn");
+    spawn_and_read_address(command, binary)
+}
+
+/// Spawn a server and wait for the first line of its output, which names its address.
+fn spawn_and_read_address(mut command: Command, binary: &Path) -> Result<(Child, String)> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .context("the server exited before printing its address")??;
+    // Keep draining stdout (invite links) so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let Some(addr) = first.split("http://").nth(1) else {
+        bail!("unexpected first line from the server: {first:?}");
+    };
+    Ok((child, format!("ws://{}/ws", addr.trim())))
 }
 
 impl Drop for LocalServer {
@@ -199,6 +270,18 @@ pub fn sample(pid: Option<u32>) -> Result<ProcSample> {
         rss: kib("VmRSS:") * 1024,
         peak_rss: kib("VmHWM:") * 1024,
     })
+}
+
+/// Memory held by all TCP sockets of the machine (`/proc/net/sockstat`, `TCP: ... mem`
+/// pages), bytes: what queued socket data costs the kernel, which no process's RSS shows.
+/// Machine-wide, so other programs' sockets count too.
+pub fn tcp_socket_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = text.lines().find(|line| line.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    words.find(|word| *word == "mem")?;
+    let pages: u64 = words.next()?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 /// Raise this process's file-descriptor soft limit to the hard limit; returns the new limit.
