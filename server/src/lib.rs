@@ -3,12 +3,14 @@
 //!
 //! Layers, outermost first: `http` (axum routes) → `ws` (one connection's session) → `hub`
 //! (rooms and fan-out; no axum, no sockets) → `store` (SQLite). `programme` and `auth` sit
-//! beside them as plain data and functions.
+//! beside them as plain data and functions; `rtc` (the SFU) sits beside the hub, which
+//! stays the authority on who may publish.
 
 pub mod auth;
 pub mod hub;
 pub mod people;
 pub mod programme;
+pub mod rtc;
 pub mod store;
 
 mod http;
@@ -28,6 +30,7 @@ use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
 use crate::hub::{Hub, HubLimits, RoomLimits};
 use crate::people::{People, PersonLimits, Rate};
 use crate::programme::Programme;
+use crate::rtc::{RtcConfig, Sfu};
 use crate::store::{Persister, SqliteStore, Store, StoreError};
 
 /// How a server runs.
@@ -63,6 +66,8 @@ pub struct Config {
     /// Origins (`scheme://host[:port]`) allowed to open a WebSocket besides the server's
     /// own. Requests without an Origin header (non-browser clients) are allowed.
     pub allowed_origins: Vec<String>,
+    /// Media: ICE servers for clients, UDP ports, announced addresses.
+    pub rtc: RtcConfig,
 }
 
 impl Config {
@@ -83,6 +88,7 @@ impl Config {
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             allowed_origins: Vec::new(),
+            rtc: RtcConfig::new(listen.ip()),
         }
     }
 
@@ -116,6 +122,7 @@ pub(crate) struct AppState {
     pub keys: Arc<Keys>,
     pub config: Arc<Config>,
     pub people: Arc<People>,
+    pub sfu: Arc<Sfu>,
     /// Connections and room tasks, awaited on shutdown.
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
@@ -155,13 +162,31 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         },
         room_queue: 1_024,
     };
-    let hub = Hub::start(store, persister, programme, limits, &tasks, &shutdown)?;
+    // Revocations of the right to publish, from rooms to the SFU.
+    let (stage_revoked, revocations) = tokio::sync::mpsc::channel(256);
+    let hub = Hub::start(
+        store,
+        persister,
+        programme,
+        limits,
+        stage_revoked,
+        &tasks,
+        &shutdown,
+    )?;
+    let sfu = Sfu::start(
+        config.rtc.clone(),
+        Arc::clone(&hub),
+        revocations,
+        &tasks,
+        &shutdown,
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Listen)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
     let state = AppState {
         hub,
+        sfu,
         people: People::new(config.person_limits),
         keys: Arc::new(keys),
         config: Arc::new(config),

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::room::{Input, Output, Room, RoomLimits, view_for};
-use super::{CloseReason, Command, ConnId, Outbox};
+use super::{CloseReason, Command, ConnId, Outbox, StageRevoked};
 use crate::store::{Change, Persister, Store};
 
 /// Commands taken from the queue in one turn (and committed together).
@@ -35,6 +35,7 @@ pub async fn run(
     mut commands: mpsc::Receiver<Command>,
     persister: Persister,
     store: Arc<dyn Store>,
+    stage_revoked: mpsc::Sender<StageRevoked>,
     shutdown: CancellationToken,
 ) {
     let mut members: HashMap<ConnId, Member> = HashMap::new();
@@ -59,7 +60,7 @@ pub async fn run(
             room.handle(now, Input::Tick, &mut outputs);
         }
         for Command { input, outbox } in inbox.drain(..) {
-            if let Some(conn) = input.conn() {
+            if let (Some(conn), Some(outbox)) = (input.conn(), outbox) {
                 senders.insert(conn, outbox);
             }
             room.handle(now, input, &mut outputs);
@@ -129,6 +130,19 @@ pub async fn run(
                 }
                 Output::Dismiss { conn } => {
                     members.remove(&conn);
+                }
+                Output::Permit { reply, verdict } => {
+                    let _ = reply.send(verdict);
+                }
+                Output::StageRevoked { user } => {
+                    let revoked = StageRevoked {
+                        room: room.id().to_owned(),
+                        user,
+                    };
+                    // Bounded: the room waits rather than forget a revocation.
+                    if stage_revoked.send(revoked).await.is_err() {
+                        tracing::debug!("no SFU listens for revocations");
+                    }
                 }
                 Output::Publish(event) => {
                     members.retain(|_, member| {

@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::programme::Programme;
 use crate::store::{Persister, Store, StoreError};
-pub use room::{Action, Caller, Input, RoomLimits, RoomSetup};
+pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup};
 
 /// A connection's number, unique in this process.
 pub type ConnId = u64;
@@ -158,11 +158,18 @@ impl OutboxReceiver {
     }
 }
 
+/// A person lost the right to publish in a room; the SFU ends their tracks there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageRevoked {
+    pub room: RoomId,
+    pub user: plenary_protocol::UserId,
+}
+
 /// A message to a room's task.
 pub struct Command {
     pub input: Input,
-    /// Where replies to the sender go.
-    pub outbox: Outbox,
+    /// Where replies to the sender go; `None` for inputs nobody answers (from the SFU).
+    pub outbox: Option<Outbox>,
 }
 
 /// The way into one room's task.
@@ -180,7 +187,21 @@ impl RoomHandle {
     /// Send a command, waiting while the room's queue is full.
     pub async fn send(&self, input: Input, outbox: Outbox) -> Result<(), RoomClosed> {
         self.commands
-            .send(Command { input, outbox })
+            .send(Command {
+                input,
+                outbox: Some(outbox),
+            })
+            .await
+            .map_err(|_| RoomClosed)
+    }
+
+    /// Send a command that nobody answers, waiting while the room's queue is full.
+    pub async fn tell(&self, input: Input) -> Result<(), RoomClosed> {
+        self.commands
+            .send(Command {
+                input,
+                outbox: None,
+            })
             .await
             .map_err(|_| RoomClosed)
     }
@@ -215,6 +236,7 @@ impl Hub {
         persister: Persister,
         programme: Programme,
         limits: HubLimits,
+        stage_revoked: mpsc::Sender<StageRevoked>,
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Result<Arc<Hub>, StoreError> {
@@ -252,6 +274,7 @@ impl Hub {
                 queue,
                 persister.clone(),
                 Arc::clone(&store),
+                stage_revoked.clone(),
                 shutdown.clone(),
             ));
             hub.rooms

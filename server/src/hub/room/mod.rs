@@ -5,9 +5,11 @@
 //! The room owns its event sequence: every event gets the next `seq`, is kept in a bounded
 //! in-memory log for replay, and is rendered once per audience (everyone, staff, one person).
 //! The parts of a room live beside this file: `chat` (messages, mutes, removals), `qa`
-//! (questions and their moderation), `polls`, and `stage` (reactions, hands, presence).
+//! (questions and their moderation), `polls`, `stage` (reactions, hands, presence), and
+//! `media` (who may publish, which tracks are live).
 
 mod chat;
+mod media;
 mod polls;
 mod qa;
 mod stage;
@@ -21,8 +23,9 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use plenary_protocol::{
     Author, ChatId, ChatMessage, ErrorCode, ModerateAction, PollAction, PollId, QuestionId, Ref,
-    RoomEvent, RoomId, RoomKind, RoomSnapshot, ServerMessage, SessionId, UserId,
+    RoomEvent, RoomId, RoomKind, RoomSnapshot, ServerMessage, SessionId, TrackInfo, UserId,
 };
+use tokio::sync::oneshot;
 
 use super::{ConnId, Person, encode};
 use crate::store::{Change, LoadLimits, RoomRecord, Sanction, StoredEvent};
@@ -56,15 +59,25 @@ pub enum Input {
     /// Time passes: send what is sent at most once per interval (reactions, presence, poll
     /// results).
     Tick,
+    /// The SFU asks whether `caller` may receive (`publish: false`) or publish media here.
+    RtcPermit {
+        caller: Caller,
+        publish: bool,
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
+    /// The SFU's list of the room's live tracks, after it changed.
+    Tracks { tracks: Vec<TrackInfo> },
 }
 
 impl Input {
     /// The connection that sent this input.
     pub fn conn(&self) -> Option<ConnId> {
         match self {
-            Input::Join { caller, .. } | Input::Act { caller, .. } => Some(caller.conn),
+            Input::Join { caller, .. }
+            | Input::Act { caller, .. }
+            | Input::RtcPermit { caller, .. } => Some(caller.conn),
             Input::Leave { conn, .. } => Some(*conn),
-            Input::Tick => None,
+            Input::Tick | Input::Tracks { .. } => None,
         }
     }
 }
@@ -141,6 +154,10 @@ pub enum Action {
     ClearHands {
         user: Option<UserId>,
     },
+    GrantStage {
+        user: UserId,
+        allowed: bool,
+    },
 }
 
 /// What the actor must do, in order, once the batch's changes are durable.
@@ -165,6 +182,13 @@ pub enum Output {
     /// A frame outside the event log (reactions, presence, hands): delivered to members now,
     /// never persisted or replayed.
     Broadcast { frame: Bytes, staff_only: bool },
+    /// The answer to an [`Input::RtcPermit`].
+    Permit {
+        reply: oneshot::Sender<Result<(), Refusal>>,
+        verdict: Result<(), Refusal>,
+    },
+    /// A person lost the right to publish here: the SFU ends their tracks in this room.
+    StageRevoked { user: UserId },
 }
 
 /// How much a room keeps in memory.
@@ -227,7 +251,7 @@ impl RecentClientIds {
 }
 
 /// A refusal: the code and message of the `error` the sender gets. Nothing changed.
-type Refusal = (ErrorCode, String);
+pub type Refusal = (ErrorCode, String);
 
 /// A room's state.
 pub struct Room {
@@ -251,6 +275,10 @@ pub struct Room {
     members: HashMap<ConnId, Arc<Person>>,
     client_ids: RecentClientIds,
     stage: stage::Stage,
+    /// Attendees brought on stage: they may publish media here.
+    on_stage: HashSet<UserId>,
+    /// The live tracks, as the SFU last reported them.
+    tracks: Vec<TrackInfo>,
 }
 
 /// The person's view of one event.
@@ -369,6 +397,8 @@ impl Room {
             members: HashMap::new(),
             client_ids,
             stage: stage::Stage::default(),
+            on_stage: HashSet::new(),
+            tracks: Vec::new(),
         }
     }
 
@@ -428,6 +458,15 @@ impl Room {
                 }
             }
             Input::Tick => self.tick(out),
+            Input::RtcPermit {
+                caller,
+                publish,
+                reply,
+            } => out.push(Output::Permit {
+                reply,
+                verdict: self.rtc_permit(&caller, publish),
+            }),
+            Input::Tracks { tracks } => self.set_tracks(tracks, out),
         }
     }
 
@@ -513,6 +552,8 @@ impl Room {
                 .get(user)
                 .filter(|(_, until)| *until > now)
                 .map(|(_, until)| crate::programme::rfc3339(*until)),
+            tracks: self.tracks.clone(),
+            on_stage: self.on_stage.iter().cloned().collect(),
         }
     }
 
@@ -644,6 +685,11 @@ impl Room {
             Action::ClearHands { user } => {
                 self.may_moderate(person)?;
                 self.clear_hands(user.as_deref(), out);
+                None
+            }
+            Action::GrantStage { user, allowed } => {
+                self.may_moderate(person)?;
+                self.grant_stage(user, allowed, out);
                 None
             }
         };
