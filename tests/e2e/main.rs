@@ -4,4 +4,5 @@
 mod browser;
 mod interaction;
 mod limits;
+mod rtc;
 mod ws;
