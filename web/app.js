@@ -7,6 +7,7 @@ import {
   t, has, timeZone, formatStart, formatEnd, formatClock, translatePage,
 } from "/i18n.js";
 import { Connection } from "/connection.js";
+import { Media } from "/media.js";
 
 const STAFF_ROLES = new Set(["moderator", "host", "organiser"]);
 const TOKEN_KEY = "plenary.token";
@@ -43,9 +44,14 @@ const state = {
   sessionPicked: false,
   /** Staff's question filter: all | pending | published | rejected. */
   filter: "all",
+  /** People brought on stage in the current room. */
+  onStage: new Set(),
 };
 
 const connection = new Connection();
+const media = new Media(connection, { onTracks: renderStage, onError: showError });
+// For tests and the curious: decoded frames of the stage video.
+window.plenaryMedia = media;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -165,9 +171,10 @@ function onJoinSubmit(submitEvent) {
   connection.start(state.invite ? { token: state.invite, name } : { name });
 }
 
-function onWelcome({ user, token }) {
+function onWelcome({ user, token, iceServers }) {
   const roleChanged = state.user?.role !== user.role;
   state.user = user;
+  media.setIceServers(iceServers);
   if (token) storage(TOKEN_KEY, token);
   const join = $("join");
   if (!join.hidden) {
@@ -182,6 +189,7 @@ function onWelcome({ user, token }) {
   $("user").hidden = false;
   document.body.dataset.role = user.role;
   $("moderation").hidden = !isStaff();
+  renderPublishControls();
   if (roleChanged && state.room) {
     renderChat();
     renderQuestions();
@@ -424,6 +432,8 @@ function enterRoom(roomId) {
 }
 
 function leaveRoom() {
+  media.stopWatching();
+  if (media.publishing?.room === state.room) stopLive();
   connection.leave(state.room);
   state.room = null;
   state.roomReady = false;
@@ -492,6 +502,9 @@ function onSnapshot({ room, snapshot }) {
   state.chat = new Map((snapshot.chat ?? []).map((message) => [message.id, message]));
   state.questions = new Map((snapshot.questions ?? []).map((question) => [question.id, question]));
   state.voted = new Set(snapshot.voted ?? []);
+  state.onStage = new Set(snapshot.on_stage ?? []);
+  media.setTracks(room, snapshot.tracks ?? []);
+  renderPublishControls();
   $("room-joining").textContent = "";
   renderChat();
   renderQuestions();
@@ -509,6 +522,18 @@ function onRoomEvent({ room, event }) {
     case "question":
       state.questions.set(event.id, withoutKind(event));
       renderQuestions();
+      break;
+    case "tracks":
+      media.setTracks(room, event.tracks ?? []);
+      break;
+    case "stage":
+      if (event.allowed) state.onStage.add(event.user);
+      else state.onStage.delete(event.user);
+      if (event.user === state.user?.id) {
+        if (!event.allowed) stopLive();
+        else showNotice(t("stage.onStage"));
+      }
+      renderPublishControls();
       break;
     default:
       break; // a kind this client does not know yet
@@ -528,6 +553,94 @@ function onRoomError({ room, code, message }) {
   $("room").hidden = true;
   $("programme").hidden = false;
   document.querySelector(`[data-enter-room="${CSS.escape(room)}"]`)?.focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage: the room's media, and going live
+
+/** Watch the room's media once the room is joined (again after a reconnect). */
+function onJoined({ room }) {
+  if (room !== state.room) return;
+  media.watch(room, $("stage-video")).catch(showError);
+}
+
+function renderStage(tracks) {
+  const names = [...new Set([...tracks.values()].map((track) => track.publisher.name))];
+  $("stage-status").textContent = names.length
+    ? t("stage.live", { names: listFormat(names) })
+    : t("stage.waiting");
+}
+
+/** Whether this person may publish in the current room (the server checks again). */
+function mayPublish() {
+  return isStaff() || Boolean(state.user && state.onStage?.has(state.user.id));
+}
+
+function renderPublishControls() {
+  const live = Boolean(media.publishing);
+  $("publish-controls").hidden = !state.room || (!mayPublish() && !live);
+  $("go-live").hidden = live;
+  for (const id of ["toggle-mic", "toggle-camera", "share-screen", "stop-live", "preview"]) {
+    $(id).hidden = !live;
+  }
+  $("move-row").hidden = !live || !isStaff();
+  $("publish-status").textContent = live
+    ? t("stage.youAreLive", { room: state.rooms.get(media.publishing.room)?.name ?? "" })
+    : "";
+  const select = $("move-room");
+  select.replaceChildren(...[...state.rooms.values()]
+    .filter((room) => room.id !== media.publishing?.room)
+    .map((room) => el("option", { value: room.id, text: room.name })));
+}
+
+async function goLive() {
+  $("go-live").disabled = true;
+  try {
+    await media.publish(state.room, $("preview"));
+  } catch (error) {
+    showError(error);
+  } finally {
+    $("go-live").disabled = false;
+    renderPublishControls();
+  }
+}
+
+function stopLive() {
+  media.stopPublishing();
+  renderPublishControls();
+}
+
+function toggleMedia(kind, button, onKey, offKey) {
+  const enabled = media.toggle(kind);
+  button.textContent = t(enabled ? onKey : offKey);
+}
+
+async function shareScreen() {
+  try {
+    if (media.publishing?.screen) {
+      await media.stopScreen();
+      $("share-screen").textContent = t("stage.shareScreen");
+    } else {
+      await media.shareScreen();
+      $("share-screen").textContent = t("stage.stopScreen");
+    }
+  } catch (error) {
+    showError(error);
+  }
+}
+
+/** Move the stream to another room and follow it there: one action for the host. */
+async function moveLive() {
+  const to = $("move-room").value;
+  if (!to || !media.publishing) return;
+  connection.join(to);
+  try {
+    await media.moveTo(to);
+    navigate(to);
+  } catch (error) {
+    connection.leave(to);
+    showError(error);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -849,12 +962,25 @@ function bindInterface() {
     renderQuestions();
   });
   $("notice-dismiss").addEventListener("click", () => showNotice(""));
+  $("go-live").addEventListener("click", goLive);
+  $("stop-live").addEventListener("click", stopLive);
+  $("toggle-mic").addEventListener("click", (clickEvent) =>
+    toggleMedia("audio", clickEvent.target, "stage.mute", "stage.unmute"));
+  $("toggle-camera").addEventListener("click", (clickEvent) =>
+    toggleMedia("video", clickEvent.target, "stage.cameraOff", "stage.cameraOn"));
+  $("share-screen").addEventListener("click", shareScreen);
+  $("move-go").addEventListener("click", moveLive);
+  $("audio-only").addEventListener("change", (changeEvent) =>
+    media.setOptions({ audioOnly: changeEvent.target.checked }));
+  $("slides-only").addEventListener("change", (changeEvent) =>
+    media.setOptions({ slidesOnly: changeEvent.target.checked }));
   window.addEventListener("popstate", route);
 
   connection.on("status", renderStatus);
   connection.on("welcome", onWelcome);
   connection.on("unauthorized", onUnauthorized);
   connection.on("snapshot", onSnapshot);
+  connection.on("joined", onJoined);
   connection.on("event", onRoomEvent);
   connection.on("room-error", onRoomError);
   connection.on("error", showError);

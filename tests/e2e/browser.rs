@@ -58,17 +58,42 @@ impl Driver {
 
     /// A new browser window showing `url`.
     async fn page(&self, url: &str) -> Result<Client> {
+        self.page_with(url, &[]).await
+    }
+
+    /// A new browser window with a fake camera and microphone that may use WebRTC over
+    /// 127.0.0.1, as the server does in tests.
+    async fn media_page(&self, url: &str) -> Result<Client> {
+        self.page_with(
+            url,
+            &[
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                "--allow-loopback-in-peer-connection",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        .await
+    }
+
+    async fn page_with(&self, url: &str, extra_args: &[&str]) -> Result<Client> {
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+        ];
+        args.extend_from_slice(extra_args);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1280,900"
-                ]
-            }),
+            json!({ "binary": CHROMIUM, "args": args }),
         );
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
@@ -91,7 +116,10 @@ async fn wait_for(page: &Client, css: &str) -> Result<fantoccini::elements::Elem
 
 /// Open an invite link, give a name, and enter a room.
 async fn enter(driver: &Driver, link: &str, name: &str, room: &str) -> Result<Client> {
-    let page = driver.page(link).await?;
+    enter_page(driver.page(link).await?, name, room).await
+}
+
+async fn enter_page(page: Client, name: &str, room: &str) -> Result<Client> {
     wait_for(&page, "#join-form #name")
         .await?
         .send_keys(name)
@@ -215,5 +243,71 @@ async fn a_moderator_approves_a_question_and_attendee_pages_show_it() -> Result<
     for page in [asker, listener, moderator] {
         page.close().await?;
     }
+    Ok(())
+}
+
+/// Decoded video frames of a page's stage video, from `RTCPeerConnection.getStats()`.
+async fn frames_decoded(page: &Client) -> Result<u64> {
+    let frames = page
+        .execute("return window.plenaryMedia.framesDecoded()", vec![])
+        .await?;
+    frames
+        .as_u64()
+        .or_else(|| frames.as_f64().map(|frames| frames as u64))
+        .with_context(|| format!("framesDecoded is a number, not {frames}"))
+}
+
+/// Wait, at most [`PATIENCE`], until a page has decoded more than `count` frames.
+async fn wait_for_frames(page: &Client, count: u64) -> Result<u64> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let frames = frames_decoded(page).await?;
+        if frames > count {
+            return Ok(frames);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the viewer decoded {frames} frames, wanted more than {count}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_host_goes_live_in_chromium_and_a_viewer_page_decodes_the_video() -> Result<()> {
+    let server = TestServer::start().await?;
+    let driver = Driver::start().await?;
+    let room = "workshop-1";
+    let viewer_link = server.server.invite_link(Role::Attendee, 1);
+    let host_link = server.server.invite_link(Role::Host, 1);
+    let viewer = enter_page(driver.media_page(&viewer_link).await?, "Vera", room).await?;
+    let host = enter_page(driver.media_page(&host_link).await?, "Hugo", room).await?;
+
+    wait_for(&host, "#go-live:not([hidden])")
+        .await?
+        .click()
+        .await?;
+    let live = std::time::Instant::now();
+    wait_for(&host, "#stop-live:not([hidden])").await?;
+    // The viewer's page names who is live, and its video decodes, and keeps decoding.
+    let status = wait_for(&viewer, "#stage-status").await?;
+    viewer
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(
+            "//p[@id='stage-status' and contains(text(), 'Hugo')]",
+        ))
+        .await
+        .context("the viewer sees that Hugo is live")?;
+    let first = wait_for_frames(&viewer, 0).await?;
+    println!(
+        "first decoded frames {first} after {:?} from going live",
+        live.elapsed()
+    );
+    let later = wait_for_frames(&viewer, first + 30).await?;
+    assert!(later > first);
+    assert!(status.text().await?.contains("Hugo"));
+
+    host.close().await?;
+    viewer.close().await?;
     Ok(())
 }
