@@ -25,6 +25,7 @@ use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
+use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
 use webrtc::track::track_local::TrackLocal;
 use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
 
@@ -77,6 +78,8 @@ struct Publisher {
     client: Client,
     pc: Arc<RTCPeerConnection>,
     senders: Vec<JoinHandle<()>>,
+    /// The microphone's sender, to stop publishing it.
+    microphone: Arc<RTCRtpSender>,
 }
 
 impl Publisher {
@@ -103,7 +106,8 @@ impl Publisher {
         ));
         pc.add_track(Arc::clone(&camera) as Arc<dyn TrackLocal + Send + Sync>)
             .await?;
-        pc.add_track(Arc::clone(&microphone) as Arc<dyn TrackLocal + Send + Sync>)
+        let microphone_sender = pc
+            .add_track(Arc::clone(&microphone) as Arc<dyn TrackLocal + Send + Sync>)
             .await?;
         // Dummy payloads: webrtc-rs receivers count packets, they never decode.
         let senders = vec![
@@ -114,14 +118,51 @@ impl Publisher {
             client,
             pc,
             senders,
+            microphone: microphone_sender,
         })
     }
 
     /// `rtc_publish` to a room: the server's answer, or its error.
     async fn publish(&mut self, room: &str) -> Result<Value> {
+        self.publish_with(
+            room,
+            json!({"camera": "camera", "microphone": "microphone"}),
+        )
+        .await
+    }
+
+    async fn publish_with(&mut self, room: &str, sources: Value) -> Result<Value> {
         let offer = self.pc.create_offer(None).await?;
         let sdp = complete_sdp(&self.pc, offer).await?;
-        self.send_offer(room, sdp).await
+        self.send_offer_with(room, sdp, sources).await
+    }
+
+    /// Start sharing a (synthetic) screen next to the camera: a renegotiation.
+    async fn share_screen(&mut self, room: &str) -> Result<Value> {
+        let screen = Arc::new(TrackLocalStaticSample::new(
+            RTCRtpCodecCapability {
+                mime_type: MIME_TYPE_VP8.into(),
+                clock_rate: 90_000,
+                ..Default::default()
+            },
+            "slides".into(),
+            "host".into(),
+        ));
+        self.pc
+            .add_track(Arc::clone(&screen) as Arc<dyn TrackLocal + Send + Sync>)
+            .await?;
+        self.senders.push(send_samples(
+            screen,
+            vec![0xCD; 1_000],
+            Duration::from_millis(100),
+        ));
+        self.publish_with(room, json!({"slides": "screen"})).await
+    }
+
+    /// Stop publishing the microphone: a renegotiation.
+    async fn stop_microphone(&mut self, room: &str) -> Result<Value> {
+        self.pc.remove_track(&self.microphone).await?;
+        self.publish_with(room, json!({})).await
     }
 
     /// `rtc_publish` with an offer that carries no candidates; they follow one by one as
@@ -169,13 +210,18 @@ impl Publisher {
     }
 
     async fn send_offer(&mut self, room: &str, sdp: String) -> Result<Value> {
+        let sources = json!({"camera": "camera", "microphone": "microphone"});
+        self.send_offer_with(room, sdp, sources).await
+    }
+
+    async fn send_offer_with(&mut self, room: &str, sdp: String, sources: Value) -> Result<Value> {
         let (answer, _) = self
             .client
             .request(json!({
                 "type": "rtc_publish",
                 "room": room,
                 "sdp": sdp,
-                "sources": {"camera": "camera", "microphone": "microphone"},
+                "sources": sources,
             }))
             .await?;
         if answer["type"] == "rtc_answer" {
@@ -538,6 +584,50 @@ async fn a_host_moves_their_tracks_to_another_room_without_renegotiating() -> Re
             .await?
             .is_none_or(|m| m["type"] != "rtc_offer")
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_host_adds_a_screen_share_and_drops_the_microphone_by_renegotiating() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut viewer = Viewer::subscribe(
+        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
+        WORKSHOP,
+    )
+    .await?;
+    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
+    host.publish(WORKSHOP).await?;
+    viewer.tracks_event(|tracks| tracks.len() == 2).await?;
+
+    let answer = host.share_screen(WORKSHOP).await?;
+    assert_eq!(answer["type"], "rtc_answer", "{answer}");
+    let tracks = viewer.tracks_event(|tracks| tracks.len() == 3).await?;
+    let mut expected = camera_and_microphone();
+    expected.push(("video".into(), "screen".into()));
+    expected.sort();
+    assert_eq!(sources(&tracks), expected);
+    let screen_id = tracks
+        .iter()
+        .find(|track| track["source"] == "screen")
+        .and_then(|track| track["id"].as_str())
+        .context("the screen track has an id")?
+        .to_owned();
+    let waited = tokio::time::timeout(PATIENCE, async {
+        while !lock(&viewer.received).tracks.contains(&screen_id) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the viewer receives the screen share");
+
+    let answer = host.stop_microphone(WORKSHOP).await?;
+    assert_eq!(answer["type"], "rtc_answer", "{answer}");
+    let tracks = viewer
+        .tracks_event(|tracks| tracks.iter().all(|t| t["kind"] == "video"))
+        .await?;
+    assert_eq!(tracks.len(), 2, "camera and screen stay: {tracks:?}");
+    let before = viewer.packets(VP8);
+    viewer.wait_for_packets(&[VP8], before + 20).await?;
     Ok(())
 }
 
