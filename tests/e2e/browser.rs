@@ -307,7 +307,17 @@ async fn a_host_goes_live_in_chromium_and_a_viewer_page_decodes_the_video() -> R
     assert!(later > first);
     assert!(status.text().await?.contains("Hugo"));
 
+    // A viewer who arrives while the host is live decodes video too.
+    let late = enter_page(driver.media_page(&viewer_link).await?, "Lena", room).await?;
+    let entered = std::time::Instant::now();
+    wait_for_frames(&late, 0).await?;
+    println!(
+        "late viewer: first decoded frame {:?} after entering the room",
+        entered.elapsed()
+    );
+
     host.close().await?;
     viewer.close().await?;
+    late.close().await?;
     Ok(())
 }
