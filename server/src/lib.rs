@@ -162,14 +162,14 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         },
         room_queue: 1_024,
     };
-    // Revocations of the right to publish, from rooms to the SFU.
-    let (stage_revoked, revocations) = tokio::sync::mpsc::channel(256);
+    // Revocations of the right to publish or be in a room, from rooms to the SFU.
+    let (media_revoked, revocations) = tokio::sync::mpsc::channel(256);
     let hub = Hub::start(
         store,
         persister,
         programme,
         limits,
-        stage_revoked,
+        media_revoked,
         &tasks,
         &shutdown,
     )?;

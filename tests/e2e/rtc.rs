@@ -694,3 +694,41 @@ async fn bad_signalling_gets_error_codes_not_a_crash() -> Result<()> {
         .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_person_removed_from_a_room_stops_receiving_its_media() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP).await?;
+    let mut troll = member(&server, Role::Attendee, "Troll", WORKSHOP).await?;
+    troll
+        .ok(json!({"type":"rtc_subscribe","room":WORKSHOP}))
+        .await?;
+    // While receiving, an answer nobody asked for is a conflict; once the subscription is
+    // gone, it is not found.
+    let stray_answer = json!({
+        "type": "rtc_answer",
+        "room": WORKSHOP,
+        "pc": "subscribe",
+        "sdp": "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
+    });
+    let (answer, _) = troll.request(stray_answer.clone()).await?;
+    assert_eq!(answer["code"], "conflict", "{answer}");
+
+    let troll_id = troll.user_id.clone();
+    moderator
+        .ok(json!({"type":"remove_person","room":WORKSHOP,"user":troll_id}))
+        .await?;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (answer, _) = troll.request(stray_answer.clone()).await?;
+        if answer["code"] == "not_found" {
+            break;
+        }
+        assert_eq!(answer["code"], "conflict", "{answer}");
+        if tokio::time::Instant::now() > deadline {
+            bail!("the removed person still receives the room's media");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::room::{Input, Output, Room, RoomLimits, view_for};
-use super::{CloseReason, Command, ConnId, Outbox, StageRevoked};
+use super::{CloseReason, Command, ConnId, MediaRevoked, Outbox};
 use crate::store::{Change, Persister, Store};
 
 /// Commands taken from the queue in one turn (and committed together).
@@ -35,7 +35,7 @@ pub async fn run(
     mut commands: mpsc::Receiver<Command>,
     persister: Persister,
     store: Arc<dyn Store>,
-    stage_revoked: mpsc::Sender<StageRevoked>,
+    media_revoked: mpsc::Sender<MediaRevoked>,
     shutdown: CancellationToken,
 ) {
     let mut members: HashMap<ConnId, Member> = HashMap::new();
@@ -134,13 +134,14 @@ pub async fn run(
                 Output::Permit { reply, verdict } => {
                     let _ = reply.send(verdict);
                 }
-                Output::StageRevoked { user } => {
-                    let revoked = StageRevoked {
+                Output::MediaRevoked { user, receiving } => {
+                    let revoked = MediaRevoked {
                         room: room.id().to_owned(),
                         user,
+                        receiving,
                     };
                     // Bounded: the room waits rather than forget a revocation.
-                    if stage_revoked.send(revoked).await.is_err() {
+                    if media_revoked.send(revoked).await.is_err() {
                         tracing::debug!("no SFU listens for revocations");
                     }
                 }

@@ -158,11 +158,15 @@ impl OutboxReceiver {
     }
 }
 
-/// A person lost the right to publish in a room; the SFU ends their tracks there.
+/// A person lost the right to publish in a room (taken off stage), or to be there at all
+/// (removed by a moderator); the SFU ends their media there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageRevoked {
+pub struct MediaRevoked {
     pub room: RoomId,
     pub user: plenary_protocol::UserId,
+    /// They were removed from the room: what they receive ends too, not only what they
+    /// publish.
+    pub receiving: bool,
 }
 
 /// A message to a room's task.
@@ -236,7 +240,7 @@ impl Hub {
         persister: Persister,
         programme: Programme,
         limits: HubLimits,
-        stage_revoked: mpsc::Sender<StageRevoked>,
+        media_revoked: mpsc::Sender<MediaRevoked>,
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Result<Arc<Hub>, StoreError> {
@@ -274,7 +278,7 @@ impl Hub {
                 queue,
                 persister.clone(),
                 Arc::clone(&store),
-                stage_revoked.clone(),
+                media_revoked.clone(),
                 shutdown.clone(),
             ));
             hub.rooms

@@ -45,7 +45,7 @@ use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
 use webrtc::track::track_remote::TrackRemote;
 
-use crate::hub::{Caller, ConnId, Hub, Input, Outbox, Person, StageRevoked, encode};
+use crate::hub::{Caller, ConnId, Hub, Input, MediaRevoked, Outbox, Person, encode};
 pub use peer::RtcConfig;
 use peer::{Peer, SdpError};
 
@@ -160,6 +160,8 @@ struct Negotiation {
 /// One connection's receiving peer connection in one room.
 struct Subscriber {
     conn: ConnId,
+    /// Who receives, for ending it when they are removed from the room.
+    user: plenary_protocol::UserId,
     room: RoomId,
     outbox: Outbox,
     peer: Peer,
@@ -204,7 +206,7 @@ impl Sfu {
     pub fn start(
         config: RtcConfig,
         hub: Arc<Hub>,
-        mut revocations: mpsc::Receiver<StageRevoked>,
+        mut revocations: mpsc::Receiver<MediaRevoked>,
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Arc<Sfu> {
@@ -303,7 +305,15 @@ impl Sfu {
                 if let Some(elsewhere) = other {
                     self.end_publisher(&elsewhere).await;
                 }
-                let publisher = self.new_publisher(&caller, outbox, &room, sources).await?;
+                let publisher = self
+                    .new_publisher(&caller, outbox.clone(), &room, sources)
+                    .await?;
+                // Asked again now that revocations can find it: a revocation the room
+                // carried out between the first answer and now is not missed.
+                if let Err(refused) = self.permit(&caller, &outbox, &room, true).await {
+                    self.end_publisher(&publisher).await;
+                    return Err(refused);
+                }
                 (publisher, false)
             }
         };
@@ -553,6 +563,11 @@ impl Sfu {
         let tracks = lock(&publisher.tracks).clone();
         self.remove_tracks(&from, &tracks).await;
         *lock(&publisher.room) = to.clone();
+        // As for a new publisher: a revocation in `to` meanwhile is not missed.
+        if let Err(refused) = self.permit(&caller, &outbox, &to, true).await {
+            self.end_publisher(&publisher).await;
+            return Err(refused);
+        }
         self.add_tracks(&to, &tracks).await;
         tracing::info!(conn = caller.conn, %from, %to, tracks = tracks.len(), "moved published tracks");
         Ok(())
@@ -586,6 +601,7 @@ impl Sfu {
             .map_err(RtcError::internal)?;
         let subscriber = Arc::new(Subscriber {
             conn: caller.conn,
+            user: caller.person.user.id.clone(),
             room: room.clone(),
             outbox,
             peer,
@@ -811,8 +827,9 @@ impl Sfu {
         }
     }
 
-    /// A room took away someone's right to publish there: end what they publish there.
-    async fn revoked(&self, revoked: StageRevoked) {
+    /// A room took away someone's right to publish there (or to be there): end what they
+    /// publish there (and what they receive).
+    async fn revoked(&self, revoked: MediaRevoked) {
         let publishers: Vec<Arc<Publisher>> = self
             .publishers
             .iter()
@@ -822,8 +839,30 @@ impl Sfu {
             .map(|entry| Arc::clone(entry.value()))
             .collect();
         for publisher in publishers {
-            tracing::info!(conn = publisher.conn, room = %revoked.room, "stage revoked: tracks end");
+            tracing::info!(conn = publisher.conn, room = %revoked.room, "media revoked: tracks end");
             self.end_publisher(&publisher).await;
+        }
+        if !revoked.receiving {
+            return;
+        }
+        let Some(media) = self
+            .rooms
+            .get(&revoked.room)
+            .map(|entry| Arc::clone(entry.value()))
+        else {
+            return;
+        };
+        let receiving: Vec<ConnId> = media
+            .state
+            .lock()
+            .await
+            .subscribers
+            .values()
+            .filter(|subscriber| subscriber.user == revoked.user)
+            .map(|subscriber| subscriber.conn)
+            .collect();
+        for conn in receiving {
+            self.end_subscriber(conn, &revoked.room).await;
         }
     }
 }

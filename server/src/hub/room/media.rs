@@ -2,7 +2,7 @@
 //! attendees a host or moderator brought on stage, and the live tracks the SFU (`rtc`)
 //! reports. The room answers the SFU's permission queries in its own order, so a grant or a
 //! revocation and a publish never cross unseen; a revocation also tells the SFU to end that
-//! person's tracks (`Output::StageRevoked`). Nothing here is stored across restarts: peer
+//! person's tracks (`Output::MediaRevoked`). Nothing here is stored across restarts: peer
 //! connections do not survive one either.
 
 use plenary_protocol::{ErrorCode, RoomEvent, TrackInfo, UserId};
@@ -37,7 +37,10 @@ impl Room {
             return;
         }
         if !allowed {
-            out.push(Output::StageRevoked { user: user.clone() });
+            out.push(Output::MediaRevoked {
+                user: user.clone(),
+                receiving: false,
+            });
         }
         self.publish(RoomEvent::Stage { user, allowed }, Public::Same, None, out);
     }

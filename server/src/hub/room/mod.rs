@@ -187,8 +187,9 @@ pub enum Output {
         reply: oneshot::Sender<Result<(), Refusal>>,
         verdict: Result<(), Refusal>,
     },
-    /// A person lost the right to publish here: the SFU ends their tracks in this room.
-    StageRevoked { user: UserId },
+    /// A person lost the right to publish here (or, with `receiving`, to be here at all):
+    /// the SFU ends their media in this room.
+    MediaRevoked { user: UserId, receiving: bool },
 }
 
 /// How much a room keeps in memory.

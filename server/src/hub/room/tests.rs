@@ -246,13 +246,13 @@ fn attendees_publish_only_while_a_moderator_keeps_them_on_stage() {
     let out = act(&mut room, &mo, grant(false));
     assert!(
         out.iter()
-            .any(|o| matches!(o, Output::StageRevoked { user } if user == "ada")),
+            .any(|o| matches!(o, Output::MediaRevoked { user, receiving: false } if user == "ada")),
         "revoking tells the SFU to end the tracks"
     );
     assert_eq!(permit(&mut room, &ada, true), Err(ErrorCode::Forbidden));
     // Revoking again changes nothing and ends nothing.
     let out = act(&mut room, &mo, grant(false));
-    assert!(!out.iter().any(|o| matches!(o, Output::StageRevoked { .. })));
+    assert!(!out.iter().any(|o| matches!(o, Output::MediaRevoked { .. })));
 }
 
 #[test]
@@ -291,4 +291,28 @@ fn the_track_list_is_published_when_it_changes_and_kept_for_the_snapshot() {
         join(&mut room, &ada, None)[0]["snapshot"]["tracks"][0]["id"],
         "t1"
     );
+}
+
+#[test]
+fn removing_a_person_ends_their_media_in_the_room() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let mo = person("mo", Role::Moderator);
+    join(&mut room, &ada, None);
+    join(&mut room, &mo, None);
+    act(
+        &mut room,
+        &mo,
+        Action::GrantStage {
+            user: "ada".into(),
+            allowed: true,
+        },
+    );
+    let out = act(&mut room, &mo, Action::RemovePerson { user: "ada".into() });
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::MediaRevoked { user, receiving: true } if user == "ada")),
+        "what they publish and receive here ends"
+    );
+    assert_eq!(permit(&mut room, &ada, false), Err(ErrorCode::NotJoined));
 }
