@@ -185,3 +185,105 @@ pub enum SdpError {
     #[error("{0}")]
     Failed(webrtc::Error),
 }
+
+#[cfg(test)]
+mod tests {
+    use webrtc::api::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+    use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
+    use webrtc::track::track_local::TrackLocal;
+    use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
+
+    use super::*;
+
+    fn config() -> RtcConfig {
+        RtcConfig::new(IpAddr::from([127, 0, 0, 1]))
+    }
+
+    async fn peer(config: &RtcConfig) -> Peer {
+        let (outbox, _receiver) = Outbox::new(16);
+        config
+            .peer(outbox, "room".into(), PcKind::Publish)
+            .await
+            .expect("a peer connection on loopback")
+    }
+
+    /// A browser-like offer with a camera and a microphone.
+    async fn offer(config: &RtcConfig) -> String {
+        let client = peer(config).await;
+        for (mime, clock_rate, channels) in
+            [(MIME_TYPE_VP8, 90_000, 0), (MIME_TYPE_OPUS, 48_000, 2)]
+        {
+            let track = TrackLocalStaticSample::new(
+                RTCRtpCodecCapability {
+                    mime_type: mime.into(),
+                    clock_rate,
+                    channels,
+                    ..Default::default()
+                },
+                format!("{mime}-track"),
+                "stream".into(),
+            );
+            let track: Arc<dyn TrackLocal + Send + Sync> = Arc::new(track);
+            client
+                .connection
+                .add_track(track)
+                .await
+                .expect("tracks can be added");
+        }
+        let offer = client
+            .connection
+            .create_offer(None)
+            .await
+            .expect("an offer");
+        let sdp = client.local_sdp(offer).await.expect("a local SDP");
+        let _ = client.connection.close().await;
+        sdp
+    }
+
+    /// Offers broken the ways a buggy or hostile client might: cut short, lines dropped,
+    /// bytes changed. Each is answered or refused; none panics.
+    #[tokio::test]
+    async fn broken_offers_are_refused_not_panicked_on() {
+        let config = RtcConfig {
+            gather_timeout: Duration::from_millis(200),
+            ..config()
+        };
+        let good = offer(&config).await;
+        let lines: Vec<&str> = good.split("\r\n").collect();
+        let mut broken: Vec<String> = Vec::new();
+        for cut in 0..lines.len() {
+            broken.push(lines[..cut].join("\r\n"));
+            let mut dropped = lines.clone();
+            dropped.remove(cut);
+            broken.push(dropped.join("\r\n"));
+        }
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let bytes = good.as_bytes();
+        for _ in 0..60 {
+            // A small xorshift: the same mutations every run.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut mutated = bytes.to_vec();
+            let at = (state as usize) % mutated.len();
+            mutated[at] = b"=: \r\n0aZ/-9"[(state >> 32) as usize % 11];
+            broken.push(String::from_utf8_lossy(&mutated).into_owned());
+        }
+        let mut refused = 0;
+        for sdp in broken {
+            let answered = match RTCSessionDescription::offer(sdp) {
+                Ok(offer) => {
+                    let server = peer(&config).await;
+                    let answered = server.answer(offer).await;
+                    let _ = server.connection.close().await;
+                    answered.is_ok()
+                }
+                Err(_) => false,
+            };
+            if !answered {
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "some of the broken offers are refused");
+    }
+}
