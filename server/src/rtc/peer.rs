@@ -73,6 +73,9 @@ impl RtcConfig {
         // Browsers' `.local` names cannot be resolved here; their peer-reflexive addresses
         // still pair.
         settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+        // ICE lite, as SFUs with reachable addresses do: clients run the checks and
+        // nominate, so a viewer connects as soon as its answer is in.
+        settings.set_lite(true);
         if self.loopback {
             settings.set_include_loopback_candidate(true);
             settings.set_ip_filter(Box::new(|ip: IpAddr| ip.is_loopback()));
