@@ -732,3 +732,41 @@ async fn a_person_removed_from_a_room_stops_receiving_its_media() -> Result<()> 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn after_a_restart_clients_resuming_learn_that_no_track_is_live() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut viewer = member(&server, Role::Attendee, "Vi", WORKSHOP).await?;
+    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
+    host.publish(WORKSHOP).await?;
+    let live = viewer
+        .recv_until(|m| {
+            m["event"]["kind"] == "tracks"
+                && m["event"]["tracks"]
+                    .as_array()
+                    .is_some_and(|t| t.len() == 2)
+        })
+        .await?;
+    let seen = live["seq"].as_u64().context("events have a seq")?;
+    let token = server.token(Role::Attendee, "Vi again");
+    drop(host);
+    drop(viewer);
+    let server = TestServer::start_in(server.stop().await).await?;
+
+    let mut resumed = plenary_tests::Client::connect(server.addr()).await?;
+    resumed.hello(&token).await?;
+    resumed
+        .ok(json!({"type":"join","room":WORKSHOP,"since":seen}))
+        .await?;
+    resumed
+        .recv_until(|m| {
+            m["event"]["kind"] == "tracks"
+                && m["event"]["tracks"].as_array().is_some_and(Vec::is_empty)
+        })
+        .await?;
+    // A fresh join's snapshot agrees.
+    let mut fresh = server.client(Role::Attendee, "Fresh").await?;
+    let joined = fresh.join(WORKSHOP).await?;
+    assert_eq!(joined["snapshot"]["tracks"], json!([]));
+    Ok(())
+}

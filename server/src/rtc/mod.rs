@@ -220,7 +220,23 @@ impl Sfu {
         });
         let listener = Arc::downgrade(&sfu);
         let shutdown = shutdown.clone();
+        let rooms: Vec<RoomId> = sfu
+            .hub
+            .programme()
+            .rooms
+            .iter()
+            .map(|room| room.id.clone())
+            .collect();
+        let hub = Arc::clone(&sfu.hub);
         tasks.spawn(async move {
+            // Nothing is live at start: rooms whose log says otherwise (from before a restart)
+            // publish an empty track list.
+            for room in rooms {
+                if let Some(handle) = hub.room(&room) {
+                    let _ = handle.tell(Input::Tracks { tracks: Vec::new() }).await;
+                }
+            }
+            drop(hub);
             loop {
                 let revoked = tokio::select! {
                     () = shutdown.cancelled() => return,

@@ -5,10 +5,32 @@
 //! person's tracks (`Output::MediaRevoked`). Nothing here is stored across restarts: peer
 //! connections do not survive one either.
 
-use plenary_protocol::{ErrorCode, RoomEvent, TrackInfo, UserId};
+use std::collections::VecDeque;
+
+use plenary_protocol::{ErrorCode, RoomEvent, ServerMessage, TrackInfo, UserId};
 
 use super::{Caller, Output, Public, Refusal, Room};
 use crate::hub::Person;
+use crate::store::StoredEvent;
+
+/// The track list the log last published. After a restart no track is live any more, but
+/// clients resuming with `since` replay this list: the room keeps it until the SFU reports
+/// (an empty list at start), so that an empty `tracks` event corrects them.
+pub(super) fn last_tracks(log: &VecDeque<StoredEvent>) -> Vec<TrackInfo> {
+    log.iter()
+        .rev()
+        .filter(|event| event.staff.starts_with(br#"{"type":"event""#))
+        .find_map(
+            |event| match serde_json::from_slice::<ServerMessage>(&event.staff) {
+                Ok(ServerMessage::Event {
+                    event: RoomEvent::Tracks { tracks },
+                    ..
+                }) => Some(tracks),
+                _ => None,
+            },
+        )
+        .unwrap_or_default()
+}
 
 impl Room {
     /// Whether `caller` may receive (`publish: false`) or publish media here.

@@ -371,6 +371,8 @@ impl Room {
                 }
             }
         }
+        let log: VecDeque<StoredEvent> = record.events.into();
+        let tracks = media::last_tracks(&log);
         Room {
             qa_closed: record
                 .qa_closed
@@ -380,7 +382,7 @@ impl Room {
             setup,
             seq: record.last_seq,
             limits,
-            log: record.events.into(),
+            log,
             chat: record.chat.into(),
             questions: record
                 .questions
@@ -399,7 +401,7 @@ impl Room {
             client_ids,
             stage: stage::Stage::default(),
             on_stage: HashSet::new(),
-            tracks: Vec::new(),
+            tracks,
         }
     }
 
