@@ -47,6 +47,18 @@ export class Media {
     this.options = { audioOnly: false, slidesOnly: false };
     connection.on("rtc_offer", (message) => this.onOffer(message));
     connection.on("rtc_candidate", (message) => this.onCandidate(message));
+    // The server closes a connection's peer connections when the WebSocket drops: publish
+    // again, with the same devices, once the room is joined again.
+    connection.on("status", ({ state }) => {
+      if (state === "online" || !this.publishing || this.publishing.stale) return;
+      this.publishing.stale = true;
+      this.publishing.pc.close();
+    });
+    connection.on("joined", ({ room }) => {
+      if (this.publishing?.stale && this.publishing.room === room) {
+        this.republish().catch((error) => this.hooks.onError?.(error));
+      }
+    });
   }
 
   setIceServers(servers) {
@@ -69,12 +81,7 @@ export class Media {
     const watching = { room, pc, stream, video, answered: false };
     this.watching = watching;
     trickle(pc, this.connection, room, "subscribe", () => watching.answered);
-    pc.addEventListener("track", ({ track }) => {
-      stream.addTrack(track);
-      track.addEventListener("ended", () => stream.removeTrack(track));
-      this.applyOptions();
-      video.play().catch(() => {});
-    });
+    pc.addEventListener("track", () => this.applyOptions());
     try {
       await this.connection.request({ type: "rtc_subscribe", room });
     } catch (error) {
@@ -92,10 +99,14 @@ export class Media {
     this.connection.request({ type: "rtc_unsubscribe", room: watching.room }).catch(() => {});
   }
 
-  /** Audio only: no video is received. Slides only: no camera video is received. */
+  /**
+   * Audio only: no video is received. Slides only: no camera video is received. Either
+   * changes what the peer connection receives, so watching starts over.
+   */
   setOptions(options) {
     Object.assign(this.options, options);
-    this.applyOptions();
+    const watching = this.watching;
+    if (watching) this.watch(watching.room, watching.video).catch((error) => this.hooks.onError?.(error));
   }
 
   /** Whether a received video track should play under the current options. */
@@ -105,21 +116,28 @@ export class Media {
     return true;
   }
 
+  /**
+   * Show what is received now: every audio track, and one video, the screen share when there
+   * is one, else the camera. A track the server stopped sending (its transceiver is no longer
+   * receiving) leaves the stream, or the video would stay on its last frame.
+   */
   applyOptions() {
     const watching = this.watching;
     if (!watching) return;
-    for (const transceiver of watching.pc.getTransceivers()) {
-      const track = transceiver.receiver.track;
-      if (track.kind !== "video") continue;
-      track.enabled = this.wanted(track.id);
+    const live = watching.pc.getTransceivers()
+      .filter((transceiver) => ["recvonly", "sendrecv"].includes(transceiver.currentDirection))
+      .map((transceiver) => transceiver.receiver.track);
+    const videos = live.filter((track) => track.kind === "video" && this.wanted(track.id));
+    const shown = videos.find((track) => this.tracks.get(track.id)?.source === "screen") ?? videos[0];
+    const wanted = [...live.filter((track) => track.kind === "audio"), ...(shown ? [shown] : [])];
+    for (const track of watching.stream.getTracks()) {
+      if (!wanted.includes(track)) watching.stream.removeTrack(track);
     }
-    // Show the screen share when there is one, else the camera.
-    const videos = watching.stream.getVideoTracks().filter((track) => track.enabled);
-    const screen = videos.find((track) => this.tracks.get(track.id)?.source === "screen");
-    for (const track of watching.stream.getVideoTracks()) {
-      if (screen && track !== screen) track.enabled = false;
+    for (const track of wanted) {
+      if (!watching.stream.getTracks().includes(track)) watching.stream.addTrack(track);
     }
-    watching.video.classList.toggle("audio-only", videos.length === 0);
+    watching.video.classList.toggle("audio-only", !shown);
+    if (wanted.length) watching.video.play().catch(() => {});
   }
 
   async onOffer({ room, sdp }) {
@@ -136,6 +154,7 @@ export class Media {
         }
       }
       await watching.pc.setLocalDescription(await watching.pc.createAnswer());
+      this.applyOptions();
       await gathered(watching.pc);
       watching.answered = true;
       await this.connection.request({
@@ -183,6 +202,26 @@ export class Media {
       this.stopPublishing();
       throw error;
     }
+  }
+
+  /** A new publishing peer connection with the tracks already captured. */
+  async republish() {
+    const old = this.publishing;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const publishing = { ...old, pc, offered: false, stale: false };
+    this.publishing = publishing;
+    trickle(pc, this.connection, old.room, "publish", () => publishing.offered);
+    const sources = {};
+    for (const track of old.stream.getTracks()) {
+      pc.addTrack(track, old.stream);
+      sources[track.id] = track.kind === "audio" ? "microphone" : "camera";
+    }
+    const screen = old.screen?.track;
+    if (screen) {
+      publishing.screen = pc.addTrack(screen, new MediaStream([screen]));
+      sources[screen.id] = "screen";
+    }
+    await this.offer(publishing, sources);
   }
 
   async offer(publishing, sources) {

@@ -257,6 +257,17 @@ async fn frames_decoded(page: &Client) -> Result<u64> {
         .with_context(|| format!("framesDecoded is a number, not {frames}"))
 }
 
+/// The ids of the tracks a page's room lists as live, sorted.
+async fn live_tracks(page: &Client) -> Result<Vec<String>> {
+    let ids = page
+        .execute(
+            "return [...window.plenaryMedia.tracks.keys()].sort()",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(ids)?)
+}
+
 /// Wait, at most [`PATIENCE`], until a page has decoded more than `count` frames.
 async fn wait_for_frames(page: &Client, count: u64) -> Result<u64> {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -319,5 +330,71 @@ async fn a_host_goes_live_in_chromium_and_a_viewer_page_decodes_the_video() -> R
     host.close().await?;
     viewer.close().await?;
     late.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_host_moves_to_another_workshop_and_comes_back_after_a_dropped_connection() -> Result<()>
+{
+    let server = TestServer::start().await?;
+    let driver = Driver::start().await?;
+    let (first_room, second_room) = ("workshop-1", "workshop-2");
+    let viewer_link = server.server.invite_link(Role::Attendee, 1);
+    let host_link = server.server.invite_link(Role::Host, 1);
+    let first = enter_page(driver.media_page(&viewer_link).await?, "Vera", first_room).await?;
+    let second = enter_page(driver.media_page(&viewer_link).await?, "Walt", second_room).await?;
+    let host = enter_page(driver.media_page(&host_link).await?, "Hugo", first_room).await?;
+
+    wait_for(&host, "#go-live:not([hidden])")
+        .await?
+        .click()
+        .await?;
+    wait_for_frames(&first, 0).await?;
+
+    // One action moves the stream; the browser keeps its camera.
+    wait_for(&host, "#move-row:not([hidden]) #move-room")
+        .await?
+        .select_by_value(second_room)
+        .await?;
+    wait_for(&host, "#move-go").await?.click().await?;
+    wait_for_frames(&second, 0).await?;
+    first
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(
+            "//p[@id='stage-status' and contains(text(), 'Nobody')]",
+        ))
+        .await
+        .context("the first room's viewer sees the host leave")?;
+    wait_for(&host, "#room:not([hidden])").await?;
+    assert_eq!(
+        host.current_url().await?.fragment(),
+        Some(format!("room={second_room}").as_str())
+    );
+
+    // The host's WebSocket drops: it reconnects and publishes again on its own, and the
+    // viewer plays the new tracks.
+    let before = live_tracks(&second).await?;
+    assert!(!before.is_empty());
+    host.execute("window.plenaryMedia.connection.socket.close()", vec![])
+        .await?;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let now = live_tracks(&second).await?;
+        if !now.is_empty() && now != before {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the host did not publish again after reconnecting: {now:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // (Stats of the ended tracks may be gone: count from now.)
+    let resumed = frames_decoded(&second).await?;
+    wait_for_frames(&second, resumed + 30).await?;
+
+    for page in [first, second, host] {
+        page.close().await?;
+    }
     Ok(())
 }
