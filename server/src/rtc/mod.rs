@@ -296,6 +296,7 @@ impl Sfu {
     }
 
     /// `rtc_publish`: answer the client's offer.
+    #[tracing::instrument(skip_all, fields(conn = caller.conn, user = %caller.person.user.id, %room))]
     pub async fn publish(
         &self,
         caller: Caller,
@@ -546,6 +547,7 @@ impl Sfu {
     }
 
     /// `rtc_unpublish`.
+    #[tracing::instrument(skip(self))]
     pub async fn unpublish(&self, conn: ConnId, room: &str) -> Result<(), RtcError> {
         let publisher = self.publisher_in(conn, room).ok_or_else(|| {
             RtcError::new(ErrorCode::NotFound, format!("nothing published in {room}"))
@@ -562,6 +564,7 @@ impl Sfu {
     }
 
     /// `rtc_move`: the same peer connection's tracks leave `from` and appear in `to`.
+    #[tracing::instrument(skip_all, fields(conn = caller.conn, user = %caller.person.user.id, %from, %to))]
     pub async fn move_tracks(
         &self,
         caller: Caller,
@@ -590,6 +593,7 @@ impl Sfu {
     }
 
     /// `rtc_subscribe`: a receiving peer connection with the room's tracks; its offer follows.
+    #[tracing::instrument(skip_all, fields(conn = caller.conn, user = %caller.person.user.id, %room))]
     pub async fn subscribe(
         &self,
         caller: Caller,
@@ -689,6 +693,7 @@ impl Sfu {
     }
 
     /// `rtc_answer` for a subscriber's offer.
+    #[tracing::instrument(skip(self, sdp))]
     pub async fn answer(&self, conn: ConnId, room: &str, sdp: String) -> Result<(), RtcError> {
         let answer = RTCSessionDescription::answer(sdp)
             .map_err(|error| RtcError::new(ErrorCode::BadRequest, format!("bad SDP: {error}")))?;
