@@ -3,6 +3,7 @@
 //! assertion counts packets that actually arrived.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +25,8 @@ use webrtc::media::Sample;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-use webrtc::rtp_transceiver::rtp_codec::RTCRtpCodecCapability;
+use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use webrtc::rtp_transceiver::rtp_codec::{RTCRtpCodecCapability, RTPCodecType};
 use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
 use webrtc::track::track_local::TrackLocal;
 use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
@@ -80,6 +82,8 @@ struct Publisher {
     senders: Vec<JoinHandle<()>>,
     /// The microphone's sender, to stop publishing it.
     microphone: Arc<RTCRtpSender>,
+    /// PLIs received for the camera.
+    keyframe_requests: Arc<AtomicU64>,
 }
 
 impl Publisher {
@@ -104,8 +108,21 @@ impl Publisher {
             "microphone".into(),
             "host".into(),
         ));
-        pc.add_track(Arc::clone(&camera) as Arc<dyn TrackLocal + Send + Sync>)
+        let camera_sender = pc
+            .add_track(Arc::clone(&camera) as Arc<dyn TrackLocal + Send + Sync>)
             .await?;
+        // Keyframe requests that reach the publisher's camera.
+        let keyframe_requests = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&keyframe_requests);
+        tokio::spawn(async move {
+            while let Ok((packets, _)) = camera_sender.read_rtcp().await {
+                let plis = packets
+                    .iter()
+                    .filter(|packet| packet.as_any().is::<PictureLossIndication>())
+                    .count();
+                counted.fetch_add(plis as u64, Ordering::Relaxed);
+            }
+        });
         let microphone_sender = pc
             .add_track(Arc::clone(&microphone) as Arc<dyn TrackLocal + Send + Sync>)
             .await?;
@@ -119,6 +136,7 @@ impl Publisher {
             pc,
             senders,
             microphone: microphone_sender,
+            keyframe_requests,
         })
     }
 
@@ -273,6 +291,8 @@ fn send_samples(
 struct Received {
     packets: HashMap<u8, u64>,
     tracks: Vec<String>,
+    /// The SSRC the video arrives with, for keyframe requests.
+    video_ssrc: Option<u32>,
 }
 
 /// A person receiving a room's media. A task answers the server's offers (every
@@ -280,7 +300,7 @@ struct Received {
 struct Viewer {
     received: Arc<Mutex<Received>>,
     messages: mpsc::UnboundedReceiver<Value>,
-    _pc: Arc<RTCPeerConnection>,
+    pc: Arc<RTCPeerConnection>,
     signalling: JoinHandle<()>,
 }
 
@@ -294,6 +314,9 @@ impl Viewer {
             // Read in a task of its own: a loop inside on_track would hold back later tracks.
             tokio::spawn(async move {
                 lock(&counts).tracks.push(remote.id());
+                if remote.kind() == RTPCodecType::Video {
+                    lock(&counts).video_ssrc = Some(remote.ssrc());
+                }
                 while let Ok((packet, _)) = remote.read_rtp().await {
                     *lock(&counts)
                         .packets
@@ -333,9 +356,20 @@ impl Viewer {
         Ok(Viewer {
             received,
             messages,
-            _pc: pc,
+            pc,
             signalling,
         })
+    }
+
+    /// Ask for a keyframe of the video it receives, as a decoder that lost one does.
+    async fn request_keyframe(&self) -> Result<()> {
+        let media_ssrc = lock(&self.received).video_ssrc.context("no video yet")?;
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc,
+        };
+        self.pc.write_rtcp(&[Box::new(pli)]).await?;
+        Ok(())
     }
 
     fn packets(&self, payload_type: u8) -> u64 {
@@ -834,5 +868,39 @@ async fn behind_a_nat_the_server_announces_its_public_address() -> Result<()> {
         addresses.iter().all(|address| *address == "203.0.113.7"),
         "{addresses:?}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn keyframe_requests_reach_the_publisher_when_a_viewer_connects_and_asks() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
+    host.publish(WORKSHOP).await?;
+    let viewer = Viewer::subscribe(
+        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
+        WORKSHOP,
+    )
+    .await?;
+    viewer.wait_for_packets(&[VP8], 1).await?;
+    // The viewer's connection coming up asked for a keyframe on its behalf.
+    let requests = || host.keyframe_requests.load(Ordering::Relaxed);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while requests() == 0 {
+        if tokio::time::Instant::now() > deadline {
+            bail!("no keyframe was requested for the new viewer");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The viewer's own PLI goes upstream too (at most one per 250 ms per track, so it asks
+    // again until one passes).
+    let before = requests();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while requests() == before {
+        if tokio::time::Instant::now() > deadline {
+            bail!("the viewer's keyframe request never reached the publisher");
+        }
+        viewer.request_keyframe().await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     Ok(())
 }
