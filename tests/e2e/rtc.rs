@@ -26,6 +26,7 @@ use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use webrtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
 use webrtc::rtp_transceiver::rtp_codec::{RTCRtpCodecCapability, RTPCodecType};
 use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
 use webrtc::track::track_local::TrackLocal;
@@ -47,6 +48,8 @@ async fn peer_connection() -> Result<Arc<RTCPeerConnection>> {
     settings.set_ip_filter(Box::new(|ip: std::net::IpAddr| ip.is_loopback()));
     settings.set_network_types(vec![NetworkType::Udp4]);
     settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
+    // A repaired packet arrives again with its sequence number: let it through, to see it.
+    settings.disable_srtp_replay_protection(true);
     let api = APIBuilder::new()
         .with_media_engine(media)
         .with_interceptor_registry(registry)
@@ -291,8 +294,11 @@ fn send_samples(
 struct Received {
     packets: HashMap<u8, u64>,
     tracks: Vec<String>,
-    /// The SSRC the video arrives with, for keyframe requests.
+    /// The SSRC the video arrives with, for keyframe and retransmission requests.
     video_ssrc: Option<u32>,
+    /// How often each video sequence number arrived, and the latest one.
+    video_seqs: HashMap<u16, u32>,
+    last_video_seq: Option<u16>,
 }
 
 /// A person receiving a room's media. A task answers the server's offers (every
@@ -317,7 +323,14 @@ impl Viewer {
                 if remote.kind() == RTPCodecType::Video {
                     lock(&counts).video_ssrc = Some(remote.ssrc());
                 }
+                let video = remote.kind() == RTPCodecType::Video;
                 while let Ok((packet, _)) = remote.read_rtp().await {
+                    if video {
+                        let mut counts = lock(&counts);
+                        let seq = packet.header.sequence_number;
+                        *counts.video_seqs.entry(seq).or_default() += 1;
+                        counts.last_video_seq = Some(seq);
+                    }
                     *lock(&counts)
                         .packets
                         .entry(packet.header.payload_type)
@@ -369,6 +382,21 @@ impl Viewer {
             media_ssrc,
         };
         self.pc.write_rtcp(&[Box::new(pli)]).await?;
+        Ok(())
+    }
+
+    /// Report a video packet as lost, as a receiver that missed it does.
+    async fn report_lost(&self, seq: u16) -> Result<()> {
+        let media_ssrc = lock(&self.received).video_ssrc.context("no video yet")?;
+        let nack = TransportLayerNack {
+            sender_ssrc: 0,
+            media_ssrc,
+            nacks: vec![NackPair {
+                packet_id: seq,
+                lost_packets: 0,
+            }],
+        };
+        self.pc.write_rtcp(&[Box::new(nack)]).await?;
         Ok(())
     }
 
@@ -900,6 +928,40 @@ async fn keyframe_requests_reach_the_publisher_when_a_viewer_connects_and_asks()
             bail!("the viewer's keyframe request never reached the publisher");
         }
         viewer.request_keyframe().await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_viewer_that_reports_a_lost_packet_gets_it_again() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
+    host.publish(WORKSHOP).await?;
+    let viewer = Viewer::subscribe(
+        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
+        WORKSHOP,
+    )
+    .await?;
+    viewer.wait_for_packets(&[VP8], 10).await?;
+    let lost = lock(&viewer.received)
+        .last_video_seq
+        .context("video arrived")?;
+    let arrivals = || {
+        lock(&viewer.received)
+            .video_seqs
+            .get(&lost)
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(arrivals(), 1);
+    // The SFU keeps what it sent each viewer and sends it again on a NACK.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while arrivals() < 2 {
+        if tokio::time::Instant::now() > deadline {
+            bail!("packet {lost} was reported lost and never sent again");
+        }
+        viewer.report_lost(lost).await?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
