@@ -10,6 +10,7 @@ import {
   t, has, timeZone, formatStart, formatEnd, formatClock, translatePage,
 } from "/i18n.js";
 import { Connection } from "/connection.js";
+import { Media } from "/media.js";
 
 const STAFF_ROLES = new Set(["moderator", "host", "organiser"]);
 const TOKEN_KEY = "plenary.token";
@@ -73,6 +74,8 @@ const state = {
   replyTo: null,
   /** The moderation log shown: {session, entries}. */
   modLog: null,
+  /** People brought on stage in the entered room. */
+  onStage: new Set(),
 };
 
 /** What the client knows of one joined room. */
@@ -108,6 +111,9 @@ function roomData(room = state.room) {
 }
 
 const connection = new Connection();
+const media = new Media(connection, { onTracks: renderStage, onError: showError });
+// For tests and the curious: decoded frames of the stage video.
+window.plenaryMedia = media;
 const reducedMotion = typeof matchMedia === "function"
   ? matchMedia("(prefers-reduced-motion: reduce)")
   : { matches: true };
@@ -312,7 +318,8 @@ function onJoinSubmit(submitEvent) {
   connection.start(state.invite ? { token: state.invite, name } : { name });
 }
 
-function onWelcome({ user, token }) {
+function onWelcome({ user, token, iceServers }) {
+  media.setIceServers(iceServers);
   const firstTime = state.user === null;
   const roleChanged = state.user?.role !== user.role;
   state.user = user;
@@ -330,6 +337,7 @@ function onWelcome({ user, token }) {
   $("user").hidden = false;
   document.body.dataset.role = user.role;
   $("staff-nav").hidden = !isStaff();
+  renderPublishControls();
   if (firstTime) route(); // a staff view in the URL waited for the person
   if (roleChanged) renderView();
 }
@@ -610,8 +618,10 @@ function renderView() {
 
 /** Join the rooms wanted (the entered one and the watched ones), leave the rest. */
 function syncJoins() {
+  if (media.watching && media.watching.room !== state.room) media.stopWatching();
   const wanted = new Set(state.watching);
   if (state.room) wanted.add(state.room);
+  if (media.publishing && !wanted.has(media.publishing.room)) stopLive();
   for (const room of state.removed) wanted.delete(room);
   for (const room of [...state.data.keys()]) {
     if (!wanted.has(room)) {
@@ -667,6 +677,10 @@ function enterRoom(roomId) {
   syncJoins();
   showView("room");
   renderRoom();
+  // A room joined already (watched from the console or overview) plays at once; a new one
+  // plays when it is joined (`onJoined`).
+  if (roomData(roomId)?.ready) media.watch(roomId, $("stage-video")).catch(showError);
+  renderPublishControls();
   $("room-title").focus();
 }
 
@@ -763,6 +777,11 @@ function onSnapshot({ room, snapshot }) {
   data.mutedUntil = snapshot.muted_until ? Date.parse(snapshot.muted_until) : null;
   data.expanded = false;
   data.olderDone = false;
+  if (room === state.room) {
+    state.onStage = new Set(snapshot.on_stage ?? []);
+    media.setTracks(room, snapshot.tracks ?? []);
+    renderPublishControls();
+  }
   if (state.view === "room" && room === state.room) {
     $("room-joining").textContent = "";
     renderChat();
@@ -828,6 +847,19 @@ function onRoomEvent({ room, event }) {
       break;
     case "person_removed":
       if (entered) $("chat-status").textContent = t("chat.removedOther", { name: event.user?.name ?? "" });
+      break;
+    case "tracks":
+      if (room === state.room) media.setTracks(room, event.tracks ?? []);
+      break;
+    case "stage":
+      if (room !== state.room) break;
+      if (event.allowed) state.onStage.add(event.user);
+      else state.onStage.delete(event.user);
+      if (event.user === state.user?.id) {
+        if (!event.allowed) stopLive();
+        else showNotice(t("stage.onStage"));
+      }
+      renderPublishControls();
       break;
     default:
       return; // a kind this client does not know yet
@@ -1002,6 +1034,100 @@ function onHandsClear(clickEvent) {
   const button = clickEvent.currentTarget;
   if (isBusy(button)) return;
   busy(button, connection.request({ type: "clear_hands", room: state.room })).catch(showError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage: the room's media, and going live
+
+/** Watch the room's media once the room is joined (again after a reconnect). */
+function onJoined({ room }) {
+  if (room !== state.room) return;
+  media.watch(room, $("stage-video")).catch(showError);
+}
+
+function renderStage(tracks) {
+  const names = [...new Set([...tracks.values()].map((track) => track.publisher.name))];
+  $("stage-status").textContent = names.length
+    ? t("stage.live", { names: listFormat(names) })
+    : t("stage.waiting");
+}
+
+/** Whether this person may publish in the current room (the server checks again). */
+function mayPublish() {
+  return isStaff() || Boolean(state.user && state.onStage?.has(state.user.id));
+}
+
+function renderPublishControls() {
+  const live = Boolean(media.publishing);
+  $("publish-controls").hidden = !state.room || (!mayPublish() && !live);
+  $("go-live").hidden = live;
+  for (const id of ["toggle-mic", "toggle-camera", "share-screen", "stop-live", "preview"]) {
+    $(id).hidden = !live;
+  }
+  $("move-row").hidden = !live || !isStaff();
+  $("publish-status").textContent = live
+    ? t("stage.youAreLive", { room: state.rooms.get(media.publishing.room)?.name ?? "" })
+    : "";
+  const select = $("move-room");
+  select.replaceChildren(...[...state.rooms.values()]
+    .filter((room) => room.id !== media.publishing?.room)
+    .map((room) => el("option", { value: room.id, text: room.name })));
+}
+
+async function goLive() {
+  $("go-live").disabled = true;
+  try {
+    await media.publish(state.room, $("preview"));
+  } catch (error) {
+    showError(error);
+  } finally {
+    $("go-live").disabled = false;
+    renderPublishControls();
+  }
+}
+
+function stopLive() {
+  media.stopPublishing();
+  renderPublishControls();
+}
+
+function toggleMedia(kind, button, onKey, offKey) {
+  const enabled = media.toggle(kind);
+  button.textContent = t(enabled ? onKey : offKey);
+}
+
+async function shareScreen() {
+  try {
+    if (media.publishing?.screen) {
+      await media.stopScreen();
+      $("share-screen").textContent = t("stage.shareScreen");
+    } else {
+      await media.shareScreen();
+      $("share-screen").textContent = t("stage.stopScreen");
+    }
+  } catch (error) {
+    showError(error);
+  }
+}
+
+/** Move the stream to another room and follow it there: one action for the host. */
+async function moveLive() {
+  const to = $("move-room").value;
+  if (!to || !media.publishing) return;
+  // Join the other room first (the server moves tracks only into a joined room), then
+  // follow the stream there.
+  const watched = state.watching.has(to);
+  state.watching.add(to);
+  syncJoins();
+  try {
+    await media.moveTo(to);
+    if (!watched) state.watching.delete(to);
+    navigate("room", to);
+  } catch (error) {
+    if (!watched) state.watching.delete(to);
+    syncJoins();
+    showError(error);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2221,12 +2347,25 @@ function bindInterface() {
   $("rooms-overview-grid").addEventListener("click", onOverviewClick);
 
   $("notice-dismiss").addEventListener("click", () => showNotice(""));
+  $("go-live").addEventListener("click", goLive);
+  $("stop-live").addEventListener("click", stopLive);
+  $("toggle-mic").addEventListener("click", (clickEvent) =>
+    toggleMedia("audio", clickEvent.target, "stage.mute", "stage.unmute"));
+  $("toggle-camera").addEventListener("click", (clickEvent) =>
+    toggleMedia("video", clickEvent.target, "stage.cameraOff", "stage.cameraOn"));
+  $("share-screen").addEventListener("click", shareScreen);
+  $("move-go").addEventListener("click", moveLive);
+  $("audio-only").addEventListener("change", (changeEvent) =>
+    media.setOptions({ audioOnly: changeEvent.target.checked }));
+  $("slides-only").addEventListener("change", (changeEvent) =>
+    media.setOptions({ slidesOnly: changeEvent.target.checked }));
   window.addEventListener("popstate", route);
 
   connection.on("status", renderStatus);
   connection.on("welcome", onWelcome);
   connection.on("unauthorized", onUnauthorized);
   connection.on("snapshot", onSnapshot);
+  connection.on("joined", onJoined);
   connection.on("event", onRoomEvent);
   connection.on("room-error", onRoomError);
   connection.on("removed", onRemoved);

@@ -243,7 +243,11 @@ export class Connection {
       this.credentials = { token: message.token };
     }
     this.setState("online");
-    this.emit("welcome", { user: message.user, token: message.token ?? null });
+    this.emit("welcome", {
+      user: message.user,
+      token: message.token ?? null,
+      iceServers: message.ice_servers ?? [],
+    });
     for (const room of this.rooms.keys()) this.sendJoin(room);
     // Messages cut off by the drop, sent again after the joins they need.
     const resend = this.resend;
@@ -290,6 +294,10 @@ export class Connection {
         // Frames outside the event log, about a room this connection is in.
         if (this.rooms.has(message.room)) this.emit(message.type, message);
         return;
+      case "rtc_offer":
+      case "rtc_candidate":
+        this.emit(message.type, message);
+        break;
       default:
         break;
     }
@@ -339,6 +347,7 @@ export class Connection {
     }
     // Else: joined with `since`; the missed events follow and advance lastSeq.
     entry.joined = true;
+    this.emit("joined", { room: message.room });
     const buffered = entry.buffer;
     entry.buffer = [];
     buffered.sort((a, b) => a.seq - b.seq);

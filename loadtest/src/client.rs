@@ -55,7 +55,8 @@ pub async fn expect(socket: &mut Socket, want: &str) -> Result<ServerMessage> {
                 match (&message, want) {
                     (ServerMessage::Welcome { .. }, "welcome")
                     | (ServerMessage::Joined { .. }, "joined")
-                    | (ServerMessage::Ack { .. }, "ack") => return Ok(message),
+                    | (ServerMessage::Ack { .. }, "ack")
+                    | (ServerMessage::RtcAnswer { .. }, "rtc_answer") => return Ok(message),
                     (ServerMessage::Error { code, message, .. }, _) => {
                         bail!("server refused ({}): {message}", code_name(*code))
                     }

@@ -5,6 +5,7 @@
 //! `qa-storm`, `join-storm`; `slow-consumer` and `flood` (chat-fanout beside stuck readers or
 //! flooding connections, compared with a run without them); `crash` (kill -9 and restart
 //! mid-run, then check the log) and `post-storm` (posting as fast as acks come). Each shows progress, ends by itself (bounded in count and
+//! `qa-storm`, `join-storm` and `sfu` (media through the SFU). Each shows progress, ends by itself (bounded in count and
 //! time), writes a JSON result and prints a markdown table; `--plot` draws latency.
 //!
 //! Without `--url` the loadtest starts the server itself: the `plenary` binary next to its
@@ -19,6 +20,7 @@ mod misbehave;
 mod qa;
 mod report;
 mod server;
+mod sfu;
 
 use std::path::PathBuf;
 
@@ -88,6 +90,8 @@ enum Scenario {
     Crash(crash::CrashArgs),
     /// P posters each sending the next message when the last is acknowledged.
     PostStorm(crash::PostStormArgs),
+    /// One host publishing video and audio, V viewers subscribing one after another.
+    Sfu(sfu::SfuArgs),
     /// One client process of `connections` (started by the loadtest itself).
     #[command(hide = true)]
     Worker(crowd::WorkerArgs),
@@ -341,6 +345,51 @@ async fn main() -> Result<()> {
             ))
             .collect();
             ("join-storm", single("join-storm", rows, json!(result)))
+        }
+        Scenario::Sfu(args) => {
+            let (local, url) = target(common, Kind::Plenary)?;
+            let result = sfu::run(&url, local.as_ref(), args).await?;
+            let ms = |value: f64| format!("{value:.0} ms");
+            let rows = vec![
+                row(
+                    "viewers (receiving)",
+                    format!("{} ({})", result.viewers, result.receiving),
+                ),
+                row(
+                    "rtc_subscribe → first video packet p50 / p90 / max",
+                    format!(
+                        "{} / {} / {}",
+                        ms(result.first_packet_ms[0]),
+                        ms(result.first_packet_ms[1]),
+                        ms(result.first_packet_ms[2])
+                    ),
+                ),
+                row(
+                    "packets forwarded/s (all viewers)",
+                    format!("{:.0}", result.packets_per_sec),
+                ),
+                row(
+                    "delivered (by RTP sequence numbers)",
+                    format!("{:.4}", result.delivered_ratio),
+                ),
+                row(
+                    "server CPU in the window",
+                    result.server_cpu_seconds.map_or("n/a".into(), |cpu| {
+                        format!("{cpu:.2} s of {:.1} s", result.window_seconds)
+                    }),
+                ),
+                row(
+                    "server CPU per forwarded packet",
+                    result
+                        .server_cpu_us_per_packet
+                        .map_or("n/a".into(), |us| format!("{us:.1} µs")),
+                ),
+                row(
+                    "server peak RSS",
+                    result.server_peak_rss_bytes.map_or("n/a".into(), mib),
+                ),
+            ];
+            ("sfu", single("sfu", rows, json!(result)))
         }
     };
     let mut report = report;

@@ -247,11 +247,60 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         minutes: Option<u32>,
     },
+    /// Publish media to a room: `sdp` is the client's offer; the answer is `rtc_answer` with
+    /// `pc: "publish"`. Hosts, moderators and organisers of the room may publish, and
+    /// attendees a host or moderator brought on stage (`grant_stage`); others get
+    /// `forbidden`. The connection must have joined the room. Offering again on the same
+    /// room renegotiates (adding a screen share, say); publishing to another room first ends
+    /// the tracks published elsewhere.
+    RtcPublish {
+        room: RoomId,
+        sdp: String,
+        /// What each published track is, by its track id (the SDP's `msid` track id, which is
+        /// the browser's `MediaStreamTrack.id`) or its stream id. Unlisted audio counts as
+        /// `microphone`, unlisted video as `camera`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        sources: BTreeMap<String, TrackSource>,
+    },
+    /// Receive a room's media. The server sends `rtc_offer` (`pc: "subscribe"`) with the
+    /// room's live tracks, and a new `rtc_offer` whenever they change; the client answers
+    /// each with `rtc_answer`. The connection must have joined the room.
+    RtcSubscribe { room: RoomId },
+    /// The client's answer to the server's `rtc_offer` (`pc` is `subscribe`).
+    RtcAnswer {
+        room: RoomId,
+        pc: PcKind,
+        sdp: String,
+    },
+    /// A trickled ICE candidate for one of the connection's peer connections. Optional:
+    /// the server's SDPs carry its candidates, and it reads the client's from its SDPs.
+    RtcCandidate {
+        room: RoomId,
+        pc: PcKind,
+        candidate: IceCandidate,
+    },
+    /// Stop publishing to a room: its viewers see the tracks end. Answered by `ack`.
+    RtcUnpublish { room: RoomId },
+    /// Stop receiving a room's media. Answered by `ack`.
+    RtcUnsubscribe { room: RoomId },
+    /// Move what this connection publishes from room `from` to room `to` in one step, on
+    /// the same peer connection: `from`'s viewers see the tracks end, `to`'s see them
+    /// start, and the browser keeps its camera. Needs the right to publish in `to`.
+    /// Answered by `ack`.
+    RtcMove { from: RoomId, to: RoomId },
+    /// Let a person publish in this room, or take the right away (hosts and moderators of
+    /// the room). Taking it away ends their tracks at once. Answered by `ack`; the room
+    /// receives a `stage` event.
+    GrantStage {
+        room: RoomId,
+        user: UserId,
+        allowed: bool,
+    },
 }
 
 impl ClientMessage {
     /// Every `type` a client may send, for telling `unknown_type` from `bad_request`.
-    pub const TYPES: [&'static str; 22] = [
+    pub const TYPES: [&'static str; 30] = [
         "hello",
         "join",
         "leave",
@@ -274,7 +323,94 @@ impl ClientMessage {
         "hand",
         "clear_hands",
         "session_control",
+        "rtc_publish",
+        "rtc_subscribe",
+        "rtc_answer",
+        "rtc_candidate",
+        "rtc_unpublish",
+        "rtc_unsubscribe",
+        "rtc_move",
+        "grant_stage",
     ];
+}
+
+/// Which of a connection's peer connections in a room a signalling message is about: the
+/// one it publishes on (the client offers) or the one it receives on (the server offers).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum PcKind {
+    Publish,
+    Subscribe,
+}
+
+/// An ICE candidate as the browser's `RTCIceCandidate.toJSON()` gives it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct IceCandidate {
+    /// The `candidate:…` attribute; empty for the end of candidates.
+    pub candidate: String,
+    #[serde(
+        default,
+        rename = "sdpMid",
+        alias = "sdp_mid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_mid: Option<String>,
+    #[serde(
+        default,
+        rename = "sdpMLineIndex",
+        alias = "sdp_mline_index",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_mline_index: Option<u16>,
+    #[serde(
+        default,
+        rename = "usernameFragment",
+        alias = "username_fragment",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub username_fragment: Option<String>,
+}
+
+/// What a published track carries.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackSource {
+    Camera,
+    Microphone,
+    Screen,
+}
+
+/// Audio or video.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackKind {
+    Audio,
+    Video,
+}
+
+/// A live track of a room, as the `tracks` event and the snapshot list it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    /// The track's id in the server's `rtc_offer` (the `msid` track id, which browsers use
+    /// as the received `MediaStreamTrack.id`).
+    pub id: String,
+    /// The stream id in the server's `rtc_offer`: one per publisher, so their audio and
+    /// video play in sync.
+    pub stream: String,
+    pub kind: TrackKind,
+    pub source: TrackSource,
+    pub publisher: Author,
+}
+
+/// A STUN or TURN server the client's peer connections should use, as in the browser's
+/// `RTCIceServer`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// The first fields of any client frame, read before the whole message so that an answer to
@@ -356,6 +492,9 @@ pub enum ServerMessage {
         /// the client keeps it and says hello with it next time, so it stays the same person.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// STUN and TURN servers for the client's peer connections (absent: none needed).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// Answer to `join`.
     Joined {
@@ -431,6 +570,29 @@ pub enum ServerMessage {
     /// This connection was removed from a room by a moderator; it no longer receives its
     /// events and cannot join it again.
     Removed { room: RoomId },
+    /// The server's answer to `rtc_publish` (`pc: "publish"`). It carries the server's ICE
+    /// candidates, so clients that do not trickle need nothing else.
+    RtcAnswer {
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+        room: RoomId,
+        pc: PcKind,
+        sdp: String,
+    },
+    /// The server's offer for the connection's `subscribe` peer connection in a room, sent
+    /// after `rtc_subscribe` and again whenever the room's tracks change. Answer it with
+    /// `rtc_answer`. At most one is outstanding per room and connection.
+    RtcOffer {
+        room: RoomId,
+        pc: PcKind,
+        sdp: String,
+    },
+    /// A server ICE candidate found after its SDP was sent (slow STUN or TURN).
+    RtcCandidate {
+        room: RoomId,
+        pc: PcKind,
+        candidate: IceCandidate,
+    },
 }
 
 fn is_false(value: &bool) -> bool {
@@ -461,6 +623,12 @@ pub struct RoomSnapshot {
     /// Where each of the room's sessions is on the clock.
     #[serde(default)]
     pub phases: BTreeMap<SessionId, SessionPhase>,
+    /// The room's live tracks.
+    #[serde(default)]
+    pub tracks: Vec<TrackInfo>,
+    /// Attendees a host or moderator brought on stage (they may publish here).
+    #[serde(default)]
+    pub on_stage: Vec<UserId>,
 }
 
 /// A person's choices in one poll.
@@ -500,6 +668,10 @@ pub enum RoomEvent {
         session: SessionId,
         phase: SessionPhase,
     },
+    /// The room's live tracks changed; this is the whole new list.
+    Tracks { tracks: Vec<TrackInfo> },
+    /// A host or moderator let a person publish in this room, or took the right away.
+    Stage { user: UserId, allowed: bool },
 }
 
 /// One entry of a session's moderation log.
@@ -897,6 +1069,43 @@ mod tests {
                 room: room(),
                 user: None,
             },
+            ClientMessage::RtcPublish {
+                room: room(),
+                sdp: "v=0".into(),
+                sources: BTreeMap::from([("cam".into(), TrackSource::Camera)]),
+            },
+            ClientMessage::RtcSubscribe { room: room() },
+            ClientMessage::RtcAnswer {
+                room: room(),
+                pc: PcKind::Subscribe,
+                sdp: "v=0".into(),
+            },
+            ClientMessage::RtcCandidate {
+                room: room(),
+                pc: PcKind::Publish,
+                candidate: IceCandidate {
+                    candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+                    sdp_mid: Some("0".into()),
+                    sdp_mline_index: Some(0),
+                    username_fragment: None,
+                },
+            },
+            ClientMessage::RtcUnpublish { room: room() },
+            ClientMessage::RtcUnsubscribe { room: room() },
+            ClientMessage::RtcMove {
+                from: room(),
+                to: "s".into(),
+            },
+            ClientMessage::GrantStage {
+                room: room(),
+                user: "u".into(),
+                allowed: true,
+            },
+            ClientMessage::SessionControl {
+                session: "s".into(),
+                action: SessionControl::Extend,
+                minutes: Some(5),
+            },
         ];
         let mut listed: Vec<&str> = ClientMessage::TYPES.to_vec();
         for message in every {
@@ -909,6 +1118,60 @@ mod tests {
             assert_eq!(back, message);
         }
         assert!(listed.is_empty(), "listed but not a message: {listed:?}");
+    }
+
+    #[test]
+    fn rtc_messages_use_the_documented_shape() {
+        let candidate: ClientMessage = serde_json::from_str(
+            r#"{"type":"rtc_candidate","room":"w1","pc":"publish","candidate":
+                {"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0",
+                 "sdpMLineIndex":0,"usernameFragment":"abcd"}}"#,
+        )
+        .expect("a browser's candidate.toJSON() parses");
+        assert!(matches!(
+            candidate,
+            ClientMessage::RtcCandidate {
+                pc: PcKind::Publish,
+                candidate: IceCandidate {
+                    sdp_mline_index: Some(0),
+                    ..
+                },
+                ..
+            }
+        ));
+        let publish: ClientMessage = serde_json::from_str(
+            r#"{"type":"rtc_publish","room":"w1","sdp":"v=0","sources":{"t1":"screen"}}"#,
+        )
+        .expect("documented rtc_publish parses");
+        assert!(matches!(
+            publish,
+            ClientMessage::RtcPublish { sources, .. } if sources["t1"] == TrackSource::Screen
+        ));
+        let offer = ServerMessage::RtcOffer {
+            room: "w1".into(),
+            pc: PcKind::Subscribe,
+            sdp: "v=0".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&offer).expect("serialises"),
+            r#"{"type":"rtc_offer","room":"w1","pc":"subscribe","sdp":"v=0"}"#
+        );
+        let tracks = RoomEvent::Tracks {
+            tracks: vec![TrackInfo {
+                id: "t".into(),
+                stream: "s".into(),
+                kind: TrackKind::Video,
+                source: TrackSource::Camera,
+                publisher: Author {
+                    id: "u".into(),
+                    name: "Ann".into(),
+                },
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&tracks).expect("serialises"),
+            r#"{"kind":"tracks","tracks":[{"id":"t","stream":"s","kind":"video","source":"camera","publisher":{"id":"u","name":"Ann"}}]}"#
+        );
     }
 
     #[test]

@@ -40,6 +40,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/connection.js"),
     ),
     (
+        "/media.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/media.js"),
+    ),
+    (
         "/i18n.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/i18n.js"),

@@ -3,7 +3,9 @@
 //!
 //! Layers, outermost first: `http` (axum routes) → `ws` (one connection's session) → `hub`
 //! (rooms and fan-out; no axum, no sockets) → `store` (SQLite). `programme`, `interchange`
-//! (schedule files in and out) and `auth` sit beside them as plain data and functions.
+//! (schedule files in and out), `clock` and `auth` sit beside them as plain data and
+//! functions; `rtc` (the SFU) sits beside the hub, which stays the authority on who may
+//! publish.
 
 pub mod auth;
 pub mod clock;
@@ -11,6 +13,7 @@ pub mod hub;
 pub mod interchange;
 pub mod people;
 pub mod programme;
+pub mod rtc;
 pub mod store;
 
 mod http;
@@ -28,9 +31,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
 use crate::clock::Clock;
-use crate::hub::{Hub, HubLimits, RoomLimits};
+use crate::hub::{Hub, HubLimits, HubParts, RoomLimits};
 use crate::people::{People, PersonLimits, Rate};
 use crate::programme::Programme;
+use crate::rtc::{RtcConfig, Sfu};
 use crate::store::{Persister, SqliteStore, Store, StoreError};
 
 /// How a server runs.
@@ -74,6 +78,8 @@ pub struct Config {
     /// Origins (`scheme://host[:port]`) allowed to open a WebSocket besides the server's
     /// own. Requests without an Origin header (non-browser clients) are allowed.
     pub allowed_origins: Vec<String>,
+    /// Media: ICE servers for clients, UDP ports, announced addresses.
+    pub rtc: RtcConfig,
 }
 
 impl Config {
@@ -97,6 +103,7 @@ impl Config {
             group_commit: true,
             clock: Clock::system(),
             doors: Duration::from_secs(10 * 60),
+            rtc: RtcConfig::new(listen.ip()),
         }
     }
 
@@ -131,6 +138,7 @@ pub(crate) struct AppState {
     pub keys: Arc<Keys>,
     pub config: Arc<Config>,
     pub people: Arc<People>,
+    pub sfu: Arc<Sfu>,
     /// Connections and room tasks, awaited on shutdown.
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
@@ -178,21 +186,34 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         room_queue: 1_024,
         room_batch: if config.group_commit { 256 } else { 1 },
     };
+    // Revocations of the right to publish or be in a room, from rooms to the SFU.
+    let (media_revoked, revocations) = tokio::sync::mpsc::channel(256);
     let hub = Hub::start(
-        store,
-        persister,
+        HubParts {
+            store,
+            persister,
+            limits,
+            clock: config.clock.clone(),
+            media_revoked,
+        },
         programme,
-        limits,
-        config.clock.clone(),
         &tasks,
         &shutdown,
     )?;
+    let sfu = Sfu::start(
+        config.rtc.clone(),
+        Arc::clone(&hub),
+        revocations,
+        &tasks,
+        &shutdown,
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(StartError::Listen)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
     let state = AppState {
         hub,
+        sfu,
         people: People::new(config.person_limits),
         keys: Arc::new(keys),
         config: Arc::new(config),

@@ -53,7 +53,68 @@ struct ServeArgs {
     #[arg(long)]
     no_group_commit: bool,
     #[command(flatten)]
+    rtc: RtcArgs,
+    #[command(flatten)]
     data: DataArgs,
+}
+
+#[derive(Args)]
+struct RtcArgs {
+    /// A STUN or TURN server for browsers: `stun:host:port`, or
+    /// `turn:host:port?transport=udp|user:password`. Repeat for several.
+    #[arg(
+        long = "ice-server",
+        env = "PLENARY_ICE_SERVERS",
+        value_delimiter = ','
+    )]
+    ice_servers: Vec<String>,
+    /// UDP ports for media, as `MIN-MAX` (open them in the firewall); any free port by
+    /// default.
+    #[arg(long, env = "PLENARY_RTC_PORTS", value_parser = parse_port_range)]
+    rtc_ports: Option<(u16, u16)>,
+    /// The public address to announce for media when behind a 1:1 NAT (a cloud VM's public
+    /// IP). Repeat for several.
+    #[arg(
+        long = "rtc-announce-ip",
+        env = "PLENARY_RTC_ANNOUNCE_IPS",
+        value_delimiter = ','
+    )]
+    announce_ips: Vec<std::net::IpAddr>,
+}
+
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (min, max) = text
+        .split_once('-')
+        .ok_or_else(|| format!("expected MIN-MAX, got {text:?}"))?;
+    let min: u16 = min
+        .trim()
+        .parse()
+        .map_err(|error| format!("{min:?}: {error}"))?;
+    let max: u16 = max
+        .trim()
+        .parse()
+        .map_err(|error| format!("{max:?}: {error}"))?;
+    if min == 0 || min > max {
+        return Err(format!("{text:?} is not a range of ports"));
+    }
+    Ok((min, max))
+}
+
+/// `url` or `url|username:credential`.
+fn parse_ice_server(text: &str) -> plenary_protocol::IceServer {
+    let (url, secret) = match text.split_once('|') {
+        Some((url, secret)) => (url, Some(secret)),
+        None => (text, None),
+    };
+    let (username, credential) = match secret.and_then(|secret| secret.split_once(':')) {
+        Some((username, credential)) => (Some(username.to_owned()), Some(credential.to_owned())),
+        None => (None, None),
+    };
+    plenary_protocol::IceServer {
+        urls: vec![url.trim().to_owned()],
+        username,
+        credential,
+    }
 }
 
 #[derive(Args)]
@@ -186,6 +247,19 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             config = config.without_rate_limits();
         }
         config.group_commit = !args.no_group_commit;
+        config.rtc.ice_servers = args
+            .rtc
+            .ice_servers
+            .iter()
+            .map(|s| parse_ice_server(s))
+            .collect();
+        config.rtc.udp_ports = args.rtc.rtc_ports;
+        config.rtc.nat_ips = args
+            .rtc
+            .announce_ips
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let server = start(config).await?;
         say(&format!("Plenary is listening on http://{}", server.addr()));
         if server.seeded_demo() {

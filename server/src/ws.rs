@@ -11,7 +11,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use plenary_protocol::{
-    ClientMessage, Envelope, ErrorCode, MAX_NAME_CHARS, MAX_REF_CHARS, Ref, RoomId, ServerMessage,
+    ClientMessage, Envelope, ErrorCode, MAX_NAME_CHARS, MAX_REF_CHARS, PcKind, Ref, RoomId,
+    ServerMessage,
 };
 
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use crate::hub::{
     RoomHandle, encode,
 };
 use crate::people::{Bucket, Limited, Slot};
+use crate::rtc::RtcError;
 
 /// Frames the writer sends before one flush.
 const WRITE_BATCH: usize = 64;
@@ -129,6 +131,7 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         }
     }
     session.leave_all().await;
+    state.sfu.disconnect(conn).await;
     outbox.close(CloseReason {
         code: 1000,
         reason: "bye",
@@ -388,6 +391,7 @@ impl Session {
             }
             ClientMessage::Leave { room } => {
                 self.joined.remove(&room);
+                self.state.sfu.leave(self.conn, &room).await;
                 let input = Input::Leave {
                     conn: self.conn,
                     reply: true,
@@ -441,6 +445,16 @@ impl Session {
                     None
                 }
             },
+            message @ (ClientMessage::RtcPublish { .. }
+            | ClientMessage::RtcSubscribe { .. }
+            | ClientMessage::RtcAnswer { .. }
+            | ClientMessage::RtcCandidate { .. }
+            | ClientMessage::RtcUnpublish { .. }
+            | ClientMessage::RtcUnsubscribe { .. }
+            | ClientMessage::RtcMove { .. }) => {
+                self.rtc(reference.clone(), caller, message).await;
+                None
+            }
             message => {
                 let (handle, action) = route(&hub, message);
                 Some((handle, act(caller, &reference, action)))
@@ -456,6 +470,61 @@ impl Session {
                 ErrorCode::NotFound,
                 "no such room, session, question or poll".into(),
             ),
+        }
+    }
+
+    /// Signalling: the SFU carries it out; the answer or error goes to this connection.
+    async fn rtc(&self, reference: Option<Ref>, caller: Caller, message: ClientMessage) {
+        let sfu = Arc::clone(&self.state.sfu);
+        let outbox = self.outbox.clone();
+        let conn = self.conn;
+        let ack = || {
+            Some(ServerMessage::Ack {
+                reference: reference.clone(),
+                id: None,
+            })
+        };
+        let answered: Result<Option<ServerMessage>, RtcError> = match message {
+            ClientMessage::RtcPublish { room, sdp, sources } => sfu
+                .publish(caller, outbox, room, sdp, sources, reference.clone())
+                .await
+                .map(Some),
+            ClientMessage::RtcSubscribe { room } => {
+                sfu.subscribe(caller, outbox, room).await.map(|()| ack())
+            }
+            ClientMessage::RtcAnswer { room, pc, sdp } => match pc {
+                PcKind::Subscribe => sfu.answer(conn, &room, sdp).await.map(|()| ack()),
+                PcKind::Publish => Err(RtcError {
+                    code: ErrorCode::BadRequest,
+                    message:
+                        "the server answers publish offers: rtc_answer is for pc \"subscribe\""
+                            .into(),
+                }),
+            },
+            ClientMessage::RtcCandidate {
+                room,
+                pc,
+                candidate,
+            } => sfu
+                .candidate(conn, &room, pc, candidate)
+                .await
+                .map(|()| None),
+            ClientMessage::RtcUnpublish { room } => {
+                sfu.unpublish(conn, &room).await.map(|()| ack())
+            }
+            ClientMessage::RtcUnsubscribe { room } => {
+                sfu.unsubscribe(conn, &room).await.map(|()| ack())
+            }
+            ClientMessage::RtcMove { from, to } => sfu
+                .move_tracks(caller, outbox, from, to)
+                .await
+                .map(|()| ack()),
+            _ => unreachable!("only signalling is dispatched here"),
+        };
+        match answered {
+            Ok(Some(message)) => self.send(&message),
+            Ok(None) => {}
+            Err(error) => self.refuse(reference, error.code, error.message),
         }
     }
 
@@ -535,6 +604,7 @@ impl Session {
             reference,
             user: person.user.clone(),
             token,
+            ice_servers: self.state.sfu.ice_servers(),
         });
         self.person = Some(Arc::new(person));
     }
@@ -654,11 +724,23 @@ fn route(hub: &crate::hub::Hub, message: ClientMessage) -> (Option<RoomHandle>, 
                 minutes,
             },
         ),
+        ClientMessage::GrantStage {
+            room,
+            user,
+            allowed,
+        } => (hub.room(&room), Action::GrantStage { user, allowed }),
         ClientMessage::Hello { .. }
         | ClientMessage::Join { .. }
         | ClientMessage::Leave { .. }
         | ClientMessage::Ask { .. }
-        | ClientMessage::CreatePoll { .. } => {
+        | ClientMessage::CreatePoll { .. }
+        | ClientMessage::RtcPublish { .. }
+        | ClientMessage::RtcSubscribe { .. }
+        | ClientMessage::RtcAnswer { .. }
+        | ClientMessage::RtcCandidate { .. }
+        | ClientMessage::RtcUnpublish { .. }
+        | ClientMessage::RtcUnsubscribe { .. }
+        | ClientMessage::RtcMove { .. } => {
             unreachable!("routed by Session::dispatch_signed_in")
         }
     }

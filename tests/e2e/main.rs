@@ -5,5 +5,6 @@ mod browser;
 mod import;
 mod interaction;
 mod limits;
+mod rtc;
 mod schedule;
 mod ws;

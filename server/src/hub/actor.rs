@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::room::{Input, Output, Room, RoomLimits, view_for};
-use super::{CloseReason, Command, ConnId, Outbox, encode};
+use super::{CloseReason, Command, ConnId, MediaRevoked, Outbox, encode};
 use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
 use plenary_protocol::{ErrorCode, ServerMessage};
@@ -29,15 +29,28 @@ struct Member {
 }
 
 /// Run a room until shutdown.
-pub async fn run(
-    mut room: Room,
-    batch: usize,
-    mut commands: mpsc::Receiver<Command>,
-    persister: Persister,
-    store: Arc<dyn Store>,
-    clock: Clock,
-    shutdown: CancellationToken,
-) {
+/// What every room's task works with.
+#[derive(Clone)]
+pub struct RoomContext {
+    /// Commands taken from the queue in one turn, and committed together.
+    pub batch: usize,
+    pub persister: Persister,
+    pub store: Arc<dyn Store>,
+    pub clock: Clock,
+    /// Where the room reports media rights it takes away, for the SFU.
+    pub media_revoked: mpsc::Sender<MediaRevoked>,
+    pub shutdown: CancellationToken,
+}
+
+pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context: RoomContext) {
+    let RoomContext {
+        batch,
+        persister,
+        store,
+        clock,
+        media_revoked,
+        shutdown,
+    } = context;
     // A manual clock (tests) wakes the room whenever it moves; the system clock never does.
     let mut moved = clock.subscribe();
     let mut members: HashMap<ConnId, Member> = HashMap::new();
@@ -153,6 +166,20 @@ pub async fn run(
                 }
                 Output::Dismiss { conn } => {
                     members.remove(&conn);
+                }
+                Output::Permit { reply, verdict } => {
+                    let _ = reply.send(verdict);
+                }
+                Output::MediaRevoked { user, receiving } => {
+                    let revoked = MediaRevoked {
+                        room: room.id().to_owned(),
+                        user,
+                        receiving,
+                    };
+                    // Bounded: the room waits rather than forget a revocation.
+                    if media_revoked.send(revoked).await.is_err() {
+                        tracing::debug!("no SFU listens for revocations");
+                    }
                 }
                 Output::Publish(event) => {
                     members.retain(|_, member| {

@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, Store, StoreError};
-pub use room::{Action, Caller, Input, RoomLimits, RoomSetup, SessionPlan};
+pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan};
 
 /// A connection's number, unique in this process.
 pub type ConnId = u64;
@@ -160,10 +160,22 @@ impl OutboxReceiver {
     }
 }
 
+/// A person lost the right to publish in a room (taken off stage), or to be there at all
+/// (removed by a moderator); the SFU ends their media there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRevoked {
+    pub room: RoomId,
+    pub user: plenary_protocol::UserId,
+    /// They were removed from the room: what they receive ends too, not only what they
+    /// publish.
+    pub receiving: bool,
+}
+
 /// A message to a room's task.
 pub struct Command {
     pub input: Input,
-    /// Where replies to the sender go; `None` for the hub's own inputs.
+    /// Where replies to the sender go; `None` for inputs nobody answers (from the hub or the
+    /// SFU).
     pub outbox: Option<Outbox>,
 }
 
@@ -190,12 +202,13 @@ impl RoomHandle {
             .map_err(|_| RoomClosed)
     }
 
-    /// Tell the room what the programme now says about it (see [`Input::Setup`]). It takes
-    /// effect in order with the commands already queued.
-    pub async fn set_setup(&self, setup: RoomSetup) -> Result<(), RoomClosed> {
+    /// Send a command that nobody answers, waiting while the room's queue is full. The hub
+    /// tells a room what an imported programme says about it this way (`Input::Setup`); it
+    /// takes effect in order with the commands already queued.
+    pub async fn tell(&self, input: Input) -> Result<(), RoomClosed> {
         self.commands
             .send(Command {
-                input: Input::Setup(setup),
+                input,
                 outbox: None,
             })
             .await
@@ -239,12 +252,19 @@ pub struct Hub {
 
 /// What the hub needs to start a room's task.
 struct RoomSpawner {
-    store: Arc<dyn Store>,
-    clock: Clock,
-    persister: Persister,
+    context: actor::RoomContext,
     limits: HubLimits,
     tasks: TaskTracker,
-    shutdown: CancellationToken,
+}
+
+/// What a hub starts from, besides the programme.
+pub struct HubParts {
+    pub store: Arc<dyn Store>,
+    pub persister: Persister,
+    pub limits: HubLimits,
+    pub clock: Clock,
+    /// Where rooms report media rights they take away, for the SFU.
+    pub media_revoked: mpsc::Sender<MediaRevoked>,
 }
 
 /// What a room needs to know of the programme: its kind, and its sessions with whether their
@@ -279,14 +299,18 @@ async fn blocking<T: Send + 'static>(
 impl Hub {
     /// Load every room of the programme from the store and start its task.
     pub fn start(
-        store: Arc<dyn Store>,
-        persister: Persister,
+        parts: HubParts,
         programme: Programme,
-        limits: HubLimits,
-        clock: Clock,
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Result<Arc<Hub>, StoreError> {
+        let HubParts {
+            store,
+            persister,
+            limits,
+            clock,
+            media_revoked,
+        } = parts;
         let hub = Hub {
             rooms: DashMap::new(),
             retired: DashMap::new(),
@@ -297,12 +321,16 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             programme: RwLock::new(Arc::new(programme)),
             spawner: RoomSpawner {
-                store,
-                clock,
-                persister,
+                context: actor::RoomContext {
+                    batch: limits.room_batch.max(1),
+                    persister,
+                    store,
+                    clock,
+                    media_revoked,
+                    shutdown: shutdown.clone(),
+                },
                 limits,
                 tasks: tasks.clone(),
-                shutdown: shutdown.clone(),
             },
             replacing: tokio::sync::Mutex::new(()),
         };
@@ -310,6 +338,7 @@ impl Hub {
         for room_def in &programme.rooms {
             let record = hub
                 .spawner
+                .context
                 .store
                 .load_room(&room_def.id, limits.room.load_limits())?;
             hub.start_room(setup_of(&programme, room_def), record);
@@ -329,15 +358,9 @@ impl Hub {
         let spawner = &self.spawner;
         let room = room::Room::restore(setup, record, spawner.limits.room);
         let (commands, queue) = mpsc::channel(spawner.limits.room_queue);
-        spawner.tasks.spawn(actor::run(
-            room,
-            spawner.limits.room_batch.max(1),
-            queue,
-            spawner.persister.clone(),
-            Arc::clone(&spawner.store),
-            spawner.clock.clone(),
-            spawner.shutdown.clone(),
-        ));
+        spawner
+            .tasks
+            .spawn(actor::run(room, queue, spawner.context.clone()));
         self.rooms.insert(id, RoomHandle { commands });
     }
 
@@ -348,7 +371,7 @@ impl Hub {
     pub async fn replace_programme(&self, programme: Programme) -> Result<(), StoreError> {
         let _one_at_a_time = self.replacing.lock().await;
         let programme = Arc::new(programme);
-        let store = Arc::clone(&self.spawner.store);
+        let store = Arc::clone(&self.spawner.context.store);
         let saved = Arc::clone(&programme);
         blocking(move || store.save_programme(&saved)).await?;
 
@@ -360,11 +383,11 @@ impl Hub {
             match known {
                 Some(handle) => {
                     // A closed room means the server is shutting down; nothing to update.
-                    let _ = handle.set_setup(setup).await;
+                    let _ = handle.tell(Input::Setup(setup)).await;
                     self.rooms.insert(room_def.id.clone(), handle);
                 }
                 None => {
-                    let store = Arc::clone(&self.spawner.store);
+                    let store = Arc::clone(&self.spawner.context.store);
                     let id = room_def.id.clone();
                     let limits = self.spawner.limits.room.load_limits();
                     let record = blocking(move || store.load_room(&id, limits)).await?;
@@ -385,7 +408,7 @@ impl Hub {
                     kind: RoomKind::Stage,
                     sessions: HashMap::new(),
                 };
-                let _ = handle.set_setup(setup).await;
+                let _ = handle.tell(Input::Setup(setup)).await;
                 self.retired.insert(id, handle);
             }
         }

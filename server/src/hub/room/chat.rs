@@ -200,6 +200,12 @@ impl Room {
             sanction: Some(Sanction::Removed),
         }));
         self.removed.insert(person.id.clone(), person.clone());
+        // Their media here ends too: what they publish and what they receive.
+        self.on_stage.remove(user);
+        out.push(Output::MediaRevoked {
+            user: user.to_owned(),
+            receiving: true,
+        });
         let connections: Vec<_> = self
             .members
             .iter()

@@ -5,9 +5,11 @@
 //! The room owns its event sequence: every event gets the next `seq`, is kept in a bounded
 //! in-memory log for replay, and is rendered once per audience (everyone, staff, one person).
 //! The parts of a room live beside this file: `chat` (messages, mutes, removals), `qa`
-//! (questions and their moderation), `polls`, and `stage` (reactions, hands, presence).
+//! (questions and their moderation), `polls`, `stage` (reactions, hands, presence), and
+//! `media` (who may publish, which tracks are live).
 
 mod chat;
+mod media;
 mod polls;
 mod qa;
 mod schedule;
@@ -22,8 +24,9 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use plenary_protocol::{
     Author, ChatId, ChatMessage, ErrorCode, ModerateAction, PollAction, PollId, QuestionId, Ref,
-    RoomEvent, RoomId, RoomKind, RoomSnapshot, ServerMessage, SessionId, UserId,
+    RoomEvent, RoomId, RoomKind, RoomSnapshot, ServerMessage, SessionId, TrackInfo, UserId,
 };
+use tokio::sync::oneshot;
 
 use super::{ConnId, Person, encode};
 use crate::store::{Change, LoadLimits, RoomRecord, Sanction, StoredEvent};
@@ -61,15 +64,25 @@ pub enum Input {
     /// already asked stay; new ones need a session listed here. Sent by the hub, not by a
     /// connection, so nobody is answered.
     Setup(RoomSetup),
+    /// The SFU asks whether `caller` may receive (`publish: false`) or publish media here.
+    RtcPermit {
+        caller: Caller,
+        publish: bool,
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
+    /// The SFU's list of the room's live tracks, after it changed.
+    Tracks { tracks: Vec<TrackInfo> },
 }
 
 impl Input {
     /// The connection that sent this input.
     pub fn conn(&self) -> Option<ConnId> {
         match self {
-            Input::Join { caller, .. } | Input::Act { caller, .. } => Some(caller.conn),
+            Input::Join { caller, .. }
+            | Input::Act { caller, .. }
+            | Input::RtcPermit { caller, .. } => Some(caller.conn),
             Input::Leave { conn, .. } => Some(*conn),
-            Input::Tick | Input::Setup(_) => None,
+            Input::Tick | Input::Setup(_) | Input::Tracks { .. } => None,
         }
     }
 }
@@ -156,6 +169,10 @@ pub enum Action {
         action: plenary_protocol::SessionControl,
         minutes: Option<u32>,
     },
+    GrantStage {
+        user: UserId,
+        allowed: bool,
+    },
 }
 
 /// What the actor must do, in order, once the batch's changes are durable.
@@ -188,6 +205,14 @@ pub enum Output {
         before: ChatId,
         limit: usize,
     },
+    /// The answer to an [`Input::RtcPermit`].
+    Permit {
+        reply: oneshot::Sender<Result<(), Refusal>>,
+        verdict: Result<(), Refusal>,
+    },
+    /// A person lost the right to publish here (or, with `receiving`, to be here at all):
+    /// the SFU ends their media in this room.
+    MediaRevoked { user: UserId, receiving: bool },
 }
 
 /// Chat messages sent per `chat_history` page at most.
@@ -264,7 +289,7 @@ impl RecentClientIds {
 }
 
 /// A refusal: the code and message of the `error` the sender gets. Nothing changed.
-type Refusal = (ErrorCode, String);
+pub type Refusal = (ErrorCode, String);
 
 /// A room's state.
 pub struct Room {
@@ -292,6 +317,10 @@ pub struct Room {
     phases: HashMap<SessionId, plenary_protocol::SessionPhase>,
     /// Hosts' changes to sessions' planned times.
     overrides: HashMap<SessionId, schedule::Override>,
+    /// Attendees brought on stage: they may publish media here.
+    on_stage: HashSet<UserId>,
+    /// The live tracks, as the SFU last reported them.
+    tracks: Vec<TrackInfo>,
 }
 
 /// The person's view of one event.
@@ -383,6 +412,8 @@ impl Room {
                 }
             }
         }
+        let log: VecDeque<StoredEvent> = record.events.into();
+        let tracks = media::last_tracks(&log);
         Room {
             qa_closed: record
                 .qa_closed
@@ -392,7 +423,7 @@ impl Room {
             setup,
             seq: record.last_seq,
             limits,
-            log: record.events.into(),
+            log,
             chat: record.chat.into(),
             questions: record
                 .questions
@@ -424,6 +455,8 @@ impl Room {
                     (session, changed)
                 })
                 .collect(),
+            on_stage: HashSet::new(),
+            tracks,
         }
     }
 
@@ -491,6 +524,15 @@ impl Room {
                     ..setup
                 };
             }
+            Input::RtcPermit {
+                caller,
+                publish,
+                reply,
+            } => out.push(Output::Permit {
+                reply,
+                verdict: self.rtc_permit(&caller, publish),
+            }),
+            Input::Tracks { tracks } => self.set_tracks(tracks, out),
         }
     }
 
@@ -583,6 +625,8 @@ impl Room {
                 .keys()
                 .map(|session| (session.clone(), self.phase_of(session)))
                 .collect(),
+            tracks: self.tracks.clone(),
+            on_stage: self.on_stage.iter().cloned().collect(),
         }
     }
 
@@ -732,6 +776,11 @@ impl Room {
             Action::ClearHands { user } => {
                 self.may_moderate(person)?;
                 self.clear_hands(user.as_deref(), out);
+                None
+            }
+            Action::GrantStage { user, allowed } => {
+                self.may_moderate(person)?;
+                self.grant_stage(user, allowed, out);
                 None
             }
         };

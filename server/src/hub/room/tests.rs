@@ -316,3 +316,120 @@ fn hosts_start_early_and_extend_and_attendees_may_not() {
         "it has ended"
     );
 }
+fn permit(room: &mut Room, caller: &Caller, publish: bool) -> Result<(), ErrorCode> {
+    let (reply, _) = oneshot::channel();
+    let mut out = Vec::new();
+    room.handle(
+        now(),
+        Input::RtcPermit {
+            caller: caller.clone(),
+            publish,
+            reply,
+        },
+        &mut out,
+    );
+    match out.pop() {
+        Some(Output::Permit { verdict, .. }) => verdict.map_err(|(code, _)| code),
+        other => panic!("a permit query is answered with a permit, not {other:?}"),
+    }
+}
+
+#[test]
+fn attendees_publish_only_while_a_moderator_keeps_them_on_stage() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let mo = person("mo", Role::Moderator);
+    assert_eq!(permit(&mut room, &ada, false), Err(ErrorCode::NotJoined));
+    join(&mut room, &ada, None);
+    join(&mut room, &mo, None);
+    assert_eq!(permit(&mut room, &ada, false), Ok(()));
+    assert_eq!(permit(&mut room, &ada, true), Err(ErrorCode::Forbidden));
+    assert_eq!(permit(&mut room, &mo, true), Ok(()));
+
+    let grant = |allowed| Action::GrantStage {
+        user: "ada".into(),
+        allowed,
+    };
+    let refused = act(&mut room, &ada, grant(true));
+    assert_eq!(replies(&refused, ada.conn)[0]["code"], "forbidden");
+    let out = act(&mut room, &mo, grant(true));
+    assert!(out.iter().any(|o| matches!(o, Output::Publish(_))));
+    assert_eq!(permit(&mut room, &ada, true), Ok(()));
+    assert_eq!(
+        join(&mut room, &mo, None)[0]["snapshot"]["on_stage"][0],
+        "ada"
+    );
+
+    let out = act(&mut room, &mo, grant(false));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::MediaRevoked { user, receiving: false } if user == "ada")),
+        "revoking tells the SFU to end the tracks"
+    );
+    assert_eq!(permit(&mut room, &ada, true), Err(ErrorCode::Forbidden));
+    // Revoking again changes nothing and ends nothing.
+    let out = act(&mut room, &mo, grant(false));
+    assert!(!out.iter().any(|o| matches!(o, Output::MediaRevoked { .. })));
+}
+
+#[test]
+fn the_track_list_is_published_when_it_changes_and_kept_for_the_snapshot() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let track = TrackInfo {
+        id: "t1".into(),
+        stream: "p1".into(),
+        kind: plenary_protocol::TrackKind::Video,
+        source: plenary_protocol::TrackSource::Camera,
+        publisher: Author {
+            id: "host".into(),
+            name: "Host".into(),
+        },
+    };
+    let mut out = Vec::new();
+    room.handle(
+        now(),
+        Input::Tracks {
+            tracks: vec![track.clone()],
+        },
+        &mut out,
+    );
+    assert_eq!(out.len(), 1, "one tracks event");
+    out.clear();
+    room.handle(
+        now(),
+        Input::Tracks {
+            tracks: vec![track],
+        },
+        &mut out,
+    );
+    assert!(out.is_empty(), "the same list again publishes nothing");
+    assert_eq!(
+        join(&mut room, &ada, None)[0]["snapshot"]["tracks"][0]["id"],
+        "t1"
+    );
+}
+
+#[test]
+fn removing_a_person_ends_their_media_in_the_room() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let mo = person("mo", Role::Moderator);
+    join(&mut room, &ada, None);
+    join(&mut room, &mo, None);
+    act(
+        &mut room,
+        &mo,
+        Action::GrantStage {
+            user: "ada".into(),
+            allowed: true,
+        },
+    );
+    let out = act(&mut room, &mo, Action::RemovePerson { user: "ada".into() });
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::MediaRevoked { user, receiving: true } if user == "ada")),
+        "what they publish and receive here ends"
+    );
+    assert_eq!(permit(&mut room, &ada, false), Err(ErrorCode::NotJoined));
+}
