@@ -54,6 +54,25 @@ async fn steps_until(
     Ok(steps)
 }
 
+/// Each session took every step after the phase it was in (`phases`), once and in order,
+/// and its Q&A closed at the end.
+fn assert_every_step_once(steps: &[(String, String)], phases: &Value, sessions: &[String]) {
+    for session in sessions {
+        let taken: Vec<&str> = steps
+            .iter()
+            .filter(|(s, _)| s == session)
+            .map(|(_, step)| step.as_str())
+            .collect();
+        let from = ORDER
+            .iter()
+            .position(|phase| *phase == phases[session])
+            .expect("a known phase");
+        let mut expected: Vec<&str> = ORDER[from + 1..].to_vec();
+        expected.push("qa_closed");
+        assert_eq!(taken, expected, "{session}: every step once, in order");
+    }
+}
+
 fn all_ended(sessions: &[String]) -> impl Fn(&[(String, String)]) -> bool + '_ {
     move |steps| {
         sessions.iter().all(|session| {
@@ -85,20 +104,7 @@ async fn a_conference_day_runs_on_the_clock_step_by_step_and_closes_qa() -> Resu
     // Five hours of programme in one move of the clock.
     assert!(server.clock().advance(SignedDuration::from_hours(5)));
     let steps = steps_until(&mut attendee, all_ended(&sessions)).await?;
-    for session in &sessions {
-        let mine: Vec<&str> = steps
-            .iter()
-            .filter(|(s, _)| s == session)
-            .map(|(_, step)| step.as_str())
-            .collect();
-        let from = ORDER
-            .iter()
-            .position(|phase| *phase == phases[session])
-            .expect("a known phase");
-        let mut expected: Vec<&str> = ORDER[from + 1..].to_vec();
-        expected.push("qa_closed");
-        assert_eq!(mine, expected, "{session}: every step once, in order");
-    }
+    assert_every_step_once(&steps, &phases, &sessions);
     let (refused, _) = attendee
         .request(json!({"type":"ask","session":"keynote-open","text":"Still there?"}))
         .await?;
@@ -187,20 +193,7 @@ async fn a_restart_in_the_middle_of_the_day_neither_repeats_nor_skips_a_step() -
         .ok(json!({"type":"chat","room":STAGE,"text":"at the end of the day"}))
         .await?;
     let second = steps_in(&after);
-    for session in &unfinished {
-        let steps: Vec<&str> = first
-            .iter()
-            .chain(&second)
-            .filter(|(s, _)| s == session)
-            .map(|(_, step)| step.as_str())
-            .collect();
-        let from = ORDER
-            .iter()
-            .position(|phase| *phase == phases[session])
-            .expect("a known phase");
-        let mut expected: Vec<&str> = ORDER[from + 1..].to_vec();
-        expected.push("qa_closed");
-        assert_eq!(steps, expected, "{session} across the restart");
-    }
+    let steps: Vec<(String, String)> = first.into_iter().chain(second).collect();
+    assert_every_step_once(&steps, &phases, &unfinished);
     Ok(())
 }
