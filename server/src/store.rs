@@ -208,6 +208,10 @@ pub struct SqliteStore {
     connection: Mutex<Connection>,
 }
 
+/// The shape of the tables below. Raise it when they change; a data directory of another
+/// version is refused with a clear message rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS conference (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -328,7 +332,22 @@ impl SqliteStore {
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let tables: i64 = connection.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |row| row.get(0),
+        )?;
+        if version != SCHEMA_VERSION && (version != 0 || tables > 0) {
+            return Err(StoreError::Corrupt(format!(
+                "{} was written by another version of Plenary (schema {version}, this one \
+                 reads {SCHEMA_VERSION}): move it aside and start again, or import the \
+                 programme into a new data directory",
+                data_dir.display()
+            )));
+        }
         connection.execute_batch(SCHEMA)?;
+        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
         })
@@ -971,6 +990,23 @@ fn commit_group(store: &dyn Store, group: &mut Vec<Batch>) {
 mod tests {
     use super::*;
     use crate::interchange::{self, tests::fixture};
+
+    #[test]
+    fn a_data_directory_of_another_schema_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        drop(SqliteStore::open(dir.path()).expect("a new store opens"));
+        drop(SqliteStore::open(dir.path()).expect("and opens again"));
+        let connection = Connection::open(dir.path().join("plenary.db")).expect("opens");
+        connection
+            .pragma_update(None, "user_version", 99)
+            .expect("sets");
+        drop(connection);
+        let refused = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(
+            refused.to_string().contains("another version of Plenary"),
+            "{refused}"
+        );
+    }
 
     fn rowid_of(store: &SqliteStore, session: &str) -> i64 {
         store
