@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use plenary_protocol::Role;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -211,6 +212,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .await
         .map_err(StartError::Listen)?;
     let addr = listener.local_addr().map_err(StartError::Listen)?;
+    let listener = listener.tap_io(tune_connection);
     let state = AppState {
         hub,
         sfu,
@@ -234,6 +236,18 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         http,
         writer,
     })
+}
+
+/// How much a connection's kernel send buffer may hold. A reader that stops reading fills it
+/// and then its outbox, and is closed as lagged; without a cap Linux lets the buffer grow to
+/// 4 MiB, which a thousand stuck readers would multiply into gigabytes the process never sees.
+const SEND_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Cap each accepted connection's kernel send buffer.
+fn tune_connection(tcp: &mut tokio::net::TcpStream) {
+    if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER_BYTES) {
+        tracing::debug!(%error, "cannot cap the send buffer");
+    }
 }
 
 impl Server {
