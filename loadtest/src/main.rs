@@ -151,16 +151,11 @@ async fn main() -> Result<()> {
             let binary = local_only(common)?;
             let runs = misbehave::slow_consumer(&binary, &common.server_arg, args, clock).await?;
             if let Some(path) = &common.plot {
-                let labels: Vec<String> = runs
-                    .iter()
-                    .map(|r| format!("{} stuck (round {})", r.stuck, r.round))
-                    .collect();
-                let lines: Vec<_> = labels
-                    .iter()
-                    .zip(&runs)
-                    .map(|(label, run)| (label.as_str(), &run.fanout.latency))
-                    .collect();
-                report::plot(path, "slow-consumer: healthy attendees' latency", &lines)?;
+                let lines = runs.iter().map(|r| {
+                    let label = format!("{} stuck (round {})", r.stuck, r.round);
+                    (label, &r.fanout.latency)
+                });
+                plot_labelled(path, "slow-consumer: healthy attendees' latency", lines)?;
             }
             ("slow-consumer", slow_report(args, &runs))
         }
@@ -168,16 +163,11 @@ async fn main() -> Result<()> {
             let binary = local_only(common)?;
             let runs = misbehave::flood(&binary, &common.server_arg, args, clock).await?;
             if let Some(path) = &common.plot {
-                let labels: Vec<String> = runs
-                    .iter()
-                    .map(|r| format!("{} flooders (round {})", r.flooders, r.round))
-                    .collect();
-                let lines: Vec<_> = labels
-                    .iter()
-                    .zip(&runs)
-                    .map(|(label, run)| (label.as_str(), &run.fanout.latency))
-                    .collect();
-                report::plot(path, "flood: healthy attendees' latency", &lines)?;
+                let lines = runs.iter().map(|r| {
+                    let label = format!("{} flooders (round {})", r.flooders, r.round);
+                    (label, &r.fanout.latency)
+                });
+                plot_labelled(path, "flood: healthy attendees' latency", lines)?;
             }
             ("flood", flood_report(args, &runs))
         }
@@ -659,6 +649,20 @@ fn crash_report(args: &crash::CrashArgs, r: &crash::CrashResult) -> Report {
         row("errors", format!("{:?}", r.errors)),
     ];
     single("crash", rows, json!(r))
+}
+
+/// Plot one latency line per run, each under its own label.
+fn plot_labelled<'a>(
+    path: &std::path::Path,
+    title: &str,
+    runs: impl Iterator<Item = (String, &'a report::Latency)>,
+) -> Result<()> {
+    let runs: Vec<(String, &report::Latency)> = runs.collect();
+    let lines: Vec<(&str, &report::Latency)> = runs
+        .iter()
+        .map(|(label, latency)| (label.as_str(), *latency))
+        .collect();
+    report::plot(path, title, &lines)
 }
 
 /// The server's CPU time and peak memory, where the loadtest could read them.
