@@ -7,7 +7,7 @@
 // ever put in the page with textContent, never as HTML.
 
 import {
-  t, has, timeZone, formatStart, formatEnd, formatClock, translatePage,
+  t, has, timeZone, setDisplayZone, formatStart, formatEnd, formatClock, formatDay, translatePage,
 } from "/i18n.js";
 import { Connection } from "/connection.js";
 import { Media } from "/media.js";
@@ -16,6 +16,7 @@ const STAFF_ROLES = new Set(["moderator", "host", "organiser"]);
 const TOKEN_KEY = "plenary.token";
 const INVITE_KEY = "plenary.invite";
 const NAME_KEY = "plenary.name";
+const ZONE_KEY = "plenary.zone";
 const BADGE_REFRESH_MS = 30_000;
 const CHAT_KEEP = 500;
 /** Older chat messages asked for per click. */
@@ -44,6 +45,15 @@ const state = {
   sessions: new Map(),
   /** Sessions of each room, sorted by start. */
   sessionsByRoom: new Map(),
+  /** The conference days: {date, start, end} with times in ms. */
+  days: [],
+  /** The conference's time zone when it is not the browser's, else null. */
+  venueZone: null,
+  /**
+   * How the programme is shown: times in the browser's zone ("local") or the conference's
+   * ("venue"), the day shown (its date) and the track and kind filters ("" for all).
+   */
+  show: { zone: "local", day: null, track: "", kind: "" },
   /** The person, from `welcome`. */
   user: null,
   /** The invite token of the link this browser came with, if any. */
@@ -395,12 +405,90 @@ function setSchedule(schedule) {
     document.title = `${name} · ${t("app.title")}`;
   }
   const venue = schedule.conference?.timezone;
-  $("timezone-note").textContent = venue && venue !== timeZone
-    ? t("programme.timezone", { zone: timeZone, venue })
-    : t("programme.timezoneSame", { zone: timeZone });
+  state.venueZone = venue && venue !== timeZone ? venue : null;
+  state.days = (schedule.days ?? [])
+    .map((day) => ({ date: day.date, start: Date.parse(day.start), end: Date.parse(day.end) }))
+    .filter((day) => day.start < day.end);
+  for (const session of state.sessions.values()) session.day = dayOf(session.startDate.getTime());
   $("programme-loading").hidden = true;
+  renderProgrammeControls();
+  applyZone();
   renderProgramme();
   route();
+}
+
+/** The date of the conference day a moment falls in (or the last one begun before it). */
+function dayOf(time) {
+  const within = state.days.find((day) => time >= day.start && time < day.end);
+  if (within) return within.date;
+  return state.days.findLast((day) => day.start <= time)?.date ?? state.days[0]?.date ?? null;
+}
+
+/** The day shown first: today if the conference is on, else the next day, else the last. */
+function defaultDay(now = Date.now()) {
+  return (state.days.find((day) => now < day.end) ?? state.days.at(-1))?.date ?? null;
+}
+
+function fillSelect(select, allLabel, options, value) {
+  select.replaceChildren(
+    el("option", { value: "", text: allLabel }),
+    ...options.map(([optionValue, label]) => el("option", { value: optionValue, text: label })));
+  select.value = value;
+}
+
+/** The zone switch, the filters and the day tabs, for the programme just loaded. */
+function renderProgrammeControls() {
+  const { show } = state;
+  show.zone = state.venueZone && storage(ZONE_KEY) === "venue" ? "venue" : "local";
+  $("zone-switch").hidden = !state.venueZone;
+  $("zone-local-label").textContent = t("programme.zoneLocal", { zone: timeZone });
+  $("zone-venue-label").textContent = t("programme.zoneVenue", { zone: state.venueZone ?? "" });
+  for (const input of $("zone-switch").querySelectorAll("input")) input.checked = input.value === show.zone;
+
+  const tracks = state.schedule.tracks ?? [];
+  if (!tracks.includes(show.track)) show.track = "";
+  fillSelect($("filter-track"), t("programme.allTracks"), tracks.map((track) => [track, track]), show.track);
+  $("filter-track-field").hidden = tracks.length === 0;
+  const kinds = [...new Set([...state.sessions.values()].map((session) => session.kind))];
+  if (!kinds.includes(show.kind)) show.kind = "";
+  fillSelect($("filter-kind"), t("programme.allKinds"),
+    kinds.map((kind) => [kind, t(`kind.${kind}`)]).sort((a, b) => a[1].localeCompare(b[1])), show.kind);
+  $("programme-controls").hidden = false;
+
+  if (!state.days.some((day) => day.date === show.day)) show.day = defaultDay();
+  $("programme-days").hidden = state.days.length < 2;
+  $("programme-days").replaceChildren(...state.days.map((day) => el("button", {
+    type: "button", class: "secondary", dataset: { day: day.date }, text: formatDay(day.date),
+  })));
+}
+
+/** Show times in the zone picked (the browser's unless the conference's was chosen). */
+function applyZone() {
+  const venue = state.show.zone === "venue" && state.venueZone;
+  const zone = setDisplayZone(venue || timeZone);
+  $("timezone-note").textContent = venue
+    ? t("programme.timezoneVenue", { zone })
+    : t("programme.timezoneSame", { zone });
+}
+
+function onZoneChange(changeEvent) {
+  state.show.zone = changeEvent.target.value === "venue" ? "venue" : "local";
+  storage(ZONE_KEY, state.show.zone);
+  applyZone();
+  renderProgramme();
+  if (state.view === "room" && state.room) {
+    delete $("room-session").dataset.currentSession;
+    renderRoomSession();
+    renderSessionPicker();
+  }
+}
+
+/** Whether a session passes the track and kind filters (and is on the day shown, if asked). */
+function isShown(session, onDayShown = true) {
+  const { show } = state;
+  return (!show.track || session.track === show.track)
+    && (!show.kind || session.kind === show.kind)
+    && (!onDayShown || state.days.length < 2 || session.day === show.day);
 }
 
 /** Each session of a room with its state now: live, ended, next (the first to come), later. */
@@ -442,7 +530,8 @@ function sessionDetails(session, headingTag) {
     el("p", { class: "session-meta" },
       el("span", { class: "session-kind", dataset: { kind: session.kind }, text: t(`kind.${session.kind}`) }),
       " · ",
-      sessionTimes(session)),
+      sessionTimes(session),
+      session.track ? [" · ", el("span", { class: "session-track", text: session.track })] : null),
   ];
   if (session.speakers?.length) {
     parts.push(el("p", { class: "session-speakers",
@@ -471,13 +560,18 @@ function roomMeta(room) {
 }
 
 function renderProgramme() {
+  const { show } = state;
+  const filtering = Boolean(show.track || show.kind);
   const container = $("programme-rooms");
   container.replaceChildren();
   for (const room of state.rooms.values()) {
     const headingId = `programme-room-${room.id}`;
     const { entries } = timeline(room.id);
+    const shown = entries.filter(({ session }) => isShown(session));
+    // A room with sessions, none of them on this day or passing the filters, is left out.
+    if (entries.length ? !shown.length : filtering) continue;
     const list = el("ol", { class: "sessions" });
-    for (const { session, phase } of entries) {
+    for (const { session, phase } of shown) {
       list.append(el("li", { class: "session", dataset: { session: session.id, state: phase } },
         badge(phase),
         sessionDetails(session, "h4")));
@@ -488,8 +582,35 @@ function renderProgramme() {
           el("h3", { id: headingId, text: room.name }),
           el("p", { class: "room-meta muted", text: roomMeta(room) })),
         el("button", { type: "button", dataset: { enterRoom: room.id }, text: t("programme.enter", { room: room.name }) })),
-      entries.length ? list : el("p", { class: "muted", text: t("programme.empty") })));
+      shown.length ? list : el("p", { class: "muted", text: t("programme.empty") })));
   }
+  if (!container.childElementCount) {
+    container.append(el("p", { class: "muted", text: t("programme.noMatch") }));
+  }
+  for (const button of $("programme-days").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.day === show.day));
+  }
+  renderNow();
+}
+
+/** "Now and next": what is live in each room and what comes next there, filters applied. */
+function renderNow(now = Date.now()) {
+  const items = [];
+  for (const room of state.rooms.values()) {
+    for (const entry of timeline(room.id, now).entries) {
+      if ((entry.phase === "live" || entry.phase === "next") && isShown(entry.session, false)) {
+        items.push({ ...entry, room });
+      }
+    }
+  }
+  items.sort((a, b) => a.session.startDate - b.session.startDate || a.room.name.localeCompare(b.room.name));
+  $("programme-now").hidden = false;
+  $("programme-now-list").replaceChildren(...(items.length
+    ? items.map(({ session, phase, room }) => el("li", { dataset: { session: session.id, state: phase } },
+      badge(phase),
+      el("span", { class: "now-title", text: session.title }),
+      el("span", { class: "muted" }, ` · ${room.name} · `, sessionTimes(session))))
+    : [el("li", { class: "muted", text: t("programme.nothingNow") })]));
 }
 
 /** Refresh the Live now / Ended / Up next badges (every 30 s) without rebuilding anything. */
@@ -502,6 +623,7 @@ function refreshClock() {
       item.querySelector(".badge").replaceWith(badge(phase));
     }
   }
+  renderNow();
   if (state.view === "room" && state.room) {
     renderRoomSession();
     const current = timeline(state.room).current;
@@ -2275,6 +2397,19 @@ function bindInterface() {
   $("programme-rooms").addEventListener("click", (clickEvent) => {
     const button = clickEvent.target.closest("button[data-enter-room]");
     if (button) navigate("room", button.dataset.enterRoom);
+  });
+  $("zone-switch").addEventListener("change", onZoneChange);
+  for (const [id, key] of [["filter-track", "track"], ["filter-kind", "kind"]]) {
+    $(id).addEventListener("change", (changeEvent) => {
+      state.show[key] = changeEvent.target.value;
+      renderProgramme();
+    });
+  }
+  $("programme-days").addEventListener("click", (clickEvent) => {
+    const button = clickEvent.target.closest("button[data-day]");
+    if (!button) return;
+    state.show.day = button.dataset.day;
+    renderProgramme();
   });
   $("open-console").addEventListener("click", () => navigate("console"));
   $("open-rooms-overview").addEventListener("click", () => navigate("overview"));

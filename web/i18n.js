@@ -36,8 +36,19 @@ const messages = {
     "join.nameEmpty": "Please enter a name.",
 
     "programme.heading": "Programme",
-    "programme.timezone": "Times are shown in your time zone, {zone}. The venue is in {venue}.",
     "programme.timezoneSame": "Times are shown in your time zone, {zone}.",
+    "programme.timezoneVenue": "Times are shown in the conference's time zone, {zone}.",
+    "programme.showTimesIn": "Show times in",
+    "programme.zoneLocal": "My time zone ({zone})",
+    "programme.zoneVenue": "The conference's ({zone})",
+    "programme.days": "Conference days",
+    "programme.filterTrack": "Track",
+    "programme.allTracks": "All tracks",
+    "programme.filterKind": "Kind",
+    "programme.allKinds": "All kinds",
+    "programme.now": "Now and next",
+    "programme.nothingNow": "Nothing is on now, and nothing more is planned.",
+    "programme.noMatch": "No session matches these filters on this day.",
     "programme.enter": "Enter {room}",
     "programme.empty": "No sessions in this room.",
     "programme.unavailable": "The programme could not be loaded. Retrying…",
@@ -352,34 +363,71 @@ export function has(key) {
 /** The browser's own IANA time zone, e.g. "Europe/Berlin". */
 export const timeZone = new Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
-const dayAndTime = new Intl.DateTimeFormat(lang, {
-  weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit",
-});
-const timeWithZone = new Intl.DateTimeFormat(lang, {
-  hour: "numeric", minute: "2-digit", timeZoneName: "short",
-});
-const dayTimeWithZone = new Intl.DateTimeFormat(lang, {
-  weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit",
-  timeZoneName: "short",
-});
-const timeOnly = new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit" });
-const dayKey = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit" });
+/**
+ * The locale dates and times are written in: the browser's own first choice when it is a
+ * variant of the language in use ("en-GB" writes 14:30 where "en" writes 2:30 PM), else that
+ * language.
+ */
+const dateLocale = (() => {
+  const first = typeof navigator !== "undefined" ? navigator.languages?.[0] ?? navigator.language : null;
+  return first && first.toLowerCase().split("-")[0] === lang ? first : lang;
+})();
 
-/** "Mon, 3 Jun, 09:00" in the browser's zone. */
+/** The formatters of one time zone (Intl formatters are costly to make, so they are kept). */
+function formattersFor(zone) {
+  const make = (options) => new Intl.DateTimeFormat(dateLocale, { ...options, timeZone: zone });
+  return {
+    zone,
+    dayAndTime: make({ weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" }),
+    timeWithZone: make({ hour: "numeric", minute: "2-digit", timeZoneName: "short" }),
+    dayTimeWithZone: make({
+      weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit",
+      timeZoneName: "short",
+    }),
+    timeOnly: make({ hour: "numeric", minute: "2-digit" }),
+    dayKey: new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", timeZone: zone }),
+  };
+}
+
+let shown = formattersFor(timeZone);
+
+/**
+ * Show times in `zone` (an IANA name) from now on; an unknown zone leaves the browser's.
+ * Returns the zone in use.
+ */
+export function setDisplayZone(zone) {
+  try {
+    shown = formattersFor(zone || timeZone);
+  } catch {
+    shown = formattersFor(timeZone);
+  }
+  return shown.zone;
+}
+
+/** "Mon, 3 Jun, 09:00" in the zone times are shown in. */
 export function formatStart(date) {
-  return dayAndTime.format(date);
+  return shown.dayAndTime.format(date);
 }
 
 /** "10:30 CEST", or with the day too when it is not the day of `start`. */
 export function formatEnd(date, start) {
-  return start && dayKey.format(date) === dayKey.format(start)
-    ? timeWithZone.format(date)
-    : dayTimeWithZone.format(date);
+  return start && shown.dayKey.format(date) === shown.dayKey.format(start)
+    ? shown.timeWithZone.format(date)
+    : shown.dayTimeWithZone.format(date);
 }
 
-/** "09:00" in the browser's zone. */
+/** "09:00" in the zone times are shown in. */
 export function formatClock(date) {
-  return timeOnly.format(date);
+  return shown.timeOnly.format(date);
+}
+
+/** "Sat, 28 Nov" for a conference day named by its `YYYY-MM-DD` date. */
+export function formatDay(isoDate) {
+  const [year, month, day] = String(isoDate).split("-").map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (Number.isNaN(date.getTime())) return String(isoDate);
+  return new Intl.DateTimeFormat(dateLocale, { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })
+    .format(date);
 }
 
 /** Fill every element marked `data-i18n="key"` under `root` with its translation. */

@@ -19,11 +19,19 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// as two people on two machines would be.
 struct Driver {
     url: String,
+    /// The language the browsers prefer (`Accept-Language`, `navigator.languages`).
+    language: Option<String>,
     _process: Child,
 }
 
 impl Driver {
     async fn start() -> Result<Driver> {
+        Driver::start_as(None).await
+    }
+
+    /// A chromedriver whose browsers run as a person's computer set to a time zone (an IANA
+    /// name) and a language (`en-GB`) would; `None` keeps this machine's.
+    async fn start_as(locale: Option<(&str, &str)>) -> Result<Driver> {
         for path in [CHROMIUM, CHROMEDRIVER] {
             if !std::path::Path::new(path).exists() {
                 bail!(
@@ -34,7 +42,12 @@ impl Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let process = Command::new(CHROMEDRIVER)
+        let mut command = Command::new(CHROMEDRIVER);
+        if let Some((zone, _)) = locale {
+            // Chromium takes its zone from TZ, which chromedriver passes on.
+            command.env("TZ", zone);
+        }
+        let process = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -42,16 +55,13 @@ impl Driver {
             .spawn()
             .context("starting chromedriver")?;
         let url = format!("http://127.0.0.1:{port}");
-        // Wait until chromedriver answers.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while reqwest::get(format!("{url}/status")).await.is_err() {
-            if tokio::time::Instant::now() > deadline {
-                bail!("chromedriver did not start");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually("chromedriver to answer", async || {
+            Ok(reqwest::get(format!("{url}/status")).await.ok().map(drop))
+        })
+        .await?;
         Ok(Driver {
             url,
+            language: locale.map(|(_, language)| language.to_owned()),
             _process: process,
         })
     }
@@ -93,7 +103,11 @@ impl Driver {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            json!({ "binary": CHROMIUM, "args": args }),
+            json!({
+                "binary": CHROMIUM,
+                "args": args,
+                "prefs": { "intl.accept_languages": self.language.as_deref().unwrap_or("en-US") },
+            }),
         );
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
@@ -112,6 +126,20 @@ async fn wait_for(page: &Client, css: &str) -> Result<fantoccini::elements::Elem
         .for_element(Locator::Css(css))
         .await
         .with_context(|| format!("waiting for {css}"))
+}
+
+/// Poll `probe` every 50 ms until it gives a value, for at most [`PATIENCE`].
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Result<Option<T>>) -> Result<T> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe().await? {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("waited {PATIENCE:?} for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Wait for an element found by XPath (for matching on text).
@@ -580,17 +608,11 @@ async fn live_tracks(page: &Client) -> Result<Vec<String>> {
 
 /// Wait, at most [`PATIENCE`], until a page has decoded more than `count` frames.
 async fn wait_for_frames(page: &Client, count: u64) -> Result<u64> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually(&format!("more than {count} frames decoded"), async || {
         let frames = frames_decoded(page).await?;
-        if frames > count {
-            return Ok(frames);
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("the viewer decoded {frames} frames, wanted more than {count}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Ok((frames > count).then_some(frames))
+    })
+    .await
 }
 
 #[tokio::test]
@@ -688,17 +710,11 @@ async fn a_host_moves_to_another_workshop_and_comes_back_after_a_dropped_connect
     assert!(!before.is_empty());
     host.execute("window.plenaryMedia.connection.socket.close()", vec![])
         .await?;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually("the host publishing again after reconnecting", async || {
         let now = live_tracks(&second).await?;
-        if !now.is_empty() && now != before {
-            break;
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("the host did not publish again after reconnecting: {now:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Ok((!now.is_empty() && now != before).then_some(()))
+    })
+    .await?;
     // (Stats of the ended tracks may be gone: count from now.)
     let resumed = frames_decoded(&second).await?;
     wait_for_frames(&second, resumed + 30).await?;
@@ -706,5 +722,148 @@ async fn a_host_moves_to_another_workshop_and_comes_back_after_a_dropped_connect
     for page in [first, second, host] {
         page.close().await?;
     }
+    Ok(())
+}
+
+/// The text of an element, once `done` accepts it.
+async fn wait_for_text(page: &Client, css: &str, done: impl Fn(&str) -> bool) -> Result<String> {
+    eventually(&format!("{css} showing the text wanted"), async || {
+        let text = wait_for(page, css).await?.text().await?;
+        Ok(done(&text).then_some(text))
+    })
+    .await
+}
+
+/// Wait until no element matches.
+async fn wait_gone(page: &Client, css: &str) -> Result<()> {
+    eventually(&format!("{css} gone"), async || {
+        Ok(page
+            .find_all(Locator::Css(css))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await
+}
+
+/// "HH:MM" of an RFC 3339 instant in time zone `zone`.
+fn clock_in(instant: &str, zone: &str) -> Result<String> {
+    let timestamp: jiff::Timestamp = instant.parse()?;
+    Ok(timestamp.in_tz(zone)?.strftime("%H:%M").to_string())
+}
+
+#[tokio::test]
+async fn the_programme_shows_local_times_for_the_browser_zone_and_filters_by_day_track_and_kind()
+-> Result<()> {
+    let server = TestServer::start().await?;
+    let imported = crate::import::import_as(
+        &server,
+        Role::Organiser,
+        crate::import::fixture("31c3-schedule.xml"),
+    )
+    .await?;
+    anyhow::ensure!(
+        imported.status().is_success(),
+        "import: {}",
+        imported.status()
+    );
+    let schedule = crate::import::schedule(&server).await?;
+    // The file gives only offsets (+01:00), so the conference's zone is a fixed one.
+    let venue = schedule["conference"]["timezone"]
+        .as_str()
+        .context("timezone")?;
+    let days = schedule["days"].as_array().context("days")?;
+    let sessions = schedule["sessions"].as_array().context("sessions")?;
+    let on_day = |session: &serde_json::Value, day: &serde_json::Value| {
+        let start = session["start"].as_str().unwrap_or_default();
+        day["start"].as_str().is_some_and(|from| from <= start)
+            && day["end"].as_str().is_some_and(|to| start < to)
+    };
+    // A session on the second day with a track, and another of another track that day.
+    let day = &days[1];
+    let date = day["date"].as_str().context("date")?;
+    let chosen = sessions
+        .iter()
+        .find(|session| on_day(session, day) && session["track"].is_string())
+        .context("a session with a track on day two")?;
+    let other = sessions
+        .iter()
+        .find(|session| {
+            on_day(session, day)
+                && session["track"].is_string()
+                && session["track"] != chosen["track"]
+        })
+        .context("a session of another track on day two")?;
+    let id = chosen["id"].as_str().context("id")?;
+    let start = chosen["start"].as_str().context("start")?;
+    let in_kolkata = clock_in(start, "Asia/Kolkata")?;
+    let in_venue = clock_in(start, venue)?;
+    assert_ne!(in_kolkata, in_venue);
+
+    // A browser in Kolkata, writing British English (24-hour clock).
+    let driver = Driver::start_as(Some(("Asia/Kolkata", "en-GB"))).await?;
+    let page = driver.page(&server.url("/")).await?;
+    wait_for(&page, &format!("#programme-days button[data-day='{date}']"))
+        .await?
+        .click()
+        .await?;
+    let time_css = format!("#programme-rooms li[data-session='{id}'] .session-time time");
+    let shown = wait_for_text(&page, &time_css, |text| !text.is_empty()).await?;
+    assert!(
+        shown.contains(&in_kolkata),
+        "{id} starts at {start}: {in_kolkata} in Kolkata, the page shows {shown:?}"
+    );
+    let note = wait_for(&page, "#timezone-note").await?.text().await?;
+    // (Chromium's ICU still names the zone by its old name.)
+    assert!(
+        note.contains("Asia/Kolkata") || note.contains("Asia/Calcutta"),
+        "{note}"
+    );
+
+    // Switched to the conference's zone, the same session shows the venue's clock.
+    wait_for(&page, "#zone-switch input[value=venue]")
+        .await?
+        .click()
+        .await?;
+    let shown = wait_for_text(&page, &time_css, |text| text.contains(&in_venue)).await?;
+    assert!(!shown.contains(&in_kolkata), "{shown}");
+
+    // Filtering by the session's track leaves out the other track's session …
+    let other_css = format!(
+        "#programme-rooms li[data-session='{}']",
+        other["id"].as_str().context("other id")?
+    );
+    assert!(!page.find_all(Locator::Css(&other_css)).await?.is_empty());
+    wait_for(&page, "#filter-track")
+        .await?
+        .select_by_value(chosen["track"].as_str().context("track")?)
+        .await?;
+    wait_for(&page, &time_css).await?;
+    assert!(page.find_all(Locator::Css(&other_css)).await?.is_empty());
+    // … and a kind it is not of leaves it out too; "all kinds" brings it back.
+    let kind = chosen["kind"].as_str().context("kind")?;
+    let other_kind = sessions
+        .iter()
+        .filter_map(|session| session["kind"].as_str())
+        .find(|other| *other != kind)
+        .context("a second kind")?;
+    let kinds = wait_for(&page, "#filter-kind").await?;
+    kinds.select_by_value(other_kind).await?;
+    let item_css = format!("#programme-rooms li[data-session='{id}']");
+    wait_gone(&page, &item_css).await?;
+    kinds.select_by_value("").await?;
+    wait_for(&page, &item_css).await?;
+
+    // Another day's tab shows that day's sessions instead.
+    let first = days[0]["date"].as_str().context("first date")?;
+    wait_for(
+        &page,
+        &format!("#programme-days button[data-day='{first}']"),
+    )
+    .await?
+    .click()
+    .await?;
+    wait_gone(&page, &item_css).await?;
+    page.close().await?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use plenary_protocol::Role;
 use plenary_tests::TestServer;
 use serde_json::{Value, json};
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/../fixtures/schedules/{name}",
         env!("CARGO_MANIFEST_DIR")
@@ -16,7 +16,11 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// POST a file to the import route with a token of `role`.
-async fn import_as(server: &TestServer, role: Role, body: Vec<u8>) -> Result<reqwest::Response> {
+pub(crate) async fn import_as(
+    server: &TestServer,
+    role: Role,
+    body: Vec<u8>,
+) -> Result<reqwest::Response> {
     Ok(reqwest::Client::new()
         .post(server.url("/api/schedule/import"))
         .bearer_auth(server.token(role, "Olu"))
@@ -25,7 +29,7 @@ async fn import_as(server: &TestServer, role: Role, body: Vec<u8>) -> Result<req
         .await?)
 }
 
-async fn schedule(server: &TestServer) -> Result<Value> {
+pub(crate) async fn schedule(server: &TestServer) -> Result<Value> {
     Ok(reqwest::get(server.url("/api/schedule"))
         .await?
         .error_for_status()?
