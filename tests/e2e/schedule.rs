@@ -2,32 +2,35 @@
 //! clock, Q&A closes at the end, hosts run sessions off the clock, and a restart neither
 //! repeats nor skips a step.
 
-use anyhow::Result;
-use jiff::SignedDuration;
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::Role;
+use plenary_server::clock::Clock;
 use plenary_tests::{Client, TestServer};
 use serde_json::{Value, json};
 
 const STAGE: &str = "main-stage";
 const ORDER: [&str; 4] = ["scheduled", "open", "live", "ended"];
 
+/// The phase step or Q&A closing a message tells of, if it is one.
+fn step_of(message: &Value) -> Option<(String, String)> {
+    let event = &message["event"];
+    let session = event["session"].as_str().unwrap_or_default().to_owned();
+    match event["kind"].as_str() {
+        Some("session_phase") => Some((
+            session,
+            event["phase"].as_str().unwrap_or_default().to_owned(),
+        )),
+        Some("qa_state") if event["open"] == false => Some((session, "qa_closed".into())),
+        _ => None,
+    }
+}
+
 /// The phase steps and Q&A closings among messages.
 fn steps_in(messages: &[Value]) -> Vec<(String, String)> {
-    messages
-        .iter()
-        .filter_map(|message| {
-            let event = &message["event"];
-            let session = event["session"].as_str().unwrap_or_default().to_owned();
-            match event["kind"].as_str() {
-                Some("session_phase") => Some((
-                    session,
-                    event["phase"].as_str().unwrap_or_default().to_owned(),
-                )),
-                Some("qa_state") if event["open"] == false => Some((session, "qa_closed".into())),
-                _ => None,
-            }
-        })
-        .collect()
+    messages.iter().filter_map(step_of).collect()
 }
 
 /// The phase steps and Q&A closings a client receives until `until` says stop.
@@ -37,19 +40,7 @@ async fn steps_until(
 ) -> Result<Vec<(String, String)>> {
     let mut steps = Vec::new();
     while !done(&steps) {
-        let message = client.recv().await?;
-        let event = &message["event"];
-        match event["kind"].as_str() {
-            Some("session_phase") => steps.push((
-                event["session"].as_str().unwrap_or_default().to_owned(),
-                event["phase"].as_str().unwrap_or_default().to_owned(),
-            )),
-            Some("qa_state") if event["open"] == false => steps.push((
-                event["session"].as_str().unwrap_or_default().to_owned(),
-                "qa_closed".to_owned(),
-            )),
-            _ => {}
-        }
+        steps.extend(step_of(&client.recv().await?));
     }
     Ok(steps)
 }
@@ -195,5 +186,119 @@ async fn a_restart_in_the_middle_of_the_day_neither_repeats_nor_skips_a_step() -
     let second = steps_in(&after);
     let steps: Vec<(String, String)> = first.into_iter().chain(second).collect();
     assert_every_step_once(&steps, &phases, &unfinished);
+    Ok(())
+}
+
+/// A night programme in London across the end of summer time (25 October 2026: at 02:00 BST
+/// the clocks go back to 01:00 GMT), so that "01:30" happens twice, an hour apart.
+fn night_across_the_clock_change() -> Value {
+    let event = |guid: &str, date: &str, duration: &str| {
+        json!({
+            "guid": guid, "id": guid, "date": date, "duration": duration, "title": guid,
+            "type": "talk", "language": "en", "persons": [],
+        })
+    };
+    json!({ "schedule": { "version": "1", "conference": {
+        "acronym": "night", "title": "A Night of Libraries", "time_zone_name": "Europe/London",
+        "start": "2026-10-24", "end": "2026-10-25",
+        "rooms": [{ "name": "Night stage" }],
+        "days": [{
+            "index": 1, "date": "2026-10-24",
+            "day_start": "2026-10-24T22:00:00+01:00", "day_end": "2026-10-25T05:00:00+00:00",
+            "rooms": { "Night stage": [
+                event("late-talk", "2026-10-25T00:15:00+01:00", "00:45"),
+                event("first-one-thirty", "2026-10-25T01:30:00+01:00", "00:30"),
+                event("second-one-thirty", "2026-10-25T01:30:00+00:00", "00:30"),
+                event("dawn", "2026-10-25T03:00:00+00:00", "01:00"),
+            ] },
+        }],
+    } } })
+}
+
+#[tokio::test]
+async fn a_night_across_the_end_of_summer_time_takes_every_step_at_its_instant() -> Result<()> {
+    let server = TestServer::start_with(|config| {
+        config.clock = Clock::manual("2026-10-24T21:00:00Z".parse().expect("an instant"));
+        // The test says something after every move of the clock: more than people may.
+        config.person_limits.chat = None;
+    })
+    .await?;
+    let imported = crate::import::import_as(
+        &server,
+        Role::Organiser,
+        serde_json::to_vec(&night_across_the_clock_change())?,
+    )
+    .await?;
+    anyhow::ensure!(
+        imported.status().is_success(),
+        "import: {}",
+        imported.status()
+    );
+    let schedule = crate::import::schedule(&server).await?;
+    let starts: BTreeMap<&str, &str> = schedule["sessions"]
+        .as_array()
+        .context("sessions")?
+        .iter()
+        .filter_map(|session| Some((session["id"].as_str()?, session["start"].as_str()?)))
+        .collect();
+    // The two "01:30"s are an hour apart in UTC, and the doors open ten minutes before each.
+    assert_eq!(
+        starts,
+        BTreeMap::from([
+            ("late-talk", "2026-10-24T23:15:00Z"),
+            ("first-one-thirty", "2026-10-25T00:30:00Z"),
+            ("second-one-thirty", "2026-10-25T01:30:00Z"),
+            ("dawn", "2026-10-25T03:00:00Z"),
+        ])
+    );
+    let room = schedule["rooms"][0]["id"].as_str().context("room")?;
+    let mut attendee = server.client(Role::Attendee, "Night Owl").await?;
+    attendee.join(room).await?;
+
+    // Every step and Q&A closing, at the instant it is due (UTC).
+    let mut due: BTreeMap<Timestamp, Vec<(String, String)>> = BTreeMap::new();
+    let sessions = [
+        ("late-talk", "2026-10-24T23:15:00Z", 45),
+        ("first-one-thirty", "2026-10-25T00:30:00Z", 30),
+        ("second-one-thirty", "2026-10-25T01:30:00Z", 30),
+        ("dawn", "2026-10-25T03:00:00Z", 60),
+    ];
+    for (session, start, minutes) in sessions {
+        let start: Timestamp = start.parse()?;
+        let end = start + SignedDuration::from_mins(minutes);
+        for (at, step) in [
+            (start - SignedDuration::from_mins(10), "open"),
+            (start, "live"),
+            (end, "ended"),
+            (end, "qa_closed"),
+        ] {
+            due.entry(at)
+                .or_default()
+                .push((session.to_owned(), step.to_owned()));
+        }
+    }
+    // The room catches up with the clock before it answers, so each answer comes after
+    // everything due by then: a second early nothing is taken, at the instant exactly these.
+    let mut said = 0;
+    let mut poke = async |attendee: &mut Client| -> Result<Vec<(String, String)>> {
+        said += 1;
+        let (_, before) = attendee
+            .ok(json!({"type":"chat","room":room,"text":format!("still here {said}")}))
+            .await?;
+        Ok(steps_in(&before))
+    };
+    for (at, steps) in due {
+        let now = server.clock().now();
+        server
+            .clock()
+            .advance(now.duration_until(at) - SignedDuration::from_secs(1));
+        assert_eq!(poke(&mut attendee).await?, [], "a second before {at}");
+        server.clock().advance(SignedDuration::from_secs(1));
+        assert_eq!(poke(&mut attendee).await?, steps, "at {at}");
+    }
+    let (refused, _) = attendee
+        .request(json!({"type":"ask","session":"second-one-thirty","text":"Which 01:30?"}))
+        .await?;
+    assert_eq!(refused["code"], "qa_closed");
     Ok(())
 }
