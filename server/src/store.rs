@@ -142,6 +142,12 @@ pub enum Change {
         user: Author,
         sanction: Option<Sanction>,
     },
+    /// A host or moderator brought a person on stage in a room (or took them off it).
+    StageGrant {
+        room: RoomId,
+        user: UserId,
+        allowed: bool,
+    },
 }
 
 /// What a room needs to come back after a restart.
@@ -166,6 +172,8 @@ pub struct RoomRecord {
     pub phases: Vec<(SessionId, SessionPhase)>,
     /// Hosts' changes to sessions' times: (session, started, ended), Unix milliseconds.
     pub overrides: Vec<(SessionId, Option<i64>, Option<i64>)>,
+    /// People brought on stage in the room: they may publish media there.
+    pub on_stage: Vec<UserId>,
 }
 
 /// How much of a room's past [`Store::load_room`] brings back.
@@ -320,6 +328,11 @@ CREATE TABLE IF NOT EXISTS sanctions (
     user_name TEXT NOT NULL,
     kind TEXT NOT NULL,
     until_ms INTEGER,
+    PRIMARY KEY (room, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stage_grants (
+    room TEXT NOT NULL,
+    user_id TEXT NOT NULL,
     PRIMARY KEY (room, user_id)
 ) WITHOUT ROWID;
 ";
@@ -713,6 +726,11 @@ impl Store for SqliteStore {
         record.overrides = statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
             .collect::<Result<Vec<_>, _>>()?;
+        let mut statement =
+            connection.prepare("SELECT user_id FROM stage_grants WHERE room = ?1")?;
+        record.on_stage = statement
+            .query_map([room], |row| row.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(record)
     }
 
@@ -903,6 +921,26 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
                     .execute(params![room, user.id, user.name, kind, until_ms])?;
             }
         },
+        Change::StageGrant {
+            room,
+            user,
+            allowed: true,
+        } => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO stage_grants (room, user_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![room, user])?;
+        }
+        Change::StageGrant {
+            room,
+            user,
+            allowed: false,
+        } => {
+            transaction
+                .prepare_cached("DELETE FROM stage_grants WHERE room = ?1 AND user_id = ?2")?
+                .execute(params![room, user])?;
+        }
     }
     Ok(())
 }

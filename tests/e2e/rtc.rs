@@ -966,3 +966,33 @@ async fn a_viewer_that_reports_a_lost_packet_gets_it_again() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_person_brought_on_stage_may_still_publish_after_a_restart() -> Result<()> {
+    let server = TestServer::start().await?;
+    let token = server.token(Role::Attendee, "Ada");
+    let mut ada = plenary_tests::Client::connect(server.addr()).await?;
+    ada.hello(&token).await?;
+    ada.join(WORKSHOP).await?;
+    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP).await?;
+    moderator
+        .ok(json!({"type":"grant_stage","room":WORKSHOP,"user":ada.user_id,"allowed":true}))
+        .await?;
+    drop((ada, moderator));
+    let server = TestServer::start_in(server.stop().await).await?;
+
+    let mut ada = plenary_tests::Client::connect(server.addr()).await?;
+    ada.hello(&token).await?;
+    let joined = ada.join(WORKSHOP).await?;
+    assert_eq!(joined["snapshot"]["on_stage"], json!([ada.user_id]));
+    let mut viewer = Viewer::subscribe(
+        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
+        WORKSHOP,
+    )
+    .await?;
+    let mut ada = Publisher::new(ada).await?;
+    let answer = ada.publish(WORKSHOP).await?;
+    assert_eq!(answer["type"], "rtc_answer", "{answer}");
+    viewer.tracks_event(|tracks| tracks.len() == 2).await?;
+    Ok(())
+}

@@ -201,7 +201,7 @@ impl Room {
         }));
         self.removed.insert(person.id.clone(), person.clone());
         // Their media here ends too: what they publish and what they receive.
-        self.on_stage.remove(user);
+        self.grant_stage(user.to_owned(), false, out);
         out.push(Output::MediaRevoked {
             user: user.to_owned(),
             receiving: true,

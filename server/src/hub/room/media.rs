@@ -11,7 +11,7 @@ use plenary_protocol::{ErrorCode, RoomEvent, ServerMessage, TrackInfo, UserId};
 
 use super::{Caller, Output, Public, Refusal, Room};
 use crate::hub::Person;
-use crate::store::StoredEvent;
+use crate::store::{Change, StoredEvent};
 
 /// The track list the log last published. After a restart no track is live any more, but
 /// clients resuming with `since` replay this list: the room keeps it until the SFU reports
@@ -58,6 +58,11 @@ impl Room {
         if !changed {
             return;
         }
+        out.push(Output::Persist(Change::StageGrant {
+            room: self.setup.id.clone(),
+            user: user.clone(),
+            allowed,
+        }));
         if !allowed {
             out.push(Output::MediaRevoked {
                 user: user.clone(),

@@ -455,7 +455,7 @@ impl Room {
                     (session, changed)
                 })
                 .collect(),
-            on_stage: HashSet::new(),
+            on_stage: record.on_stage.into_iter().collect(),
             tracks,
         }
     }
