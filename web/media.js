@@ -78,7 +78,7 @@ export class Media {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     const stream = new MediaStream();
     video.srcObject = stream;
-    const watching = { room, pc, stream, video, answered: false };
+    const watching = { room, pc, stream, video, answered: false, mids: {} };
     this.watching = watching;
     trickle(pc, this.connection, room, "subscribe", () => watching.answered);
     pc.addEventListener("track", () => this.applyOptions());
@@ -109,6 +109,14 @@ export class Media {
     if (watching) this.watch(watching.room, watching.video).catch((error) => this.hooks.onError?.(error));
   }
 
+  /**
+   * The id of the room's track a receiving transceiver carries: the server names it by mid
+   * in each offer (it reuses an m-line for later tracks of its kind).
+   */
+  trackIdOf(transceiver) {
+    return this.watching?.mids[transceiver.mid] ?? transceiver.receiver.track.id;
+  }
+
   /** Whether a received video track should play under the current options. */
   wanted(trackId) {
     if (this.options.audioOnly) return false;
@@ -125,11 +133,15 @@ export class Media {
     const watching = this.watching;
     if (!watching) return;
     const live = watching.pc.getTransceivers()
-      .filter((transceiver) => ["recvonly", "sendrecv"].includes(transceiver.currentDirection))
-      .map((transceiver) => transceiver.receiver.track);
-    const videos = live.filter((track) => track.kind === "video" && this.wanted(track.id));
-    const shown = videos.find((track) => this.tracks.get(track.id)?.source === "screen") ?? videos[0];
-    const wanted = [...live.filter((track) => track.kind === "audio"), ...(shown ? [shown] : [])];
+      .filter((transceiver) => ["recvonly", "sendrecv"].includes(transceiver.currentDirection));
+    const videos = live.filter((transceiver) => transceiver.receiver.track.kind === "video"
+      && this.wanted(this.trackIdOf(transceiver)));
+    const shown = (videos.find((transceiver) => this.tracks.get(this.trackIdOf(transceiver))?.source === "screen")
+      ?? videos[0])?.receiver.track;
+    const wanted = [
+      ...live.map((transceiver) => transceiver.receiver.track).filter((track) => track.kind === "audio"),
+      ...(shown ? [shown] : []),
+    ];
     for (const track of watching.stream.getTracks()) {
       if (!wanted.includes(track)) watching.stream.removeTrack(track);
     }
@@ -140,18 +152,20 @@ export class Media {
     if (wanted.length) watching.video.play().catch(() => {});
   }
 
-  async onOffer({ room, sdp }) {
+  async onOffer({ room, sdp, tracks }) {
     const watching = this.watching;
     if (watching?.room !== room) return;
     try {
+      watching.mids = tracks ?? {};
       await watching.pc.setRemoteDescription({ type: "offer", sdp });
-      // Video nobody will look at is not received at all.
+      // Video nobody will look at is not received at all (and an m-line refused for one
+      // track is taken again when it carries another that is wanted).
       for (const transceiver of watching.pc.getTransceivers()) {
-        const track = transceiver.receiver.track;
-        if (track.kind === "video" && (this.options.audioOnly || (this.options.slidesOnly
-          && this.tracks.has(track.id) && !this.wanted(track.id)))) {
-          transceiver.direction = "inactive";
-        }
+        if (transceiver.receiver.track.kind !== "video" || transceiver.stopped) continue;
+        const id = this.trackIdOf(transceiver);
+        const unwanted = this.options.audioOnly
+          || (this.options.slidesOnly && this.tracks.has(id) && !this.wanted(id));
+        transceiver.direction = unwanted ? "inactive" : "recvonly";
       }
       await watching.pc.setLocalDescription(await watching.pc.createAnswer());
       this.applyOptions();

@@ -391,8 +391,8 @@ pub enum TrackKind {
 /// A live track of a room, as the `tracks` event and the snapshot list it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct TrackInfo {
-    /// The track's id in the server's `rtc_offer` (the `msid` track id, which browsers use
-    /// as the received `MediaStreamTrack.id`).
+    /// The track's id. A subscribe `rtc_offer` names the m-line carrying it, by mid, in its
+    /// `tracks` (the received `MediaStreamTrack.id` need not be this id).
     pub id: String,
     /// The stream id in the server's `rtc_offer`: one per publisher, so their audio and
     /// video play in sync.
@@ -586,6 +586,11 @@ pub enum ServerMessage {
         room: RoomId,
         pc: PcKind,
         sdp: String,
+        /// For a subscribe offer: the id of the room's track (see [`TrackInfo`]) each m-line
+        /// carries, by its `mid`. An m-line is reused by later tracks of its kind once its
+        /// track ends, so a track is known by its m-line's mid, not by an id in the SDP.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        tracks: BTreeMap<String, String>,
     },
     /// A server ICE candidate found after its SDP was sent (slow STUN or TURN).
     RtcCandidate {
@@ -1151,10 +1156,11 @@ mod tests {
             room: "w1".into(),
             pc: PcKind::Subscribe,
             sdp: "v=0".into(),
+            tracks: BTreeMap::from([("0".into(), "t7".into())]),
         };
         assert_eq!(
             serde_json::to_string(&offer).expect("serialises"),
-            r#"{"type":"rtc_offer","room":"w1","pc":"subscribe","sdp":"v=0"}"#
+            r#"{"type":"rtc_offer","room":"w1","pc":"subscribe","sdp":"v=0","tracks":{"0":"t7"}}"#
         );
         let tracks = RoomEvent::Tracks {
             tracks: vec![TrackInfo {

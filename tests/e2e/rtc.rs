@@ -299,6 +299,8 @@ struct Received {
     /// How often each video sequence number arrived, and the latest one.
     video_seqs: HashMap<u16, u32>,
     last_video_seq: Option<u16>,
+    /// The server's offers answered, in order.
+    offers: Vec<Value>,
 }
 
 /// A person receiving a room's media. A task answers the server's offers (every
@@ -345,6 +347,7 @@ impl Viewer {
         assert_eq!(ack["type"], "ack");
         let (forward, messages) = mpsc::unbounded_channel();
         let answerer = Arc::clone(&pc);
+        let answered = Arc::clone(&received);
         let room = room.to_owned();
         let signalling = tokio::spawn(async move {
             loop {
@@ -355,9 +358,12 @@ impl Viewer {
                     Err(_) => return,
                 };
                 if message["type"] == "rtc_offer" {
-                    if let Err(error) = answer(&answerer, &mut client, &room, &message).await {
-                        let _ =
-                            forward.send(json!({"type":"test_failure","error":error.to_string()}));
+                    match answer(&answerer, &mut client, &room, &message).await {
+                        Ok(()) => lock(&answered).offers.push(message),
+                        Err(error) => {
+                            let _ = forward
+                                .send(json!({"type":"test_failure","error":error.to_string()}));
+                        }
                     }
                     continue;
                 }
@@ -423,6 +429,25 @@ impl Viewer {
             );
         }
         Ok(())
+    }
+
+    /// Wait, at most [`PATIENCE`], for an answered offer that satisfies `matches`.
+    async fn offer(&self, matches: impl Fn(&Value) -> bool) -> Result<Value> {
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Some(offer) = lock(&self.received)
+                    .offers
+                    .iter()
+                    .rev()
+                    .find(|o| matches(o))
+                {
+                    return offer.clone();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        waited.context("no such offer answered in time")
     }
 
     /// Wait for the room's `tracks` event that satisfies `matches`.
@@ -994,5 +1019,47 @@ async fn a_person_brought_on_stage_may_still_publish_after_a_restart() -> Result
     let answer = ada.publish(WORKSHOP).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     viewer.tracks_event(|tracks| tracks.len() == 2).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_viewer_reuses_the_m_lines_of_ended_tracks_for_the_next_ones() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut viewer = Viewer::subscribe(
+        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
+        WORKSHOP,
+    )
+    .await?;
+    // Host after host goes on and off: the viewer's SDP keeps one audio and one video m-line.
+    for round in 0..3 {
+        let name = format!("Host {round}");
+        let mut host = Publisher::new(member(&server, Role::Host, &name, WORKSHOP).await?).await?;
+        host.publish(WORKSHOP).await?;
+        let tracks = viewer
+            .tracks_event(|tracks| tracks.len() == 2 && tracks[0]["publisher"]["name"] == name)
+            .await?;
+        let mut live: Vec<&str> = tracks.iter().filter_map(|t| t["id"].as_str()).collect();
+        live.sort_unstable();
+        let offer = viewer
+            .offer(|offer| {
+                let mut carried: Vec<&str> = offer["tracks"]
+                    .as_object()
+                    .map(|mids| mids.values().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                carried.sort_unstable();
+                carried == live
+            })
+            .await?;
+        let sdp = offer["sdp"].as_str().context("sdp")?;
+        let m_lines = sdp.lines().filter(|line| line.starts_with("m=")).count();
+        assert_eq!(m_lines, 2, "round {round}: {sdp}");
+        let (video, audio) = (viewer.packets(VP8), viewer.packets(OPUS));
+        viewer.wait_for_packets(&[VP8], video + 20).await?;
+        viewer.wait_for_packets(&[OPUS], audio + 20).await?;
+        host.client
+            .ok(json!({"type":"rtc_unpublish","room":WORKSHOP}))
+            .await?;
+        viewer.tracks_event(<[Value]>::is_empty).await?;
+    }
     Ok(())
 }

@@ -8,7 +8,9 @@
 //!   (webrtc-rs rewrites SSRC and payload type per binding and encrypts per viewer).
 //! - A [`Subscriber`] is one connection's receiving peer connection in one room (the server
 //!   offers). When the room's tracks change it is renegotiated, with at most one offer in
-//!   flight: changes meanwhile mark it dirty and one more offer follows the answer.
+//!   flight: changes meanwhile mark it dirty and one more offer follows the answer. Its
+//!   senders are [`Slot`]s, reused by later tracks of their kind, and each offer says which
+//!   track each mid carries.
 //! - Viewers' PLI and FIR go up to the publisher as a PLI, at most one per track per
 //!   [`KEYFRAME_INTERVAL`]; a viewer whose connection comes up asks for one too, so it sees
 //!   video at once. NACKs are answered by each viewer's own NACK responder.
@@ -40,7 +42,8 @@ use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
-use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
+use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
+use webrtc::rtp_transceiver::{RTCRtpTransceiver, RTCRtpTransceiverInit};
 use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
 use webrtc::track::track_remote::TrackRemote;
@@ -157,6 +160,25 @@ struct Negotiation {
     started: bool,
 }
 
+/// A sender on a subscriber's peer connection. It carries one forwarded track at a time; when
+/// that track ends it goes inactive and the next track of its kind takes it over, so a
+/// viewer's SDP holds as many m-lines of a kind as were ever live at once, not one for every
+/// track that came and went in a day.
+struct Slot {
+    transceiver: Arc<RTCRtpTransceiver>,
+    /// The track it carries, `None` while inactive. Shared with the slot's RTCP reader, which
+    /// passes keyframe requests to whatever track the slot carries then.
+    track: Arc<Mutex<Option<Arc<Forwarded>>>>,
+}
+
+impl Slot {
+    fn carries(&self, track: &Arc<Forwarded>) -> bool {
+        lock(&self.track)
+            .as_ref()
+            .is_some_and(|carried| Arc::ptr_eq(carried, track))
+    }
+}
+
 /// One connection's receiving peer connection in one room.
 struct Subscriber {
     conn: ConnId,
@@ -165,8 +187,8 @@ struct Subscriber {
     room: RoomId,
     outbox: Outbox,
     peer: Peer,
-    /// The sender of each forwarded track, by track id.
-    senders: Mutex<HashMap<String, Arc<RTCRtpSender>>>,
+    /// Its senders, in the order they were added.
+    slots: Mutex<Vec<Slot>>,
     negotiation: Mutex<Negotiation>,
 }
 
@@ -506,12 +528,7 @@ impl Sfu {
         }
         for subscriber in state.subscribers.values() {
             for track in tracks {
-                let sender = lock(&subscriber.senders).remove(&track.info.id);
-                if let Some(sender) = sender {
-                    if let Err(error) = subscriber.peer.connection.remove_track(&sender).await {
-                        tracing::debug!(%error, "removing a track from a closed viewer");
-                    }
-                }
+                detach(subscriber, track).await;
             }
             self.renegotiate(Arc::clone(subscriber));
         }
@@ -625,7 +642,7 @@ impl Sfu {
             room: room.clone(),
             outbox,
             peer,
-            senders: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Vec::new()),
             negotiation: Mutex::new(Negotiation::default()),
         });
         let sfu = self.me.clone();
@@ -682,7 +699,7 @@ impl Sfu {
                 negotiation.dirty = true;
                 return;
             }
-            if !negotiation.started && lock(&subscriber.senders).is_empty() {
+            if !negotiation.started && lock(&subscriber.slots).is_empty() {
                 // Nothing to receive yet: the first offer waits for the first track.
                 return;
             }
@@ -740,26 +757,15 @@ impl Sfu {
     }
 
     async fn request_keyframes(&self, subscriber: &Subscriber) {
-        let receiving: Vec<String> = lock(&subscriber.senders).keys().cloned().collect();
-        let tracks: Vec<Arc<Forwarded>> = match self.rooms.get(&subscriber.room) {
-            Some(media) => {
-                let media = Arc::clone(media.value());
-                let state = media.state.lock().await;
-                state
-                    .tracks
-                    .iter()
-                    .filter(|track| receiving.contains(&track.info.id))
-                    .cloned()
-                    .collect()
-            }
-            None => Vec::new(),
-        };
+        let tracks: Vec<Arc<Forwarded>> = lock(&subscriber.slots)
+            .iter()
+            .filter_map(|slot| lock(&slot.track).clone())
+            .collect();
         for track in tracks {
             track.request_keyframe().await;
         }
     }
 
-    /// `rtc_candidate` from the client.
     pub async fn candidate(
         &self,
         conn: ConnId,
@@ -888,18 +894,59 @@ impl Sfu {
     }
 }
 
-/// Bind a forwarded track to a subscriber, and pass its viewer's keyframe requests up.
+/// Bind a forwarded track to a subscriber: to an inactive slot of its kind if there is one,
+/// else to a new one whose viewer's keyframe requests are passed up.
 async fn attach(subscriber: &Subscriber, track: &Arc<Forwarded>) {
     let local: Arc<dyn TrackLocal + Send + Sync> = Arc::clone(&track.local) as _;
-    let sender = match subscriber.peer.connection.add_track(local).await {
-        Ok(sender) => sender,
+    let kind = track.local.kind();
+    let idle = lock(&subscriber.slots)
+        .iter()
+        .find(|slot| slot.transceiver.kind() == kind && lock(&slot.track).is_none())
+        .map(|slot| (Arc::clone(&slot.transceiver), Arc::clone(&slot.track)));
+    if let Some((transceiver, carried)) = idle {
+        // Claimed before the await: the room's media lock keeps other binds out meanwhile.
+        *lock(&carried) = Some(Arc::clone(track));
+        let sender = transceiver.sender().await;
+        match sender.replace_track(Some(Arc::clone(&local))).await {
+            Ok(()) => {
+                transceiver
+                    .set_direction(RTCRtpTransceiverDirection::Sendonly)
+                    .await;
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "a viewer's idle slot did not take a track");
+                *lock(&carried) = None;
+            }
+        }
+    }
+    let init = RTCRtpTransceiverInit {
+        direction: RTCRtpTransceiverDirection::Sendonly,
+        send_encodings: Vec::new(),
+    };
+    let transceiver = match subscriber
+        .peer
+        .connection
+        .add_transceiver_from_track(local, Some(init))
+        .await
+    {
+        Ok(transceiver) => transceiver,
         Err(error) => {
             tracing::debug!(%error, "binding a track to a closed viewer");
             return;
         }
     };
-    lock(&subscriber.senders).insert(track.info.id.clone(), Arc::clone(&sender));
-    let track = Arc::clone(track);
+    let sender = transceiver.sender().await;
+    // The next track in this slot continues its sequence numbers: a jump back would look
+    // like replayed packets to the viewer's SRTP and be dropped.
+    if let Err(error) = sender.enable_seq_transformer() {
+        tracing::debug!(%error, "a viewer's sender keeps its tracks' sequence numbers");
+    }
+    let carried = Arc::new(Mutex::new(Some(Arc::clone(track))));
+    lock(&subscriber.slots).push(Slot {
+        transceiver,
+        track: Arc::clone(&carried),
+    });
     // Read until the sender stops: reading also runs the NACK responder and reports.
     tokio::spawn(async move {
         while let Ok((packets, _)) = sender.read_rtcp().await {
@@ -907,11 +954,42 @@ async fn attach(subscriber: &Subscriber, track: &Arc<Forwarded>) {
                 let packet = packet.as_any();
                 packet.is::<PictureLossIndication>() || packet.is::<FullIntraRequest>()
             });
-            if wants_keyframe {
+            let track = lock(&carried).clone();
+            if let (true, Some(track)) = (wants_keyframe, track) {
                 track.request_keyframe().await;
             }
         }
     });
+}
+
+/// Unbind a track from a subscriber: its slot goes inactive, ready for the next track. (The
+/// ended track stays bound underneath until then; nothing is written to it any more.)
+async fn detach(subscriber: &Subscriber, track: &Arc<Forwarded>) {
+    let carrying: Vec<Arc<RTCRtpTransceiver>> = lock(&subscriber.slots)
+        .iter()
+        .filter(|slot| slot.carries(track))
+        .map(|slot| {
+            *lock(&slot.track) = None;
+            Arc::clone(&slot.transceiver)
+        })
+        .collect();
+    for transceiver in carrying {
+        transceiver
+            .set_direction(RTCRtpTransceiverDirection::Inactive)
+            .await;
+    }
+}
+
+/// Which track each of a subscriber's m-lines carries now, by mid.
+fn tracks_by_mid(subscriber: &Subscriber) -> BTreeMap<String, String> {
+    lock(&subscriber.slots)
+        .iter()
+        .filter_map(|slot| {
+            let mid = slot.transceiver.mid()?;
+            let track = lock(&slot.track).as_ref()?.info.id.clone();
+            Some((mid.to_string(), track))
+        })
+        .collect()
 }
 
 /// Create and send a subscriber's offer.
@@ -926,6 +1004,7 @@ async fn offer(subscriber: Arc<Subscriber>) {
                 room: subscriber.room.clone(),
                 pc: PcKind::Subscribe,
                 sdp,
+                tracks: tracks_by_mid(&subscriber),
             }));
         }
         Err(error) => {
