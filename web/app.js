@@ -103,6 +103,8 @@ function newRoomData() {
     pollVotes: new Map(),
     /** Until when this person is muted here (ms since the epoch), or null. */
     mutedUntil: null,
+    /** For staff: who is muted here, user id -> {user, until (RFC 3339)}. */
+    mutedPeople: new Map(),
     /** {count, people?} from the last `presence`. */
     presence: null,
     /** The raised hands, for staff. */
@@ -837,6 +839,7 @@ function renderRoom() {
   renderChat();
   renderReply();
   renderMuted();
+  renderMutedPeople();
   renderPolls();
 }
 
@@ -897,6 +900,7 @@ function onSnapshot({ room, snapshot }) {
   data.polls = new Map((snapshot.polls ?? []).map((poll) => [poll.id, poll]));
   data.pollVotes = new Map((snapshot.poll_votes ?? []).map((vote) => [vote.poll, vote.choices ?? []]));
   data.mutedUntil = snapshot.muted_until ? Date.parse(snapshot.muted_until) : null;
+  data.mutedPeople = new Map((snapshot.muted ?? []).map((entry) => [entry.user.id, entry]));
   data.expanded = false;
   data.olderDone = false;
   if (room === state.room) {
@@ -910,6 +914,7 @@ function onSnapshot({ room, snapshot }) {
     renderQuestions();
     renderPolls();
     renderMuted();
+    renderMutedPeople();
   }
   renderWatchers(room);
 }
@@ -952,6 +957,8 @@ function onRoomEvent({ room, event }) {
       break;
     }
     case "muted":
+      if (event.user?.id) data.mutedPeople.set(event.user.id, { user: event.user, until: event.until });
+      if (entered) renderMutedPeople();
       if (isMe(event.user)) {
         data.mutedUntil = Date.parse(event.until);
         if (entered) renderMuted();
@@ -960,6 +967,8 @@ function onRoomEvent({ room, event }) {
       }
       break;
     case "unmuted":
+      data.mutedPeople.delete(event.user?.id);
+      if (entered) renderMutedPeople();
       if (isMe(event.user)) {
         data.mutedUntil = null;
         if (entered) renderMuted();
@@ -1444,6 +1453,37 @@ function renderMuted() {
   $("chat-form").querySelector("button[type=submit]").disabled = muted;
   clearTimeout(renderMuted.timer);
   if (muted) renderMuted.timer = setTimeout(renderMuted, Math.min(MAX_TIMEOUT_MS, until - Date.now() + 250));
+}
+
+/** For staff: who is muted in the entered room, each with a button to lift it. */
+function renderMutedPeople() {
+  const list = $("muted-people");
+  const now = Date.now();
+  const muted = isStaff()
+    ? [...(roomData()?.mutedPeople.values() ?? [])].filter((entry) => Date.parse(entry.until) > now)
+    : [];
+  list.hidden = muted.length === 0;
+  list.replaceChildren(
+    el("h4", { text: t("chat.mutedPeople") }),
+    el("ul", {}, muted.map(({ user, until }) => el("li", {},
+      t("chat.mutedPerson", { name: user.name, time: clockOf(until) }),
+      " ",
+      el("button", {
+        type: "button", class: "secondary small", dataset: { unmute: user.id },
+        text: t("sanction.unmute"), "aria-label": t("chat.unmutePerson", { name: user.name }),
+      })))));
+}
+
+function onMutedPeopleClick(clickEvent) {
+  const button = clickEvent.target.closest("button[data-unmute]");
+  if (!button || isBusy(button)) return;
+  const entry = roomData()?.mutedPeople.get(button.dataset.unmute);
+  busy(button, connection.request({ type: "unmute", room: state.room, user: button.dataset.unmute })).then(
+    () => {
+      $("chat-status").textContent = t("sanction.unmute.done", { name: entry?.user.name ?? "" });
+    },
+    showError,
+  );
 }
 
 function onChatClick(clickEvent) {
@@ -2425,6 +2465,7 @@ function bindInterface() {
 
   $("chat-form").addEventListener("submit", onChatSubmit);
   $("chat-log").addEventListener("click", onChatClick);
+  $("muted-people").addEventListener("click", onMutedPeopleClick);
   $("chat-log").addEventListener("keydown", onChatKeydown);
   $("chat-older").addEventListener("click", onChatOlder);
   $("chat-reply-cancel").addEventListener("click", () => {

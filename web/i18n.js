@@ -141,6 +141,9 @@ const messages = {
     "chat.personMenuLabel": "Moderate {name}",
     "chat.muted": "A moderator muted you in this room until {time}. You can still read the chat.",
     "chat.mutedOther": "{name} is muted until {time}.",
+    "chat.mutedPeople": "Muted in this room",
+    "chat.mutedPerson": "{name}, until {time}",
+    "chat.unmutePerson": "Unmute {name}",
     "chat.unmutedOther": "{name} may chat again.",
     "chat.removedOther": "{name} was removed from the room.",
 

@@ -625,6 +625,9 @@ pub struct RoomSnapshot {
     /// Until when this person is muted in the room (RFC 3339 UTC), if they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub muted_until: Option<String>,
+    /// For staff: everyone muted in the room now, so a moderator who arrives later can lift it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub muted: Vec<MutedPerson>,
     /// Where each of the room's sessions is on the clock.
     #[serde(default)]
     pub phases: BTreeMap<SessionId, SessionPhase>,
@@ -634,6 +637,13 @@ pub struct RoomSnapshot {
     /// Attendees a host or moderator brought on stage (they may publish here).
     #[serde(default)]
     pub on_stage: Vec<UserId>,
+}
+
+/// Someone muted in a room, and until when (RFC 3339 UTC).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct MutedPerson {
+    pub user: Author,
+    pub until: String,
 }
 
 /// A person's choices in one poll.

@@ -536,6 +536,27 @@ async fn a_moderator_mutes_then_removes_an_attendee_and_the_attendee_page_follow
         .await
         .context("the muted attendee cannot type")?;
 
+    // A moderator who comes in later sees who is muted, and lifts it.
+    let later = enter(
+        &driver,
+        &server.server.invite_link(Role::Moderator, 1),
+        "Lena",
+        "main-stage",
+    )
+    .await?;
+    let entry = wait_for(&later, "#muted-people:not([hidden]) li").await?;
+    assert!(entry.text().await?.contains("Tom"));
+    entry
+        .find(Locator::Css("button[data-unmute]"))
+        .await?
+        .click()
+        .await?;
+    wait_for(&attendee, "#chat-input:not(:disabled)")
+        .await
+        .context("unmuted, the attendee may type again")?;
+    wait_gone(&moderator, "#muted-people li").await?;
+    later.close().await?;
+
     // Remove: the attendee is taken back to the programme and cannot enter again.
     wait_for_xpath(&moderator, message)
         .await?

@@ -272,7 +272,18 @@ async fn a_muted_person_cannot_chat_on_any_connection_until_unmuted() -> Result<
             .await?;
         assert_eq!(refused["code"], "muted");
     }
-    mo.ok(json!({"type":"unmute","room":STAGE,"user":user}))
+    // A moderator who arrives later sees who is muted, and until when; attendees do not.
+    let mut later = server.client(Role::Moderator, "Later Mo").await?;
+    let joined = later.join(STAGE).await?;
+    let muted = &joined["snapshot"]["muted"];
+    assert_eq!(muted[0]["user"]["id"], user, "{muted}");
+    assert_eq!(muted[0]["user"]["name"], "Loud");
+    assert!(muted[0]["until"].is_string(), "{muted}");
+    let mut bystander = server.client(Role::Attendee, "Calm").await?;
+    let joined = bystander.join(STAGE).await?;
+    assert!(joined["snapshot"].get("muted").is_none(), "{joined}");
+    later
+        .ok(json!({"type":"unmute","room":STAGE,"user":user}))
         .await?;
     tab1.ok(json!({"type":"chat","room":STAGE,"text":"thank you"}))
         .await?;

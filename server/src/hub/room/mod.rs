@@ -23,8 +23,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use jiff::Timestamp;
 use plenary_protocol::{
-    Author, ChatId, ChatMessage, ErrorCode, ModerateAction, PollAction, PollId, QuestionId, Ref,
-    RoomEvent, RoomId, RoomKind, RoomSnapshot, ServerMessage, SessionId, TrackInfo, UserId,
+    Author, ChatId, ChatMessage, ErrorCode, ModerateAction, MutedPerson, PollAction, PollId,
+    QuestionId, Ref, RoomEvent, RoomId, RoomKind, RoomSnapshot, ServerMessage, SessionId,
+    TrackInfo, UserId,
 };
 use tokio::sync::oneshot;
 
@@ -598,6 +599,26 @@ impl Room {
         }
     }
 
+    /// Everyone muted here now, by name.
+    fn muted_now(&self, now: Timestamp) -> Vec<MutedPerson> {
+        let mut muted: Vec<MutedPerson> = self
+            .muted
+            .values()
+            .filter(|(_, until)| *until > now)
+            .map(|(user, until)| MutedPerson {
+                user: user.clone(),
+                until: crate::programme::rfc3339(*until),
+            })
+            .collect();
+        muted.sort_by(|a, b| {
+            a.user
+                .name
+                .cmp(&b.user.name)
+                .then_with(|| a.user.id.cmp(&b.user.id))
+        });
+        muted
+    }
+
     fn snapshot(&self, now: Timestamp, person: &Person) -> RoomSnapshot {
         let skip = self.chat.len().saturating_sub(self.limits.chat_history);
         let staff = person.user.role.is_staff();
@@ -619,6 +640,11 @@ impl Room {
                 .get(user)
                 .filter(|(_, until)| *until > now)
                 .map(|(_, until)| crate::programme::rfc3339(*until)),
+            muted: if staff {
+                self.muted_now(now)
+            } else {
+                Vec::new()
+            },
             phases: self
                 .setup
                 .sessions
