@@ -161,8 +161,13 @@ function storage(key, value) {
   return null;
 }
 
-function isStaff() {
-  return Boolean(state.user && STAFF_ROLES.has(state.user.role));
+/**
+ * Whether this person is staff in `room` (the entered one unless said; `null`: anywhere). A
+ * token may limit its holder to some rooms (`welcome.rooms`); the server enforces it anyway.
+ */
+function isStaff(room = state.room) {
+  if (!state.user || !STAFF_ROLES.has(state.user.role)) return false;
+  return !room || !state.user.rooms || state.user.rooms.includes(room);
 }
 
 function isMe(author) {
@@ -330,11 +335,11 @@ function onJoinSubmit(submitEvent) {
   connection.start(state.invite ? { token: state.invite, name } : { name });
 }
 
-function onWelcome({ user, token, iceServers }) {
+function onWelcome({ user, token, iceServers, rooms }) {
   media.setIceServers(iceServers);
   const firstTime = state.user === null;
   const roleChanged = state.user?.role !== user.role;
-  state.user = user;
+  state.user = { ...user, rooms: Array.isArray(rooms) ? rooms : null };
   if (token) storage(TOKEN_KEY, token);
   const join = $("join");
   if (!join.hidden) {
@@ -348,7 +353,7 @@ function onWelcome({ user, token, iceServers }) {
   role.dataset.role = user.role;
   $("user").hidden = false;
   document.body.dataset.role = user.role;
-  $("staff-nav").hidden = !isStaff();
+  $("staff-nav").hidden = !isStaff(null);
   renderPublishControls();
   if (firstTime) route(); // a staff view in the URL waited for the person
   if (roleChanged) renderView();
@@ -697,7 +702,7 @@ function route() {
     case "overview":
       if (!state.user) {
         showView("programme"); // until welcome says who this is; onWelcome routes again
-      } else if (!isStaff()) {
+      } else if (!isStaff(null)) {
         showError({ code: "forbidden" });
         replaceWithProgramme();
       } else if (target.view === "console") {
@@ -771,7 +776,7 @@ function showProgramme() {
 
 function showConsole() {
   state.room = null;
-  for (const room of state.rooms.keys()) state.watching.add(room);
+  for (const room of state.rooms.keys()) if (isStaff(room)) state.watching.add(room);
   syncJoins();
   const wasShown = state.view === "console";
   showView("console");
@@ -781,7 +786,9 @@ function showConsole() {
 
 function showOverview() {
   state.room = null;
-  for (const room of state.rooms.values()) if (room.kind === "workshop") state.watching.add(room.id);
+  for (const room of state.rooms.values()) {
+    if (room.kind === "workshop" && isStaff(room.id)) state.watching.add(room.id);
+  }
   syncJoins();
   const wasShown = state.view === "overview";
   showView("overview");
@@ -2270,7 +2277,7 @@ function onPollCreate(submitEvent) {
 
 function renderConsole() {
   const container = $("console-rooms");
-  const ids = [...state.rooms.keys()];
+  const ids = [...state.rooms.keys()].filter((id) => isStaff(id));
   const present = new Map([...container.children].map((section) => [section.dataset.room, section]));
   for (const [index, id] of ids.entries()) {
     let section = present.get(id);
@@ -2368,7 +2375,9 @@ function onConsoleClick(clickEvent) {
 
 function renderOverview() {
   const grid = $("rooms-overview-grid");
-  const ids = [...state.rooms.values()].filter((room) => room.kind === "workshop").map((room) => room.id);
+  const ids = [...state.rooms.values()]
+    .filter((room) => room.kind === "workshop" && isStaff(room.id))
+    .map((room) => room.id);
   const present = new Map([...grid.children].map((card) => [card.dataset.room, card]));
   for (const [index, id] of ids.entries()) {
     let card = present.get(id);

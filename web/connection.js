@@ -247,6 +247,7 @@ export class Connection {
       user: message.user,
       token: message.token ?? null,
       iceServers: message.ice_servers ?? [],
+      rooms: message.rooms ?? null,
     });
     for (const room of this.rooms.keys()) this.sendJoin(room);
     // Messages cut off by the drop, sent again after the joins they need.

@@ -495,6 +495,10 @@ pub enum ServerMessage {
         /// STUN and TURN servers for the client's peer connections (absent: none needed).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// The rooms this person's token limits them to (their role counts only there);
+        /// absent for every room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rooms: Option<Vec<RoomId>>,
     },
     /// Answer to `join`.
     Joined {

@@ -605,6 +605,7 @@ impl Session {
             user: person.user.clone(),
             token,
             ice_servers: self.state.sfu.ice_servers(),
+            rooms: person.rooms.clone(),
         });
         self.person = Some(Arc::new(person));
     }

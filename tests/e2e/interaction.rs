@@ -540,3 +540,34 @@ async fn presence_counts_each_person_once_and_follows_closed_tabs() -> Result<()
     host.recv_until(present(1)).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_token_limited_to_a_room_says_so_and_its_role_counts_only_there() -> Result<()> {
+    let server = TestServer::start().await?;
+    let workshop = "workshop-1";
+    let token = plenary_tests::scoped_token(
+        server.dir.path(),
+        Role::Moderator,
+        "Wanda",
+        Some(vec![workshop.into()]),
+    );
+    let mut wanda = Client::connect(server.addr()).await?;
+    let welcome = wanda.hello(&token).await?;
+    assert_eq!(welcome["rooms"], json!([workshop]), "{welcome}");
+    let mut everywhere = Client::connect(server.addr()).await?;
+    let welcome = everywhere
+        .hello(&server.token(Role::Moderator, "Mo"))
+        .await?;
+    assert!(welcome.get("rooms").is_none(), "{welcome}");
+
+    let mut loud = server.client(Role::Attendee, "Loud").await?;
+    for room in [STAGE, workshop] {
+        loud.join(room).await?;
+        wanda.join(room).await?;
+    }
+    let mute = |room: &str| json!({"type":"mute","room":room,"user":loud.user_id,"minutes":5});
+    let (refused, _) = wanda.request(mute(STAGE)).await?;
+    assert_eq!(refused["code"], "forbidden");
+    wanda.ok(mute(workshop)).await?;
+    Ok(())
+}

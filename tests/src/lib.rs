@@ -117,14 +117,20 @@ impl TestServer {
 
 /// A personal token signed with the data directory's secret.
 pub fn personal_token(data_dir: &Path, role: Role, name: &str) -> String {
+    scoped_token(data_dir, role, name, None)
+}
+
+/// A personal token limited to `rooms` (`None`: every room), as `plenary token --room` issues.
+pub fn scoped_token(data_dir: &Path, role: Role, name: &str, rooms: Option<Vec<String>>) -> String {
     let keys = Keys::load(data_dir, None).expect("the data directory's secret is readable");
-    let claims = Claims::new(
+    let mut claims = Claims::new(
         format!("u-{}", random_hex(8)),
         name.into(),
         role,
         unix_now(),
         1,
     );
+    claims.rooms = rooms;
     keys.issue(&claims)
 }
 
