@@ -4,10 +4,13 @@
 //! Times are [`Timestamp`]s (UTC instants); the conference's IANA time zone is kept to show
 //! and export local times. Conversion to the wire shape happens in [`Programme::to_schedule`];
 //! the exchange formats (schedule XML and JSON in, iCalendar and JSON out) live in
-//! `interchange`.
+//! `interchange`. Organisers' edits are checked by [`validate`] and applied by [`edit`].
 //!
 //! Sessions name their room, track and speakers by id; names are looked up where the
 //! programme is shown or exported.
+
+pub mod edit;
+pub mod validate;
 
 use std::collections::{HashMap, HashSet};
 
