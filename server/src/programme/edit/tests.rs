@@ -2,14 +2,14 @@
 //!
 //! The demo, laid around 12:47 UTC: the day runs 11:30–16:30; on the main stage the keynote
 //! (Priya Raman) runs 12:00–13:00 and the panel 13:15–14:15; workshop rooms 1–3 hold
-//! workshops 13:15–14:45 (Jonas Becker speaks in the panel and in workshop 1).
+//! workshops 14:15–15:45 (Jonas Becker speaks in the panel, then leads workshop 1).
 
 use plenary_protocol::organiser::{ProblemCode, RoomInput, SessionInput, SpeakerInput, TrackInput};
 use plenary_protocol::{RoomKind, SessionKind};
 
 use super::{Resource, Rooms, Sessions, Speakers, Target, Tracks};
 use crate::programme::Programme;
-use crate::programme::validate::Problems;
+use crate::programme::validate::{self, Problems};
 
 fn demo() -> Programme {
     Programme::demo("2026-11-28T12:47:00Z".parse().expect("an instant"))
@@ -61,6 +61,19 @@ fn field(
 }
 
 #[test]
+fn the_demo_keeps_every_rule() {
+    let programme = demo();
+    for session in &programme.sessions {
+        let mut problems = validate::session_fields(&programme, session);
+        problems.extend(validate::session_times(&programme, session));
+        assert!(problems.is_empty(), "{}: {problems:?}", session.id);
+    }
+    for room in &programme.rooms {
+        assert!(validate::room(&programme, room).is_empty());
+    }
+}
+
+#[test]
 fn a_session_free_of_conflicts_is_added_in_the_programmes_order() {
     let mut programme = demo();
     let added = Sessions::put(
@@ -82,8 +95,8 @@ fn a_session_free_of_conflicts_is_added_in_the_programmes_order() {
 #[test]
 fn sessions_that_only_touch_do_not_overlap() {
     let mut programme = demo();
-    // Workshop 1 starts at 13:15; this ends then. The keynote's speaker ends at 13:00.
-    let mut input = talk("2026-11-28T13:00:00Z", "2026-11-28T13:15:00Z");
+    // The keynote's speaker is free from 13:00; workshop 1 starts at 14:15.
+    let mut input = talk("2026-11-28T13:00:00Z", "2026-11-28T14:15:00Z");
     input.speakers = vec!["priya-raman".into()];
     Sessions::put(&mut programme, Target::New, input).expect("accepted");
 }
