@@ -378,7 +378,7 @@ impl Programme {
             "How to initiate successful international partnerships",
             SessionKind::Workshop,
             "workshop-1",
-            (45, 135),
+            (105, 195),
             &["Jonas Becker"],
             "A hands-on workshop: finding a partner library, a first joint project, and the agreement that holds it.",
         );
@@ -387,7 +387,7 @@ impl Programme {
             "Fundraising for international projects",
             SessionKind::Workshop,
             "workshop-2",
-            (45, 135),
+            (105, 195),
             &["Fatima Al-Mansouri"],
             "Where the money for cross-border library projects comes from, and how to write the application.",
         );
@@ -396,7 +396,7 @@ impl Programme {
             "Digital storytelling with your community",
             SessionKind::Workshop,
             "workshop-3",
-            (45, 135),
+            (105, 195),
             &["Rahul Desai"],
             "Collect and share local stories with simple tools every library has.",
         );
