@@ -203,36 +203,27 @@ impl Programme {
     /// speakers and tracks keep their ids when their names stay the same, and sessions that
     /// keep their ids keep their hosts and moderators.
     pub fn inherit(&mut self, previous: &Programme) {
-        let speakers: HashMap<&str, &str> = previous
-            .speakers
-            .iter()
-            .map(|speaker| (speaker.name.as_str(), speaker.id.as_str()))
-            .collect();
         let renamed = adopt_ids(
             self.speakers
                 .iter_mut()
-                .map(|speaker| (speaker.name.as_str(), &mut speaker.id)),
-            &speakers,
+                .map(|s| (s.name.as_str(), &mut s.id)),
+            previous
+                .speakers
+                .iter()
+                .map(|s| (s.name.as_str(), s.id.as_str())),
         );
-        for session in &mut self.sessions {
-            for speaker in &mut session.speakers {
-                if let Some(id) = renamed.get(speaker) {
-                    speaker.clone_from(id);
-                }
+        for speaker in self.sessions.iter_mut().flat_map(|s| &mut s.speakers) {
+            if let Some(id) = renamed.get(speaker) {
+                speaker.clone_from(id);
             }
         }
         self.sort_speakers();
-
-        let tracks: HashMap<&str, &str> = previous
-            .tracks
-            .iter()
-            .map(|track| (track.name.as_str(), track.id.as_str()))
-            .collect();
         let renamed = adopt_ids(
-            self.tracks
-                .iter_mut()
-                .map(|track| (track.name.as_str(), &mut track.id)),
-            &tracks,
+            self.tracks.iter_mut().map(|t| (t.name.as_str(), &mut t.id)),
+            previous
+                .tracks
+                .iter()
+                .map(|t| (t.name.as_str(), t.id.as_str())),
         );
         for session in &mut self.sessions {
             if let Some(id) = session.track.as_ref().and_then(|track| renamed.get(track)) {
@@ -570,12 +561,14 @@ pub(crate) fn tracks_from_names(
         .collect()
 }
 
-/// Give each item the id `previous` had for its name, unless another item holds that id
-/// already. Returns the ids that changed (old → new), to follow in the sessions.
-fn adopt_ids<'a>(
+/// Give each item (name, id) the id a `previous` item (name, id) of the same name had,
+/// unless another item holds that id already. Returns the ids that changed (old → new), to
+/// follow in the sessions.
+fn adopt_ids<'a, 'b>(
     items: impl Iterator<Item = (&'a str, &'a mut String)>,
-    previous: &HashMap<&str, &str>,
+    previous: impl Iterator<Item = (&'b str, &'b str)>,
 ) -> HashMap<String, String> {
+    let previous: HashMap<&str, &str> = previous.collect();
     let items: Vec<(&str, &mut String)> = items.collect();
     let mut taken: HashSet<String> = items.iter().map(|(_, id)| (**id).clone()).collect();
     let mut changed = HashMap::new();

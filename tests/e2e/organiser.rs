@@ -126,18 +126,10 @@ fn talk(title: &str, start: &str, end: &str) -> Value {
     })
 }
 
-async fn schedule(server: &TestServer) -> Result<Value> {
-    Ok(reqwest::get(server.url("/api/schedule"))
-        .await?
-        .error_for_status()?
-        .json()
-        .await?)
-}
-
 #[tokio::test]
 async fn only_organisers_may_use_the_organiser_api() -> Result<()> {
     let server = TestServer::start_at(NOW).await?;
-    let before = schedule(&server).await?;
+    let before = server.schedule().await?;
     let room = Some(json!({"name": "Attic", "kind": "workshop"}));
     let requests = [
         (Method::GET, "/api/rooms", None),
@@ -171,7 +163,7 @@ async fn only_organisers_may_use_the_organiser_api() -> Result<()> {
             );
         }
     }
-    assert_eq!(schedule(&server).await?, before, "nothing changed");
+    assert_eq!(server.schedule().await?, before, "nothing changed");
     Ok(())
 }
 
@@ -215,7 +207,7 @@ async fn organisers_create_change_and_delete_each_kind_of_item() -> Result<()> {
     assert_eq!(api.get("/api/rooms/reading-room").await?, room);
     let rooms = api.get("/api/rooms").await?;
     assert_eq!(rooms.as_array().map(Vec::len), Some(5));
-    assert_eq!(schedule(&server).await?["rooms"][4], room);
+    assert_eq!(server.schedule().await?["rooms"][4], room);
 
     // Tracks.
     let track = api
@@ -266,7 +258,7 @@ async fn organisers_create_change_and_delete_each_kind_of_item() -> Result<()> {
     assert_eq!(session["start"], "2026-11-28T12:00:00Z");
     assert_eq!(session["hosts"], json!(["u-host"]));
     assert_eq!(api.get("/api/sessions/reading-circles").await?, session);
-    let shown = schedule(&server).await?;
+    let shown = server.schedule().await?;
     let listed = shown["sessions"]
         .as_array()
         .into_iter()
@@ -297,7 +289,7 @@ async fn organisers_create_change_and_delete_each_kind_of_item() -> Result<()> {
         Some(json!({"name": "Good practice"})),
     )
     .await?;
-    let shown = schedule(&server).await?;
+    let shown = server.schedule().await?;
     let listed = shown["sessions"]
         .as_array()
         .into_iter()
@@ -449,28 +441,23 @@ async fn every_rule_of_the_programme_is_refused_with_its_own_code() -> Result<()
     );
 
     // Moving an existing session into another's slot, or renaming its id.
-    let found = api
-        .refused(
-            Method::PATCH,
-            "/api/sessions/panel-partnerships",
-            Some(json!({"start": "2026-11-28T12:45:00Z"})),
-        )
-        .await?;
-    assert_eq!(
-        found,
-        [
-            problem("room", "room_overlap", "keynote-open"),
-            problem("room", "room_overlap", "break-morning"),
-        ]
-    );
-    let found = api
-        .refused(
-            Method::PATCH,
-            "/api/sessions/panel-partnerships",
-            Some(json!({"id": "panel"})),
-        )
-        .await?;
-    assert_eq!(found, [problem("id", "id_mismatch", "")]);
+    for (patch, expected) in [
+        (
+            json!({"start": "2026-11-28T12:45:00Z"}),
+            vec![
+                problem("room", "room_overlap", "keynote-open"),
+                problem("room", "room_overlap", "break-morning"),
+            ],
+        ),
+        (
+            json!({"id": "panel"}),
+            vec![problem("id", "id_mismatch", "")],
+        ),
+    ] {
+        let path = "/api/sessions/panel-partnerships";
+        let found = api.refused(Method::PATCH, path, Some(patch)).await?;
+        assert_eq!(found, expected);
+    }
 
     // What sessions use cannot be deleted.
     let found = api
@@ -535,7 +522,7 @@ async fn every_rule_of_the_programme_is_refused_with_its_own_code() -> Result<()
 async fn a_dry_run_reports_what_a_change_would_meet_and_changes_nothing() -> Result<()> {
     let server = TestServer::start_at(NOW).await?;
     let api = Api::organiser(&server);
-    let before = schedule(&server).await?;
+    let before = server.schedule().await?;
 
     let mut clash = talk("Clash", "12:30", "12:50");
     clash["room"] = json!("main-stage");
@@ -602,7 +589,7 @@ async fn a_dry_run_reports_what_a_change_would_meet_and_changes_nothing() -> Res
     )
     .await?;
     assert_eq!(
-        schedule(&server).await?,
+        server.schedule().await?,
         before,
         "no dry run changed anything"
     );
@@ -623,7 +610,7 @@ async fn a_dry_run_reports_what_a_change_would_meet_and_changes_nothing() -> Res
 async fn malformed_requests_are_refused_with_400_and_unknown_items_with_404() -> Result<()> {
     let server = TestServer::start_at(NOW).await?;
     let api = Api::organiser(&server);
-    let before = schedule(&server).await?;
+    let before = server.schedule().await?;
     for (method, path, body) in [
         (Method::POST, "/api/rooms", json!("{not json")),
         (Method::POST, "/api/rooms", json!("")),
@@ -703,7 +690,7 @@ async fn malformed_requests_are_refused_with_400_and_unknown_items_with_404() ->
             .await?;
         assert_eq!(answer["error"]["code"], "not_found");
     }
-    assert_eq!(schedule(&server).await?, before, "nothing changed");
+    assert_eq!(server.schedule().await?, before, "nothing changed");
     Ok(())
 }
 
@@ -736,7 +723,7 @@ async fn an_edit_reaches_connected_clients_and_the_scheduler() -> Result<()> {
         .ok(json!({"type": "ask", "session": "pop-up-session", "text": "Slides afterwards?"}))
         .await?;
     assert!(asked["id"].is_u64());
-    let shown = schedule(&server).await?;
+    let shown = server.schedule().await?;
     assert!(
         shown["sessions"]
             .as_array()
