@@ -191,7 +191,7 @@ impl FromRequestParts<AppState> for Organiser {
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 format!(
-                    "only organisers change the programme; this token is a {}'s",
+                    "only organisers may do this; this token is a {}'s",
                     claims.role.as_str()
                 ),
             ));
