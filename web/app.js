@@ -1431,15 +1431,20 @@ function onChatSubmit(submitEvent) {
   const message = { type: "chat", room: state.room, text, client_id: Connection.clientId() };
   const replyTo = state.replyTo;
   if (replyTo) message.reply_to = replyTo.id;
+  // Cleared at once, so the next message can be typed while this one travels; given back if
+  // it is refused and nothing new was typed meanwhile.
+  input.value = "";
   connection.request(message).then(
     () => {
-      if (input.value.trim() === text) input.value = "";
       if (state.replyTo === replyTo) {
         state.replyTo = null;
         renderReply();
       }
     },
-    showError,
+    (error) => {
+      if (!input.value) input.value = text;
+      showError(error);
+    },
   );
 }
 

@@ -26,6 +26,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod organiser;
+
 /// Longest chat message, in characters (Unicode scalar values).
 pub const MAX_CHAT_CHARS: usize = 2_000;
 /// Longest question, in characters.
@@ -847,6 +849,8 @@ pub enum ErrorCode {
     Conflict,
     /// The server failed; the action did not happen and may be retried.
     Internal,
+    /// HTTP: the change breaks the programme's rules; `fields` says where and why.
+    Invalid,
 }
 
 /// `GET /api/schedule`: the programme.
@@ -964,6 +968,9 @@ pub struct HttpError {
 pub struct HttpErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// With [`ErrorCode::Invalid`]: every problem found, not only the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<organiser::FieldProblem>,
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
-//! HTTP routes: the web client, the programme (as JSON, iCalendar and schedule.json, and its
-//! import), health, and the WebSocket upgrade.
+//! HTTP routes: the web client, the programme (as JSON, iCalendar and schedule.json, its
+//! import, and organisers' edits in [`organiser`]), health, and the WebSocket upgrade.
 //!
 //! The HTTP layer never touches SQL and never holds room state: it reads the hub's programme,
-//! hands imports to `interchange` and then to the hub, and hands upgraded sockets to `ws`.
-//! Errors leave as `{"error":{"code","message"}}`.
+//! hands imports to `interchange` and edits to `programme::edit`, then the result to the hub,
+//! and hands upgraded sockets to `ws`. Errors leave as `{"error":{"code","message"}}`, with
+//! `fields` when a change broke the programme's rules.
+
+mod organiser;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,10 +16,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use plenary_protocol::organiser::FieldProblem;
 use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody, ImportSummary, Role, Schedule};
 
 use crate::AppState;
 use crate::interchange;
+use crate::store::StoreError;
 
 /// The largest programme file `POST /api/schedule/import` takes. FOSDEM's, among the
 /// largest, is 2 MB.
@@ -79,6 +84,7 @@ pub fn app(state: AppState) -> Router {
             post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT_BYTES)),
         )
         .route("/ws", get(upgrade))
+        .merge(organiser::routes())
         .fallback(get(asset))
         .with_state(state)
 }
@@ -88,6 +94,8 @@ struct ApiError {
     status: StatusCode,
     code: ErrorCode,
     message: String,
+    /// What broke the programme's rules, for [`ErrorCode::Invalid`].
+    fields: Vec<FieldProblem>,
 }
 
 impl ApiError {
@@ -96,7 +104,12 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            fields: Vec::new(),
         }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 }
 
@@ -106,9 +119,16 @@ impl IntoResponse for ApiError {
             error: HttpErrorBody {
                 code: self.code,
                 message: self.message,
+                fields: self.fields,
             },
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        internal(&error)
     }
 }
 
@@ -135,7 +155,10 @@ async fn schedule_json(State(state): State<AppState>) -> Json<serde_json::Value>
 }
 
 /// A request made with an organiser's personal token in `Authorization: Bearer …`.
-struct Organiser;
+struct Organiser {
+    /// Who made it (the token's user id), for the log.
+    user: String,
+}
 
 impl FromRequestParts<AppState> for Organiser {
     type Rejection = ApiError;
@@ -168,12 +191,12 @@ impl FromRequestParts<AppState> for Organiser {
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 format!(
-                    "only organisers import programmes; this token is a {}'s",
+                    "only organisers may do this; this token is a {}'s",
                     claims.role.as_str()
                 ),
             ));
         }
-        Ok(Organiser)
+        Ok(Organiser { user: claims.sub })
     }
 }
 
@@ -190,29 +213,22 @@ async fn import(
             ErrorCode::TooLarge,
             format!("a programme file may have at most {IMPORT_LIMIT_BYTES} bytes"),
         ),
-        _ => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            rejection.body_text(),
-        ),
+        _ => ApiError::bad_request(rejection.body_text()),
     })?;
     // Parsing a large programme takes milliseconds of CPU: keep it off the async workers.
     let imported = tokio::task::spawn_blocking(move || interchange::import(&body))
         .await
         .map_err(|error| internal(&error))?
-        .map_err(|error| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                error.to_string(),
-            )
-        })?;
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let summary = imported.summary();
     state
         .hub
-        .replace_programme(imported.programme)
-        .await
-        .map_err(|error| internal(&error))?;
+        .edit_programme(|current| {
+            let mut programme = imported.programme;
+            programme.inherit(current);
+            Ok::<_, ApiError>((programme, ()))
+        })
+        .await?;
     tracing::info!(
         rooms = summary.rooms,
         sessions = summary.sessions,

@@ -223,11 +223,16 @@ fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let imported = interchange::import(&body)
         .map_err(|error| format!("{} was not imported: {error}", args.file.display()))?;
     std::fs::create_dir_all(&args.data.data_dir)?;
-    SqliteStore::open(&args.data.data_dir)?.save_programme(&imported.programme)?;
     let summary = imported.summary();
+    let mut programme = imported.programme;
+    let store = SqliteStore::open(&args.data.data_dir)?;
+    if let Some(previous) = store.load_programme()? {
+        programme.inherit(&previous);
+    }
+    store.save_programme(&programme)?;
     println!(
         "Imported {}: {} rooms, {} sessions, {} speakers.",
-        imported.programme.name, summary.rooms, summary.sessions, summary.speakers
+        programme.name, summary.rooms, summary.sessions, summary.speakers
     );
     for warning in &summary.warnings {
         println!("warning: {warning}");

@@ -4,11 +4,19 @@
 //! Times are [`Timestamp`]s (UTC instants); the conference's IANA time zone is kept to show
 //! and export local times. Conversion to the wire shape happens in [`Programme::to_schedule`];
 //! the exchange formats (schedule XML and JSON in, iCalendar and JSON out) live in
-//! `interchange`.
+//! `interchange`. Organisers' edits are checked by [`validate`] and applied by [`edit`].
+//!
+//! Sessions name their room, track and speakers by id; names are looked up where the
+//! programme is shown or exported.
+
+pub mod edit;
+pub mod validate;
+
+use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use plenary_protocol::{self as protocol, RoomKind, SessionKind};
+use plenary_protocol::{self as protocol, RoomKind, SessionKind, UserId};
 
 /// The whole programme.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +32,11 @@ pub struct Programme {
     pub end: Date,
     /// The conference days in order. Exports group sessions by them.
     pub days: Vec<ConferenceDay>,
-    /// Track names in display order (sessions name theirs in [`SessionDef::track`]).
-    pub tracks: Vec<String>,
+    /// In display order (sessions name theirs in [`SessionDef::track`]).
+    pub tracks: Vec<TrackDef>,
+    /// Everyone who speaks, ordered by name, then id (the order
+    /// [`Programme::sort_speakers`] gives).
+    pub speakers: Vec<SpeakerDef>,
     /// In display order.
     pub rooms: Vec<RoomDef>,
     /// Ordered by start, then id (the order [`Programme::sort_sessions`] gives).
@@ -40,6 +51,42 @@ pub struct ConferenceDay {
     pub date: Date,
     pub start: Timestamp,
     pub end: Timestamp,
+}
+
+/// A track of the programme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackDef {
+    /// Stable while the name changes: sessions refer to the track by it.
+    pub id: String,
+    pub name: String,
+}
+
+/// A person who speaks in sessions. Speakers are names on a programme, not people with
+/// tokens: hosts and moderators are those.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeakerDef {
+    /// Stable while the name changes: sessions refer to the speaker by it.
+    pub id: String,
+    pub name: String,
+}
+
+impl RoomDef {
+    /// The room as the schedule and the organiser API show it.
+    pub fn to_wire(&self) -> protocol::Room {
+        protocol::Room {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: self.kind,
+            capacity: self.capacity,
+        }
+    }
+}
+
+impl SpeakerDef {
+    /// The programme's order of speakers: by name, then id.
+    fn order(a: &SpeakerDef, b: &SpeakerDef) -> std::cmp::Ordering {
+        a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id))
+    }
 }
 
 /// A room of the programme.
@@ -69,12 +116,17 @@ pub struct SessionDef {
     pub room: String,
     pub start: Timestamp,
     pub end: Timestamp,
-    /// Names, as the programme prints them.
+    /// Ids of [`Programme::speakers`], in the order the programme prints them.
     pub speakers: Vec<String>,
+    /// The people (user ids, as tokens carry them) who host the session: bring it on stage,
+    /// start and end it.
+    pub hosts: Vec<UserId>,
+    /// The people who moderate its Q&A and chat.
+    pub moderators: Vec<UserId>,
     /// A short summary (pretalx and frab call it the abstract).
     pub abstract_text: String,
     pub description: String,
-    /// The track's name, one of [`Programme::tracks`].
+    /// The id of its track, one of [`Programme::tracks`].
     pub track: Option<String>,
     /// Language codes the session is held in, usually one (`en`); some have two (`de`, `en`).
     pub languages: Vec<String>,
@@ -109,13 +161,79 @@ impl Programme {
             .sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
     }
 
-    /// How many different people speak in the programme.
-    pub fn speaker_count(&self) -> usize {
-        self.sessions
+    /// Put the speakers in the programme's order: by name, then id.
+    pub fn sort_speakers(&mut self) {
+        self.speakers.sort_by(SpeakerDef::order);
+    }
+
+    /// The room with this id.
+    pub fn room(&self, id: &str) -> Option<&RoomDef> {
+        self.rooms.iter().find(|room| room.id == id)
+    }
+
+    /// The track with this id.
+    pub fn track(&self, id: &str) -> Option<&TrackDef> {
+        self.tracks.iter().find(|track| track.id == id)
+    }
+
+    /// The speaker with this id.
+    pub fn speaker(&self, id: &str) -> Option<&SpeakerDef> {
+        self.speakers.iter().find(|speaker| speaker.id == id)
+    }
+
+    /// The name of a session's track, if it has one.
+    pub fn track_name<'a>(&'a self, session: &'a SessionDef) -> Option<&'a str> {
+        let id = session.track.as_deref()?;
+        Some(self.track(id).map_or(id, |track| track.name.as_str()))
+    }
+
+    /// The names of a session's speakers, in order.
+    pub fn speaker_names<'a>(&'a self, session: &'a SessionDef) -> Vec<&'a str> {
+        session
+            .speakers
             .iter()
-            .flat_map(|session| &session.speakers)
-            .collect::<std::collections::HashSet<_>>()
-            .len()
+            .map(|id| {
+                self.speaker(id)
+                    .map_or(id.as_str(), |speaker| &speaker.name)
+            })
+            .collect()
+    }
+
+    /// Carry over from the programme this one replaces what a schedule file cannot say:
+    /// speakers and tracks keep their ids when their names stay the same, and sessions that
+    /// keep their ids keep their hosts and moderators.
+    pub fn inherit(&mut self, previous: &Programme) {
+        let renamed = adopt_ids(
+            self.speakers
+                .iter_mut()
+                .map(|s| (s.name.as_str(), &mut s.id)),
+            previous
+                .speakers
+                .iter()
+                .map(|s| (s.name.as_str(), s.id.as_str())),
+        );
+        for speaker in self.sessions.iter_mut().flat_map(|s| &mut s.speakers) {
+            if let Some(id) = renamed.get(speaker) {
+                speaker.clone_from(id);
+            }
+        }
+        self.sort_speakers();
+        let renamed = adopt_ids(
+            self.tracks.iter_mut().map(|t| (t.name.as_str(), &mut t.id)),
+            previous
+                .tracks
+                .iter()
+                .map(|t| (t.name.as_str(), t.id.as_str())),
+        );
+        for session in &mut self.sessions {
+            if let Some(id) = session.track.as_ref().and_then(|track| renamed.get(track)) {
+                session.track = Some(id.clone());
+            }
+            if let Some(before) = previous.session(&session.id) {
+                session.hosts.clone_from(&before.hosts);
+                session.moderators.clone_from(&before.moderators);
+            }
+        }
     }
 
     /// The programme as `GET /api/schedule` shows it.
@@ -125,16 +243,7 @@ impl Programme {
                 name: self.name.clone(),
                 timezone: self.timezone.clone(),
             },
-            rooms: self
-                .rooms
-                .iter()
-                .map(|room| protocol::Room {
-                    id: room.id.clone(),
-                    name: room.name.clone(),
-                    kind: room.kind,
-                    capacity: room.capacity,
-                })
-                .collect(),
+            rooms: self.rooms.iter().map(RoomDef::to_wire).collect(),
             sessions: self
                 .sessions
                 .iter()
@@ -145,12 +254,16 @@ impl Programme {
                     room: session.room.clone(),
                     start: rfc3339(session.start),
                     end: rfc3339(session.end),
-                    speakers: session.speakers.clone(),
+                    speakers: self
+                        .speaker_names(session)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
                     description: session.description.clone(),
                     qa_moderated: session.qa_moderated,
                     subtitle: session.subtitle.clone(),
                     abstract_text: session.abstract_text.clone(),
-                    track: session.track.clone(),
+                    track: self.track_name(session).map(str::to_owned),
                     languages: session.languages.clone(),
                 })
                 .collect(),
@@ -163,7 +276,7 @@ impl Programme {
                     end: rfc3339(day.end),
                 })
                 .collect(),
-            tracks: self.tracks.clone(),
+            tracks: self.tracks.iter().map(|track| track.name.clone()).collect(),
         }
     }
 
@@ -200,6 +313,8 @@ impl Programme {
                 start: at(from),
                 end: at(to),
                 speakers: speakers.iter().map(|name| (*name).to_owned()).collect(),
+                hosts: Vec::new(),
+                moderators: Vec::new(),
                 abstract_text: String::new(),
                 description: description.into(),
                 track: None,
@@ -254,7 +369,7 @@ impl Programme {
             "How to initiate successful international partnerships",
             SessionKind::Workshop,
             "workshop-1",
-            (45, 135),
+            (105, 195),
             &["Jonas Becker"],
             "A hands-on workshop: finding a partner library, a first joint project, and the agreement that holds it.",
         );
@@ -263,7 +378,7 @@ impl Programme {
             "Fundraising for international projects",
             SessionKind::Workshop,
             "workshop-2",
-            (45, 135),
+            (105, 195),
             &["Fatima Al-Mansouri"],
             "Where the money for cross-border library projects comes from, and how to write the application.",
         );
@@ -272,7 +387,7 @@ impl Programme {
             "Digital storytelling with your community",
             SessionKind::Workshop,
             "workshop-3",
-            (45, 135),
+            (105, 195),
             &["Rahul Desai"],
             "Collect and share local stories with simple tools every library has.",
         );
@@ -319,6 +434,7 @@ impl Programme {
                 end: at(240),
             }],
             tracks: Vec::new(),
+            speakers: speakers_from_names(&mut sessions),
             rooms: vec![
                 room("main-stage", "Main stage", RoomKind::Stage, None),
                 room(
@@ -350,6 +466,124 @@ impl Programme {
 /// An instant as RFC 3339 UTC, to the second or millisecond as it has them.
 pub fn rfc3339(timestamp: Timestamp) -> String {
     timestamp.to_string()
+}
+
+/// A lowercase slug of letters, digits and single dashes (`K.1.105 (La Fontaine)` →
+/// `k-1-105-la-fontaine`).
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            slug.extend(c.to_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
+}
+
+/// A new id made from a name: its slug (`fallback` when the slug is empty), with a number
+/// added while `taken` says the id is in use (`room`, `room-2`, `room-3`…).
+pub fn unique_id(name: &str, fallback: &str, taken: impl Fn(&str) -> bool) -> String {
+    let base = match slugify(name) {
+        slug if slug.is_empty() => fallback.to_owned(),
+        slug => slug,
+    };
+    let mut id = base.clone();
+    let mut n = 2;
+    while taken(&id) {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
+}
+
+/// One id per different name, in the order the names first came.
+#[derive(Default)]
+struct IdsByName {
+    ids: HashMap<String, String>,
+    taken: HashSet<String>,
+    in_order: Vec<(String, String)>,
+}
+
+impl IdsByName {
+    fn id_of(&mut self, name: &str) -> String {
+        if let Some(id) = self.ids.get(name) {
+            return id.clone();
+        }
+        let id = unique_id(name, "unnamed", |id| self.taken.contains(id));
+        self.taken.insert(id.clone());
+        self.ids.insert(name.to_owned(), id.clone());
+        self.in_order.push((id.clone(), name.to_owned()));
+        id
+    }
+}
+
+/// For sessions whose `speakers` hold names (as schedule files give them): one speaker per
+/// different name, with a slug of it as id, and the sessions changed to refer to them.
+pub(crate) fn speakers_from_names(sessions: &mut [SessionDef]) -> Vec<SpeakerDef> {
+    let mut ids = IdsByName::default();
+    for session in sessions {
+        for speaker in &mut session.speakers {
+            *speaker = ids.id_of(speaker);
+        }
+    }
+    let mut speakers: Vec<SpeakerDef> = ids
+        .in_order
+        .into_iter()
+        .map(|(id, name)| SpeakerDef { id, name })
+        .collect();
+    speakers.sort_by(SpeakerDef::order);
+    speakers
+}
+
+/// Tracks from names (those declared, in order, then those sessions name), and the sessions'
+/// `track` changed from a name to the track's id.
+pub(crate) fn tracks_from_names(
+    declared: impl IntoIterator<Item = String>,
+    sessions: &mut [SessionDef],
+) -> Vec<TrackDef> {
+    let mut ids = IdsByName::default();
+    for name in declared {
+        ids.id_of(&name);
+    }
+    for session in sessions {
+        if let Some(track) = &mut session.track {
+            *track = ids.id_of(track);
+        }
+    }
+    ids.in_order
+        .into_iter()
+        .map(|(id, name)| TrackDef { id, name })
+        .collect()
+}
+
+/// Give each item (name, id) the id a `previous` item (name, id) of the same name had,
+/// unless another item holds that id already. Returns the ids that changed (old → new), to
+/// follow in the sessions.
+fn adopt_ids<'a, 'b>(
+    items: impl Iterator<Item = (&'a str, &'a mut String)>,
+    previous: impl Iterator<Item = (&'b str, &'b str)>,
+) -> HashMap<String, String> {
+    let previous: HashMap<&str, &str> = previous.collect();
+    let items: Vec<(&str, &mut String)> = items.collect();
+    let mut taken: HashSet<String> = items.iter().map(|(_, id)| (**id).clone()).collect();
+    let mut changed = HashMap::new();
+    for (name, id) in items {
+        let Some(&wanted) = previous.get(name) else {
+            continue;
+        };
+        if id.as_str() == wanted || taken.contains(wanted) {
+            continue;
+        }
+        taken.remove(id.as_str());
+        taken.insert(wanted.to_owned());
+        changed.insert(std::mem::replace(id, wanted.to_owned()), wanted.to_owned());
+    }
+    changed
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use plenary_protocol::{
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::programme::{ConferenceDay, Programme, RoomDef, SessionDef};
+use crate::programme::{ConferenceDay, Programme, RoomDef, SessionDef, SpeakerDef, TrackDef};
 
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -216,10 +216,15 @@ pub struct SqliteStore {
     connection: Mutex<Connection>,
 }
 
-/// The shape of the tables below. Raise it when they change; a data directory of another
-/// version is refused with a clear message rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// The shape of the tables below: one more than the migrations that lead to it. A data
+/// directory of an older version is migrated in place; one of a newer version (or not
+/// Plenary's) is refused with a clear message rather than misread.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64 + 1;
 
+/// Every table and index, as a new data directory gets them. `CREATE … IF NOT EXISTS` also
+/// adds the tables an older data directory lacks; what it cannot do (a column added to a
+/// table that exists, data to move) is a step in [`MIGRATIONS`]. An index on a column that a
+/// migration adds belongs in that migration.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS conference (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -229,9 +234,16 @@ CREATE TABLE IF NOT EXISTS conference (
     start_date TEXT NOT NULL,
     end_date TEXT NOT NULL,
     -- JSON: [{date (YYYY-MM-DD), start_ms, end_ms}, …]
-    days TEXT NOT NULL,
-    -- JSON: [track name, …]
-    tracks TEXT NOT NULL
+    days TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tracks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS speakers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rooms (
     id TEXT PRIMARY KEY,
@@ -249,15 +261,19 @@ CREATE TABLE IF NOT EXISTS sessions (
     room TEXT NOT NULL REFERENCES rooms(id),
     start_ms INTEGER NOT NULL,
     end_ms INTEGER NOT NULL,
-    -- JSON: [speaker name, …]
+    -- JSON: [speaker id, …]
     speakers TEXT NOT NULL,
     abstract TEXT NOT NULL,
     description TEXT NOT NULL,
+    -- A track id.
     track TEXT,
     -- JSON: [language code, …]
     languages TEXT NOT NULL,
     slug TEXT NOT NULL,
-    qa_moderated INTEGER NOT NULL
+    qa_moderated INTEGER NOT NULL,
+    -- JSON: [user id, …]
+    hosts TEXT NOT NULL DEFAULT '[]',
+    moderators TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS events (
     room TEXT NOT NULL,
@@ -337,10 +353,28 @@ CREATE TABLE IF NOT EXISTS stage_grants (
 ) WITHOUT ROWID;
 ";
 
+/// The steps from each older schema to the next: `MIGRATIONS[0]` takes schema 1 to 2, and
+/// so on. A data directory runs the steps from its version on, in order, in the same
+/// transaction as [`SCHEMA`] (which runs first, so a step may fill the tables it added).
+const MIGRATIONS: &[&str] = &[
+    // 1 → 2: sessions gain hosts and moderators; tracks and speakers, which were names,
+    // become rows with ids (each keeps its name as its id, so sessions' references hold).
+    "
+    ALTER TABLE sessions ADD COLUMN hosts TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE sessions ADD COLUMN moderators TEXT NOT NULL DEFAULT '[]';
+    INSERT OR IGNORE INTO tracks (id, name, position)
+        SELECT track.value, track.value, track.key FROM conference, json_each(conference.tracks) AS track;
+    INSERT OR IGNORE INTO speakers (id, name)
+        SELECT DISTINCT speaker.value, speaker.value FROM sessions, json_each(sessions.speakers) AS speaker;
+    ALTER TABLE conference DROP COLUMN tracks;
+    ",
+];
+
 impl SqliteStore {
-    /// Open (or create) `plenary.db` in `data_dir`.
+    /// Open (or create) `plenary.db` in `data_dir`, migrating a data directory of an older
+    /// schema in place.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
-        let connection = Connection::open(data_dir.join("plenary.db"))?;
+        let mut connection = Connection::open(data_dir.join("plenary.db"))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -351,16 +385,25 @@ impl SqliteStore {
             [],
             |row| row.get(0),
         )?;
-        if version != SCHEMA_VERSION && (version != 0 || tables > 0) {
+        let new = version == 0 && tables == 0;
+        if !new && !(1..=SCHEMA_VERSION).contains(&version) {
             return Err(StoreError::Corrupt(format!(
                 "{} was written by another version of Plenary (schema {version}, this one \
-                 reads {SCHEMA_VERSION}): move it aside and start again, or import the \
-                 programme into a new data directory",
+                 reads {SCHEMA_VERSION} and older): move it aside and start again, or import \
+                 the programme into a new data directory",
                 data_dir.display()
             )));
         }
-        connection.execute_batch(SCHEMA)?;
-        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(SCHEMA)?;
+        if !new {
+            // `version` is between 1 and SCHEMA_VERSION, so this is a tail of MIGRATIONS.
+            for step in MIGRATIONS.iter().skip(version as usize - 1) {
+                transaction.execute_batch(step)?;
+            }
+        }
+        transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        transaction.commit()?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
         })
@@ -424,7 +467,7 @@ impl Store for SqliteStore {
         let connection = self.lock();
         let conference = connection
             .query_row(
-                "SELECT name, acronym, timezone, start_date, end_date, days, tracks
+                "SELECT name, acronym, timezone, start_date, end_date, days
                  FROM conference WHERE id = 1",
                 [],
                 |row| {
@@ -435,12 +478,11 @@ impl Store for SqliteStore {
                         row.get::<_, String>(3)?,
                         row.get::<_, String>(4)?,
                         row.get::<_, String>(5)?,
-                        row.get::<_, String>(6)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((name, acronym, timezone, start, end, days, tracks)) = conference else {
+        let Some((name, acronym, timezone, start, end, days)) = conference else {
             return Ok(None);
         };
         let days = from_json::<Vec<StoredDay>>(&days)?
@@ -453,6 +495,25 @@ impl Store for SqliteStore {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
+        let tracks = connection
+            .prepare("SELECT id, name FROM tracks ORDER BY position")?
+            .query_map([], |row| {
+                Ok(TrackDef {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        // BINARY collation orders UTF-8 as Rust orders strings: the programme's order.
+        let speakers = connection
+            .prepare("SELECT id, name FROM speakers ORDER BY name, id")?
+            .query_map([], |row| {
+                Ok(SpeakerDef {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
         let mut rooms = Vec::new();
         let mut statement =
             connection.prepare("SELECT id, name, kind, capacity FROM rooms ORDER BY position")?;
@@ -468,7 +529,7 @@ impl Store for SqliteStore {
         let mut sessions = Vec::new();
         let mut statement = connection.prepare(
             "SELECT id, number, title, subtitle, kind, room, start_ms, end_ms, speakers, abstract,
-                    description, track, languages, slug, qa_moderated
+                    description, track, languages, slug, qa_moderated, hosts, moderators
              FROM sessions ORDER BY start_ms, id",
         )?;
         let mut rows = statement.query([])?;
@@ -488,6 +549,8 @@ impl Store for SqliteStore {
                 start: from_millis(row.get(6)?)?,
                 end: from_millis(row.get(7)?)?,
                 speakers: from_json(&row.get::<_, String>(8)?)?,
+                hosts: from_json(&row.get::<_, String>(15)?)?,
+                moderators: from_json(&row.get::<_, String>(16)?)?,
                 abstract_text: row.get(9)?,
                 description: row.get(10)?,
                 track: row.get(11)?,
@@ -503,7 +566,8 @@ impl Store for SqliteStore {
             start: from_date(&start)?,
             end: from_date(&end)?,
             days,
-            tracks: from_json(&tracks)?,
+            tracks,
+            speakers,
             rooms,
             sessions,
         }))
@@ -523,8 +587,8 @@ impl Store for SqliteStore {
             .collect();
         transaction.execute(
             "INSERT OR REPLACE INTO conference
-             (id, name, acronym, timezone, start_date, end_date, days, tracks)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             (id, name, acronym, timezone, start_date, end_date, days)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 programme.name,
                 programme.acronym,
@@ -532,15 +596,40 @@ impl Store for SqliteStore {
                 programme.start.to_string(),
                 programme.end.to_string(),
                 to_json(&days)?,
-                to_json(&programme.tracks)?,
             ],
         )?;
         // Sessions the new programme drops go first, rooms it drops last, so that no
         // session ever points at a missing room.
-        let session_ids: Vec<&str> = programme.sessions.iter().map(|s| s.id.as_str()).collect();
-        transaction.execute(
-            "DELETE FROM sessions WHERE id NOT IN (SELECT value FROM json_each(?1))",
-            [to_json(&session_ids)?],
+        keep_only(
+            &transaction,
+            "sessions",
+            programme.sessions.iter().map(|s| &s.id),
+        )?;
+        {
+            let mut upsert = transaction.prepare(
+                "INSERT INTO tracks (id, name, position) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, position = excluded.position",
+            )?;
+            for (position, track) in programme.tracks.iter().enumerate() {
+                upsert.execute(params![track.id, track.name, position as i64])?;
+            }
+            let mut upsert = transaction.prepare(
+                "INSERT INTO speakers (id, name) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+            )?;
+            for speaker in &programme.speakers {
+                upsert.execute(params![speaker.id, speaker.name])?;
+            }
+        }
+        keep_only(
+            &transaction,
+            "tracks",
+            programme.tracks.iter().map(|t| &t.id),
+        )?;
+        keep_only(
+            &transaction,
+            "speakers",
+            programme.speakers.iter().map(|s| &s.id),
         )?;
         {
             let mut upsert = transaction.prepare(
@@ -561,15 +650,18 @@ impl Store for SqliteStore {
         {
             let mut upsert = transaction.prepare(
                 "INSERT INTO sessions (id, number, title, subtitle, kind, room, start_ms, end_ms,
-                     speakers, abstract, description, track, languages, slug, qa_moderated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                     speakers, abstract, description, track, languages, slug, qa_moderated,
+                     hosts, moderators)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17)
                  ON CONFLICT (id) DO UPDATE SET number = excluded.number, title = excluded.title,
                      subtitle = excluded.subtitle, kind = excluded.kind, room = excluded.room,
                      start_ms = excluded.start_ms, end_ms = excluded.end_ms,
                      speakers = excluded.speakers, abstract = excluded.abstract,
                      description = excluded.description, track = excluded.track,
                      languages = excluded.languages, slug = excluded.slug,
-                     qa_moderated = excluded.qa_moderated",
+                     qa_moderated = excluded.qa_moderated, hosts = excluded.hosts,
+                     moderators = excluded.moderators",
             )?;
             for session in &programme.sessions {
                 let number = session
@@ -594,15 +686,13 @@ impl Store for SqliteStore {
                     session.track,
                     to_json(&session.languages)?,
                     session.slug,
-                    session.qa_moderated
+                    session.qa_moderated,
+                    to_json(&session.hosts)?,
+                    to_json(&session.moderators)?
                 ])?;
             }
         }
-        let room_ids: Vec<&str> = programme.rooms.iter().map(|r| r.id.as_str()).collect();
-        transaction.execute(
-            "DELETE FROM rooms WHERE id NOT IN (SELECT value FROM json_each(?1))",
-            [to_json(&room_ids)?],
-        )?;
+        keep_only(&transaction, "rooms", programme.rooms.iter().map(|r| &r.id))?;
         transaction.commit()?;
         Ok(())
     }
@@ -781,6 +871,20 @@ impl Store for SqliteStore {
         transaction.commit()?;
         Ok(())
     }
+}
+
+/// Delete the rows of a programme table (keyed by `id`) whose ids are not in `ids`.
+fn keep_only<'a>(
+    transaction: &rusqlite::Transaction<'_>,
+    table: &'static str,
+    ids: impl Iterator<Item = &'a String>,
+) -> Result<(), StoreError> {
+    let ids: Vec<&String> = ids.collect();
+    transaction.execute(
+        &format!("DELETE FROM {table} WHERE id NOT IN (SELECT value FROM json_each(?1))"),
+        [to_json(&ids)?],
+    )?;
+    Ok(())
 }
 
 /// One change inside a transaction.
@@ -1044,6 +1148,100 @@ mod tests {
             refused.to_string().contains("another version of Plenary"),
             "{refused}"
         );
+    }
+
+    /// A data directory as Plenary wrote it at schema 1 (the tables that changed since, and
+    /// one that did not), holding a programme with tracks and speakers, and a chat message.
+    const SCHEMA_1: &str = r#"
+        CREATE TABLE conference (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, acronym TEXT NOT NULL, timezone TEXT NOT NULL, start_date TEXT NOT NULL, end_date TEXT NOT NULL, days TEXT NOT NULL, tracks TEXT NOT NULL);
+        CREATE TABLE rooms (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, capacity INTEGER, position INTEGER NOT NULL);
+        CREATE TABLE sessions (id TEXT PRIMARY KEY, number INTEGER, title TEXT NOT NULL, subtitle TEXT NOT NULL, kind TEXT NOT NULL, room TEXT NOT NULL REFERENCES rooms(id), start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, speakers TEXT NOT NULL, abstract TEXT NOT NULL, description TEXT NOT NULL, track TEXT, languages TEXT NOT NULL, slug TEXT NOT NULL, qa_moderated INTEGER NOT NULL);
+        CREATE TABLE chat (room TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL, removed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (room, id)) WITHOUT ROWID;
+        INSERT INTO conference VALUES (1, 'Library Day', 'libday', 'Europe/London', '2026-11-28', '2026-11-28',
+            '[{"date":"2026-11-28","start_ms":1795852800000,"end_ms":1795881600000}]', '["Outreach","Digital skills"]');
+        INSERT INTO rooms VALUES ('main-stage', 'Main stage', 'stage', NULL, 0), ('workshop-1', 'Workshop room 1', 'workshop', 40, 1);
+        INSERT INTO sessions VALUES
+            ('keynote', 7, 'Keynote', '', 'keynote', 'main-stage', 1795852800000, 1795856400000, '["Priya Raman","Jonas Becker"]', '', 'Opening.', 'Outreach', '["en"]', 'keynote', 1),
+            ('zines', NULL, 'Zines', '', 'workshop', 'workshop-1', 1795856400000, 1795863600000, '["Jonas Becker"]', '', '', 'Digital skills', '["de","en"]', 'zines', 0);
+        INSERT INTO chat VALUES ('main-stage', 1, '{"id":1,"text":"Hello from Oslo","author":{"id":"u-1","name":"Ingrid"},"at":"2026-11-28T09:00:00Z"}', 0);
+        PRAGMA user_version = 1;
+    "#;
+
+    #[test]
+    fn a_schema_1_data_directory_is_migrated_in_place_and_keeps_its_data() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let connection = Connection::open(dir.path().join("plenary.db")).expect("opens");
+        connection
+            .execute_batch(SCHEMA_1)
+            .expect("a schema 1 database");
+        drop(connection);
+
+        let store = SqliteStore::open(dir.path()).expect("a schema 1 data directory opens");
+        let programme = store
+            .load_programme()
+            .expect("loads")
+            .expect("the programme is there");
+        assert_eq!(programme.name, "Library Day");
+        assert_eq!(programme.rooms.len(), 2);
+        // Tracks and speakers were names: each keeps its name as its id, so the sessions'
+        // references still hold.
+        let tracks: Vec<(&str, &str)> = programme
+            .tracks
+            .iter()
+            .map(|track| (track.id.as_str(), track.name.as_str()))
+            .collect();
+        assert_eq!(
+            tracks,
+            [
+                ("Outreach", "Outreach"),
+                ("Digital skills", "Digital skills")
+            ]
+        );
+        let speakers: Vec<(&str, &str)> = programme
+            .speakers
+            .iter()
+            .map(|speaker| (speaker.id.as_str(), speaker.name.as_str()))
+            .collect();
+        assert_eq!(
+            speakers,
+            [
+                ("Jonas Becker", "Jonas Becker"),
+                ("Priya Raman", "Priya Raman")
+            ]
+        );
+        let keynote = programme.session("keynote").expect("the keynote");
+        assert_eq!(
+            programme.speaker_names(keynote),
+            ["Priya Raman", "Jonas Becker"]
+        );
+        assert_eq!(programme.track_name(keynote), Some("Outreach"));
+        assert_eq!(keynote.number, Some(7));
+        assert!(keynote.qa_moderated);
+        assert!(keynote.hosts.is_empty() && keynote.moderators.is_empty());
+        let zines = programme.session("zines").expect("the workshop");
+        assert_eq!(zines.languages, ["de", "en"]);
+        assert_eq!(
+            programme.to_schedule().sessions[1].track.as_deref(),
+            Some("Digital skills")
+        );
+
+        let chat = store.chat_before("main-stage", 10, 10).expect("reads chat");
+        assert_eq!(chat.len(), 1);
+        assert_eq!(chat[0].text, "Hello from Oslo");
+
+        // Migrated, it is a schema 2 data directory: it saves what schema 2 adds, and opens
+        // again without migrating twice.
+        let mut edited = programme.clone();
+        edited.sessions[0].hosts = vec!["u-host".into()];
+        store.save_programme(&edited).expect("saves");
+        drop(store);
+        let store = SqliteStore::open(dir.path()).expect("opens again");
+        assert_eq!(store.load_programme().expect("loads"), Some(edited));
+        let version: i64 = store
+            .lock()
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("reads");
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     fn rowid_of(store: &SqliteStore, session: &str) -> i64 {

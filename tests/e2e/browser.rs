@@ -788,7 +788,7 @@ async fn the_programme_shows_local_times_for_the_browser_zone_and_filters_by_day
         "import: {}",
         imported.status()
     );
-    let schedule = crate::import::schedule(&server).await?;
+    let schedule = server.schedule().await?;
     // The file gives only offsets (+01:00), so the conference's zone is a fixed one.
     let venue = schedule["conference"]["timezone"]
         .as_str()

@@ -29,14 +29,6 @@ pub(crate) async fn import_as(
         .await?)
 }
 
-pub(crate) async fn schedule(server: &TestServer) -> Result<Value> {
-    Ok(reqwest::get(server.url("/api/schedule"))
-        .await?
-        .error_for_status()?
-        .json()
-        .await?)
-}
-
 #[tokio::test]
 async fn each_real_export_imports_over_http_and_becomes_the_programme_served() -> Result<()> {
     let server = TestServer::start().await?;
@@ -59,7 +51,7 @@ async fn each_real_export_imports_over_http_and_becomes_the_programme_served() -
         assert_eq!(summary["speakers"], speakers, "{file}");
         assert!(summary["warnings"].is_array());
 
-        let served = schedule(&server).await?;
+        let served = server.schedule().await?;
         assert_eq!(served["conference"]["name"], name);
         assert_eq!(served["rooms"].as_array().map(Vec::len), Some(rooms));
         assert_eq!(served["sessions"].as_array().map(Vec::len), Some(sessions));
@@ -92,7 +84,7 @@ async fn each_real_export_imports_over_http_and_becomes_the_programme_served() -
 #[tokio::test]
 async fn only_organisers_may_import() -> Result<()> {
     let server = TestServer::start().await?;
-    let before = schedule(&server).await?;
+    let before = server.schedule().await?;
     let http = reqwest::Client::new();
     let url = server.url("/api/schedule/import");
     let file = fixture("pretalx-democon.json");
@@ -116,7 +108,7 @@ async fn only_organisers_may_import() -> Result<()> {
         let body: Value = refused.json().await?;
         assert_eq!(body["error"]["code"], "forbidden");
     }
-    assert_eq!(schedule(&server).await?, before, "nothing changed");
+    assert_eq!(server.schedule().await?, before, "nothing changed");
     Ok(())
 }
 
@@ -125,7 +117,7 @@ async fn a_file_that_is_not_a_schedule_is_refused_and_the_programme_stays() -> R
     let server = TestServer::start().await?;
     let imported = import_as(&server, Role::Organiser, fixture("pretalx-democon.json")).await?;
     assert_eq!(imported.status(), 200);
-    let before = schedule(&server).await?;
+    let before = server.schedule().await?;
 
     let mut truncated = fixture("31c3-schedule.xml");
     truncated.truncate(20_000);
@@ -150,7 +142,7 @@ async fn a_file_that_is_not_a_schedule_is_refused_and_the_programme_stays() -> R
         let message = error["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(says), "{message}");
         assert_eq!(
-            schedule(&server).await?,
+            server.schedule().await?,
             before,
             "the programme is untouched"
         );
@@ -165,7 +157,7 @@ async fn importing_the_same_programme_again_updates_it_in_place() -> Result<()> 
     import_as(&server, Role::Organiser, fixture("31c3-schedule.xml"))
         .await?
         .error_for_status()?;
-    let first = schedule(&server).await?;
+    let first = server.schedule().await?;
 
     // A question in a session of the imported programme.
     let opening = "29aecfd7-2e44-4f49-ab86-29b5e0877325";
@@ -178,7 +170,7 @@ async fn importing_the_same_programme_again_updates_it_in_place() -> Result<()> 
     let again = import_as(&server, Role::Organiser, fixture("31c3-schedule.xml")).await?;
     assert_eq!(again.status(), 200);
     assert_eq!(
-        schedule(&server).await?,
+        server.schedule().await?,
         first,
         "the same programme, nothing twice"
     );
@@ -193,7 +185,7 @@ async fn importing_the_same_programme_again_updates_it_in_place() -> Result<()> 
     // And it is what the server comes back with after a restart.
     let dir = server.stop().await;
     let restarted = TestServer::start_in(dir).await?;
-    assert_eq!(schedule(&restarted).await?, first);
+    assert_eq!(restarted.schedule().await?, first);
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod browser;
 mod import;
 mod interaction;
 mod limits;
+mod organiser;
 mod rtc;
 mod schedule;
 mod ws;

@@ -234,7 +234,7 @@ async fn a_night_across_the_end_of_summer_time_takes_every_step_at_its_instant()
         "import: {}",
         imported.status()
     );
-    let schedule = crate::import::schedule(&server).await?;
+    let schedule = server.schedule().await?;
     let starts: BTreeMap<&str, &str> = schedule["sessions"]
         .as_array()
         .context("sessions")?

@@ -102,6 +102,15 @@ impl TestServer {
         format!("http://{}{path}", self.addr())
     }
 
+    /// `GET /api/schedule`: the programme as everyone sees it.
+    pub async fn schedule(&self) -> Result<Value> {
+        Ok(reqwest::get(self.url("/api/schedule"))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     /// A personal token, as `plenary token` issues it.
     pub fn token(&self, role: Role, name: &str) -> String {
         personal_token(self.dir.path(), role, name)

@@ -241,12 +241,12 @@ pub struct Hub {
     polls: DashMap<PollId, RoomId>,
     next_poll: AtomicU64,
     next_conn: AtomicU64,
-    /// Swapped whole by [`Hub::replace_programme`]; readers clone the `Arc` and let go.
+    /// Swapped whole by [`Hub::edit_programme`]; readers clone the `Arc` and let go.
     programme: RwLock<Arc<Programme>>,
     /// What starting a room needs.
     spawner: RoomSpawner,
-    /// Programme replacements happen one at a time, so the store and the rooms always end
-    /// up with the same programme.
+    /// Programme edits happen one at a time, each on the result of the last, so none is
+    /// lost and the store and the rooms always end up with the same programme.
     replacing: tokio::sync::Mutex<()>,
 }
 
@@ -364,12 +364,24 @@ impl Hub {
         self.rooms.insert(id, RoomHandle { commands });
     }
 
-    /// Make `programme` the one the server runs: store it (all or nothing; on failure nothing
-    /// changes), start a task for each new room, tell every room which sessions it now holds,
-    /// and take dropped rooms out of the directory. Sessions keep their questions when they
-    /// keep their ids.
-    pub async fn replace_programme(&self, programme: Programme) -> Result<(), StoreError> {
+    /// Change the programme: `edit` gets the current one and returns the new one with an
+    /// answer, or refuses (and nothing changes). Edits run one at a time, each on the result
+    /// of the last, so concurrent edits never lose each other. The new programme is stored
+    /// (all or nothing; on failure nothing changes) before it is installed: a task starts for
+    /// each new room, every room hears which sessions it now holds, and dropped rooms leave
+    /// the directory. Sessions keep their questions when they keep their ids.
+    pub async fn edit_programme<T, E: From<StoreError>>(
+        &self,
+        edit: impl FnOnce(&Programme) -> Result<(Programme, T), E>,
+    ) -> Result<T, E> {
         let _one_at_a_time = self.replacing.lock().await;
+        let (programme, answer) = edit(&self.programme())?;
+        self.install(programme).await?;
+        Ok(answer)
+    }
+
+    /// Store `programme` and make it the one the rooms run. Only under the edit lock.
+    async fn install(&self, programme: Programme) -> Result<(), StoreError> {
         let programme = Arc::new(programme);
         let store = Arc::clone(&self.spawner.context.store);
         let saved = Arc::clone(&programme);

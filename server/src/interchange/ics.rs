@@ -49,7 +49,7 @@ pub fn to_ics(programme: &Programme, now: Timestamp) -> String {
         .into_iter()
         .filter(|text| !text.trim().is_empty())
         .collect();
-        let speakers = format!("Speakers: {}", session.speakers.join(", "));
+        let speakers = format!("Speakers: {}", programme.speaker_names(session).join(", "));
         if !session.speakers.is_empty() {
             description.push(&speakers);
         }
@@ -59,7 +59,7 @@ pub fn to_ics(programme: &Programme, now: Timestamp) -> String {
                 escape(&description.join("\n\n"))
             ));
         }
-        if let Some(track) = &session.track {
+        if let Some(track) = programme.track_name(session) {
             line(&format!("CATEGORIES:{}", escape(track)));
         }
         line("END:VEVENT");

@@ -26,7 +26,10 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::{ImportSummary, RoomKind, SessionKind};
 
-use crate::programme::{ConferenceDay, Programme, RoomDef, SessionDef, moderated_by_default};
+use crate::programme::{
+    ConferenceDay, Programme, RoomDef, SessionDef, moderated_by_default, slugify,
+    speakers_from_names, tracks_from_names, unique_id,
+};
 
 pub use ics::to_ics;
 pub use schedule_json::to_schedule_json;
@@ -45,7 +48,7 @@ impl Imported {
         ImportSummary {
             rooms: self.programme.rooms.len(),
             sessions: self.programme.sessions.len(),
-            speakers: self.programme.speaker_count(),
+            speakers: self.programme.speakers.len(),
             warnings: self.warnings.clone(),
         }
     }
@@ -154,23 +157,6 @@ fn given(text: &Option<String>) -> Option<&str> {
     text.as_deref()
         .map(str::trim)
         .filter(|text| !text.is_empty())
-}
-
-/// A lowercase slug of letters, digits and single dashes (`K.1.105 (La Fontaine)` →
-/// `k-1-105-la-fontaine`).
-pub(crate) fn slugify(text: &str) -> String {
-    let mut slug = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_alphanumeric() {
-            slug.extend(c.to_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    while slug.ends_with('-') {
-        slug.pop();
-    }
-    slug
 }
 
 /// What kind of session an event `type` names. Known names map silently; others become
@@ -369,14 +355,13 @@ fn build(source: Source) -> Result<Imported, ImportError> {
         room.kind = room_kind(declared, sessions.filter(|s| s.room == room.id));
     }
 
-    let mut tracks: Vec<String> = Vec::new();
+    let mut sessions: Vec<SessionDef> = checked.into_iter().map(|c| c.session).collect();
     let declared_tracks = source.tracks.iter().map(|track| track.trim().to_owned());
-    let used_tracks = checked.iter().filter_map(|c| c.session.track.clone());
-    for track in declared_tracks.chain(used_tracks) {
-        if !track.is_empty() && !tracks.contains(&track) {
-            tracks.push(track);
-        }
-    }
+    let tracks = tracks_from_names(
+        declared_tracks.filter(|track| !track.is_empty()),
+        &mut sessions,
+    );
+    let speakers = speakers_from_names(&mut sessions);
 
     if tally.without_guid > 0 {
         warnings.push(format!(
@@ -404,8 +389,9 @@ fn build(source: Source) -> Result<Imported, ImportError> {
         end,
         days,
         tracks,
+        speakers,
         rooms,
-        sessions: checked.into_iter().map(|c| c.session).collect(),
+        sessions,
     };
     programme.sort_sessions();
     Ok(Imported {
@@ -433,16 +419,10 @@ impl<'a> RoomTable<'a> {
         }
         let base = declared
             .and_then(|room| given(&room.slug))
-            .map(slugify)
-            .filter(|slug| !slug.is_empty())
-            .unwrap_or_else(|| slugify(name));
-        let base = if base.is_empty() { "room".into() } else { base };
-        let mut id = base.clone();
-        let mut n = 2;
-        while !self.ids.insert(id.clone()) {
-            id = format!("{base}-{n}");
-            n += 1;
-        }
+            .filter(|slug| !slugify(slug).is_empty())
+            .unwrap_or(name);
+        let id = unique_id(base, "room", |id| self.ids.contains(id));
+        self.ids.insert(id.clone());
         self.rooms.push(RoomDef {
             id,
             name: name.to_owned(),
@@ -621,6 +601,8 @@ fn check_event(
             .filter(|name| !name.is_empty())
             .map(str::to_owned)
             .collect(),
+        hosts: Vec::new(),
+        moderators: Vec::new(),
         abstract_text: text(&event.abstract_text),
         description: text(&event.description),
         track: given(&event.track).map(str::to_owned),

@@ -251,12 +251,12 @@ pub fn to_schedule_json(programme: &Programme) -> Value {
             "slug": session.slug,
             "title": session.title,
             "subtitle": session.subtitle,
-            "track": session.track,
+            "track": programme.track_name(session),
             "type": kind_name(session.kind),
             "language": (!session.languages.is_empty()).then(|| session.languages.join(", ")),
             "abstract": session.abstract_text,
             "description": session.description,
-            "persons": session.speakers.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
+            "persons": programme.speaker_names(session).iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
             "links": [],
         });
         if let Some(number) = session.number {
@@ -297,7 +297,7 @@ pub fn to_schedule_json(programme: &Programme) -> Value {
                 "daysCount": programme.days.len(),
                 "timeslot_duration": "00:05",
                 "time_zone_name": programme.timezone,
-                "tracks": programme.tracks.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
+                "tracks": programme.tracks.iter().map(|track| json!({"name": track.name})).collect::<Vec<_>>(),
                 "rooms": programme.rooms.iter().map(|room| json!({
                     "name": room.name,
                     "slug": room.id,
