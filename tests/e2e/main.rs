@@ -7,4 +7,5 @@ mod interaction;
 mod limits;
 mod rtc;
 mod schedule;
+mod seats;
 mod ws;
