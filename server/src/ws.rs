@@ -769,12 +769,13 @@ fn route(hub: &crate::hub::Hub, message: ClientMessage) -> (Option<RoomHandle>, 
             hub.room_of_session(&session),
             Action::Bookmark { session, on: false },
         ),
-        ClientMessage::Register { session } => {
-            (hub.room_of_session(&session), Action::Register { session })
-        }
+        ClientMessage::Register { session } => (
+            hub.room_of_session(&session),
+            Action::Register { session, on: true },
+        ),
         ClientMessage::Unregister { session } => (
             hub.room_of_session(&session),
-            Action::Unregister { session },
+            Action::Register { session, on: false },
         ),
         ClientMessage::Hello { .. }
         | ClientMessage::Agenda

@@ -15,21 +15,26 @@ const STAGE: &str = "main-stage";
 const WORKSHOP_ROOM: &str = "workshop-1";
 const WORKSHOP: &str = "workshop-partnerships";
 
-/// When a session of the served programme starts.
-async fn start_of(server: &TestServer, session: &str) -> Result<Timestamp> {
+/// The served programme's entry `id` in its list `kind` (`rooms`, `sessions`).
+async fn programme_entry(server: &TestServer, kind: &str, id: &str) -> Result<Value> {
     let schedule: Value = reqwest::get(server.url("/api/schedule"))
         .await?
         .error_for_status()?
         .json()
         .await?;
-    let start = schedule["sessions"]
+    schedule[kind]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|s| s["id"] == session)
-        .and_then(|s| s["start"].as_str())
-        .ok_or_else(|| anyhow!("no session {session}"))?;
-    Ok(start.parse()?)
+        .find(|entry| entry["id"] == id)
+        .cloned()
+        .ok_or_else(|| anyhow!("no {kind} entry {id}"))
+}
+
+/// When a session of the served programme starts.
+async fn start_of(server: &TestServer, session: &str) -> Result<Timestamp> {
+    let session = programme_entry(server, "sessions", session).await?;
+    Ok(session["start"].as_str().context("a start")?.parse()?)
 }
 
 /// Move the server's clock to `at` (forward only).
@@ -226,16 +231,8 @@ fn standing(answer: &Value) -> (String, Option<u64>) {
 async fn concurrent_registrations_fill_the_places_exactly_and_the_waitlist_moves_up_in_order()
 -> Result<()> {
     let server = TestServer::start().await?;
-    let schedule: Value = reqwest::get(server.url("/api/schedule"))
-        .await?
-        .json()
-        .await?;
-    let capacity = schedule["rooms"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|room| room["id"] == WORKSHOP_ROOM)
-        .and_then(|room| room["capacity"].as_u64())
+    let capacity = programme_entry(&server, "rooms", WORKSHOP_ROOM).await?["capacity"]
+        .as_u64()
         .context("the demo's workshop room has a capacity")?;
     let capacity = usize::try_from(capacity)?;
 

@@ -489,6 +489,19 @@ fn events_missing_what_a_programme_needs_are_refused_naming_event_and_field() {
     assert!(refusal(wrong_type.as_bytes()).starts_with("not a valid schedule.json: invalid type"));
 }
 
+/// The events of an iCalendar text, as the `icalendar` crate's strict parser reads them.
+fn calendar_events(ics: &str) -> Vec<icalendar::Event> {
+    let calendar: icalendar::Calendar = ics.parse().expect("a strict parser reads it");
+    calendar
+        .components
+        .into_iter()
+        .filter_map(|component| match component {
+            icalendar::CalendarComponent::Event(event) => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn calendar_export_parses_with_one_event_per_session_at_utc_times() {
     for name in [
@@ -503,15 +516,7 @@ fn calendar_export_parses_with_one_event_per_session_at_utc_times() {
         for line in ics.split("\r\n") {
             assert!(line.len() <= 75, "{name}: {} octets: {line}", line.len());
         }
-        let calendar: icalendar::Calendar = ics.parse().expect("a strict parser reads it");
-        let events: Vec<&icalendar::Event> = calendar
-            .components
-            .iter()
-            .filter_map(|component| match component {
-                icalendar::CalendarComponent::Event(event) => Some(event),
-                _ => None,
-            })
-            .collect();
+        let events = calendar_events(&ics);
         assert_eq!(events.len(), programme.sessions.len(), "{name}");
         let rooms: HashMap<&str, &str> = programme
             .rooms
@@ -548,15 +553,7 @@ fn an_agenda_calendar_holds_only_the_bookmarked_sessions_each_with_an_alarm() {
         SignedDuration::from_mins(15),
         at("2026-11-28T12:00:00Z"),
     );
-    let calendar: icalendar::Calendar = ics.parse().expect("a strict parser reads it");
-    let events: Vec<&icalendar::Event> = calendar
-        .components
-        .iter()
-        .filter_map(|component| match component {
-            icalendar::CalendarComponent::Event(event) => Some(event),
-            _ => None,
-        })
-        .collect();
+    let events = calendar_events(&ics);
     let uids: Vec<&str> = events.iter().filter_map(|event| event.get_uid()).collect();
     assert_eq!(
         uids,

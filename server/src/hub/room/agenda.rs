@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
-use plenary_protocol::{ErrorCode, ServerMessage, SessionId, SessionPhase, UserId};
+use plenary_protocol::{ServerMessage, SessionId, SessionPhase, UserId};
 
 use super::{Output, Refusal, Room};
 use crate::hub::{Person, encode};
@@ -64,9 +64,7 @@ impl Room {
         on: bool,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        if !self.setup.sessions.contains_key(&session) {
-            return Err((ErrorCode::NotFound, format!("no session {session} here")));
-        }
+        self.session_here(&session)?;
         let user = &person.user.id;
         let changed = if on {
             self.agenda

@@ -181,13 +181,11 @@ pub enum Action {
         session: SessionId,
         on: bool,
     },
-    /// Ask for a place in a workshop session of this room.
+    /// Ask for a place in a workshop session of this room (`on`), or give one's place or
+    /// waitlist position up.
     Register {
         session: SessionId,
-    },
-    /// Give up one's place or waitlist position.
-    Unregister {
-        session: SessionId,
+        on: bool,
     },
 }
 
@@ -824,12 +822,8 @@ impl Room {
                 self.bookmark(person, session, on, out)?;
                 None
             }
-            Action::Register { session } => {
-                self.register(caller, session, reference, out)?;
-                return Ok(());
-            }
-            Action::Unregister { session } => {
-                self.unregister(caller, session, reference, out)?;
+            Action::Register { session, on } => {
+                self.register(caller, session, on, reference, out)?;
                 return Ok(());
             }
         };
@@ -846,6 +840,15 @@ impl Room {
                 ErrorCode::NotJoined,
                 format!("join room {} first", self.setup.id),
             ))
+        }
+    }
+
+    /// Sessions held in this room only.
+    fn session_here(&self, session: &str) -> Result<(), Refusal> {
+        if self.setup.sessions.contains_key(session) {
+            Ok(())
+        } else {
+            Err((ErrorCode::NotFound, format!("no session {session} here")))
         }
     }
 

@@ -121,30 +121,42 @@ impl Room {
         }
     }
 
-    fn workshop_session(&self, session: &str) -> Result<(), Refusal> {
-        if !self.setup.sessions.contains_key(session) {
-            return Err((ErrorCode::NotFound, format!("no session {session} here")));
-        }
+    /// Sign a person up for a session of this workshop room (`on`): a place if one is left,
+    /// else the end of the waitlist; or take their sign-up back, and if it held a place the
+    /// first in line gets it and is told. Asking twice changes nothing; the answer says where
+    /// they stand.
+    pub(super) fn register(
+        &mut self,
+        caller: &Caller,
+        session: SessionId,
+        on: bool,
+        reference: &Option<Ref>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        self.session_here(&session)?;
         if self.setup.kind != RoomKind::Workshop {
             return Err((
                 ErrorCode::Conflict,
                 "only workshop sessions take registrations: the stage is open to everyone".into(),
             ));
         }
+        let person = &caller.person;
+        if on {
+            self.take_place(person, &session, out)?;
+        } else {
+            self.give_up_place(&person.user.id, &session, out);
+        }
+        let answer = self.registration_message(reference.clone(), &session, &person.user.id, false);
+        out.push(reply(caller.conn, &answer));
         Ok(())
     }
 
-    /// Sign a person up for a session: a place if one is left, else the end of the
-    /// waitlist. Asking again changes nothing; the answer says where they stand.
-    pub(super) fn register(
+    fn take_place(
         &mut self,
-        caller: &Caller,
-        session: SessionId,
-        reference: &Option<Ref>,
+        person: &Person,
+        session: &SessionId,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        self.workshop_session(&session)?;
-        let person = &caller.person;
         if person.may_moderate(&self.setup.id) {
             return Err((
                 ErrorCode::Conflict,
@@ -152,7 +164,7 @@ impl Room {
                     .into(),
             ));
         }
-        if self.phase_of(&session) == SessionPhase::Ended {
+        if self.phase_of(session) == SessionPhase::Ended {
             return Err((ErrorCode::Conflict, "this session has ended".into()));
         }
         let user = &person.user.id;
@@ -170,42 +182,30 @@ impl Room {
             }));
             self.seats.changed.insert(session.clone());
         }
-        let answer = self.registration_message(reference.clone(), &session, user, false);
-        out.push(reply(caller.conn, &answer));
         Ok(())
     }
 
-    /// Take a person's sign-up back; if it held a place, the first in line gets it and is
-    /// told. Without a sign-up it changes nothing.
-    pub(super) fn unregister(
-        &mut self,
-        caller: &Caller,
-        session: SessionId,
-        reference: &Option<Ref>,
-        out: &mut Vec<Output>,
-    ) -> Result<(), Refusal> {
-        self.workshop_session(&session)?;
-        let user = &caller.person.user.id;
+    fn give_up_place(&mut self, user: &UserId, session: &SessionId, out: &mut Vec<Output>) {
         let places = self.places().map(|places| places as usize);
-        let list = self.seats.sign_ups.entry(session.clone()).or_default();
-        if let Some(index) = list.iter().position(|sign_up| &sign_up.user == user) {
-            list.remove(index);
-            // The person now at the last place was first in line until this moment.
-            let promoted = places
-                .filter(|places| index < *places && list.len() >= *places)
-                .map(|places| list[places - 1].user.clone());
-            out.push(Output::Persist(Change::SignUpWithdrawn {
-                session: session.clone(),
-                user: user.clone(),
-            }));
-            self.seats.changed.insert(session.clone());
-            if let Some(promoted) = promoted {
-                self.tell_standing(&session, promoted, out);
-            }
+        let Some(list) = self.seats.sign_ups.get_mut(session) else {
+            return;
+        };
+        let Some(index) = list.iter().position(|sign_up| &sign_up.user == user) else {
+            return;
+        };
+        list.remove(index);
+        // The person now at the last place was first in line until this moment.
+        let promoted = places
+            .filter(|places| index < *places && list.len() >= *places)
+            .map(|places| list[places - 1].user.clone());
+        out.push(Output::Persist(Change::SignUpWithdrawn {
+            session: session.clone(),
+            user: user.clone(),
+        }));
+        self.seats.changed.insert(session.clone());
+        if let Some(promoted) = promoted {
+            self.tell_standing(session, promoted, out);
         }
-        let answer = self.registration_message(reference.clone(), &session, user, false);
-        out.push(reply(caller.conn, &answer));
-        Ok(())
     }
 
     /// Tell a person, on every connection they have, where they now stand in a session

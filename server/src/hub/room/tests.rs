@@ -479,15 +479,14 @@ fn workshop(capacity: u32) -> Room {
     workshop_from(Some(capacity), RoomRecord::default())
 }
 
+/// Ask for a place in session `w` (`on`) or give it up.
+fn sign_up(room: &mut Room, caller: &Caller, on: bool) -> Vec<Output> {
+    let session = "w".into();
+    act(room, caller, Action::Register { session, on })
+}
+
 fn register(room: &mut Room, caller: &Caller) -> Value {
-    let out = act(
-        room,
-        caller,
-        Action::Register {
-            session: "w".into(),
-        },
-    );
-    replies(&out, caller.conn).remove(0)
+    replies(&sign_up(room, caller, true), caller.conn).remove(0)
 }
 
 /// The frames sent to people wherever they are, as (recipients, message).
@@ -527,24 +526,12 @@ fn a_workshop_never_registers_more_than_its_capacity_and_the_waitlist_moves_up_i
         ]
     );
     // Asking again changes nothing and stores nothing.
-    let out = act(
-        &mut room,
-        &attendee(4),
-        Action::Register {
-            session: "w".into(),
-        },
-    );
+    let out = sign_up(&mut room, &attendee(4), true);
     assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))));
     assert_eq!(replies(&out, attendee(4).conn)[0]["position"], 2);
 
     // The second registered person leaves: the first in line (a3) gets the place, and is told.
-    let out = act(
-        &mut room,
-        &attendee(2),
-        Action::Unregister {
-            session: "w".into(),
-        },
-    );
+    let out = sign_up(&mut room, &attendee(2), false);
     assert_eq!(replies(&out, attendee(2).conn)[0]["status"], "unregistered");
     let told = to_people(&out);
     assert_eq!(told.len(), 1);
@@ -555,13 +542,7 @@ fn a_workshop_never_registers_more_than_its_capacity_and_the_waitlist_moves_up_i
     assert_eq!(register(&mut room, &attendee(5))["position"], 2);
 
     // Someone leaving the waitlist frees no place: nobody is promoted.
-    let out = act(
-        &mut room,
-        &attendee(4),
-        Action::Unregister {
-            session: "w".into(),
-        },
-    );
+    let out = sign_up(&mut room, &attendee(4), false);
     assert!(to_people(&out).is_empty());
     assert_eq!(register(&mut room, &attendee(5))["position"], 1);
     let counts = &join(&mut room, &attendee(9), None)[0]["snapshot"]["seats"]["w"];
@@ -575,13 +556,7 @@ fn staff_take_no_place_and_stages_take_no_registrations() {
     let mut lab = workshop(1);
     for role in [Role::Host, Role::Moderator, Role::Organiser] {
         let staff = person("staffer", role);
-        let out = act(
-            &mut lab,
-            &staff,
-            Action::Register {
-                session: "w".into(),
-            },
-        );
+        let out = sign_up(&mut lab, &staff, true);
         assert_eq!(replies(&out, staff.conn)[0]["code"], "conflict", "{role:?}");
     }
     assert_eq!(register(&mut lab, &attendee(1))["status"], "registered");
@@ -592,6 +567,7 @@ fn staff_take_no_place_and_stages_take_no_registrations() {
         &attendee(1),
         Action::Register {
             session: "open".into(),
+            on: true,
         },
     );
     assert_eq!(replies(&out, attendee(1).conn)[0]["code"], "conflict");
@@ -600,6 +576,7 @@ fn staff_take_no_place_and_stages_take_no_registrations() {
         &attendee(1),
         Action::Register {
             session: "nope".into(),
+            on: true,
         },
     );
     assert_eq!(replies(&out, attendee(1).conn)[0]["code"], "not_found");
@@ -738,13 +715,7 @@ fn seat_counts_are_published_once_per_tick_and_sign_ups_keep_their_order_on_rest
     };
     let mut restored = workshop_from(Some(2), record);
     assert_eq!(register(&mut restored, &attendee(3))["position"], 1);
-    let out = act(
-        &mut restored,
-        &attendee(4),
-        Action::Register {
-            session: "w".into(),
-        },
-    );
+    let out = sign_up(&mut restored, &attendee(4), true);
     assert!(
         out.iter()
             .any(|o| matches!(o, Output::Persist(Change::SignUp { number: 8, .. }))),
