@@ -86,6 +86,10 @@ const state = {
   modLog: null,
   /** People brought on stage in the entered room. */
   onStage: new Set(),
+  /** Sessions this person bookmarked ("my agenda"). */
+  bookmarks: new Set(),
+  /** Session id -> this person's registration {session, status, position?} (workshops). */
+  registrations: new Map(),
 };
 
 /** What the client knows of one joined room. */
@@ -357,6 +361,7 @@ function onWelcome({ user, token, iceServers, rooms }) {
   renderPublishControls();
   if (firstTime) route(); // a staff view in the URL waited for the person
   if (roleChanged) renderView();
+  loadAgenda();
 }
 
 function onUnauthorized({ credentials }) {
@@ -597,6 +602,7 @@ function renderProgramme() {
   for (const button of $("programme-days").querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.day === show.day));
   }
+  decorateProgramme();
   renderNow();
 }
 
@@ -2443,6 +2449,103 @@ function onOverviewClick(clickEvent) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// My agenda: a bookmark button on every programme session, a registration button on workshop
+// sessions, the calendar link, and the reminders and promotions the server sends. Added to the
+// programme after it is drawn (`decorateProgramme`), so the programme's own rendering is
+// untouched.
+
+async function loadAgenda() {
+  try {
+    const agenda = await connection.request({ type: "agenda" });
+    state.bookmarks = new Set(agenda.bookmarks ?? []);
+    state.registrations = new Map((agenda.registrations ?? []).map((entry) => [entry.session, entry]));
+    decorateProgramme();
+  } catch (error) {
+    console.error("plenary: loading my agenda failed", error);
+  }
+}
+
+function registrationText(registration) {
+  if (registration?.status === "registered") return t("agenda.registered");
+  if (registration?.status === "waitlisted") {
+    return t("agenda.waitlisted", { position: registration.position ?? "?" });
+  }
+  return "";
+}
+
+function decorateProgramme() {
+  for (const item of $("programme-rooms").querySelectorAll("li[data-session]")) {
+    const session = state.sessions.get(item.dataset.session);
+    item.querySelector(".agenda-actions")?.remove();
+    if (!session || !state.user) continue;
+    const marked = state.bookmarks.has(session.id);
+    const actions = el("div", { class: "agenda-actions" },
+      el("button", { type: "button", class: "bookmark", dataset: { bookmark: session.id },
+        "aria-pressed": String(marked), text: t(marked ? "agenda.bookmarked" : "agenda.bookmark") }));
+    const workshop = state.rooms.get(session.room)?.kind === "workshop";
+    if (workshop && !isStaff(session.room) && item.dataset.state !== "ended") {
+      const registration = state.registrations.get(session.id);
+      actions.append(
+        el("button", { type: "button", dataset: { register: session.id, signedUp: String(Boolean(registration)) },
+          text: t({ registered: "agenda.unregister", waitlisted: "agenda.leaveWaitlist" }[registration?.status]
+            ?? "agenda.register") }),
+        el("span", { class: "registration", text: registrationText(registration) }));
+    }
+    item.append(actions);
+  }
+  const token = storage(TOKEN_KEY);
+  $("agenda-calendar")?.remove();
+  if (token && state.user) {
+    $("timezone-note").after(el("p", { id: "agenda-calendar" },
+      el("a", { href: `/api/me/agenda.ics?token=${encodeURIComponent(token)}`, text: t("agenda.calendar") })));
+  }
+}
+
+/** Redraw the agenda buttons, keeping focus on the one that was used. */
+function redecorate(selector) {
+  decorateProgramme();
+  $("programme-rooms").querySelector(selector)?.focus();
+}
+
+function onAgendaClick(clickEvent) {
+  const star = clickEvent.target.closest("button[data-bookmark]");
+  if (star && !isBusy(star)) {
+    const session = star.dataset.bookmark;
+    const on = !state.bookmarks.has(session);
+    busy(star, connection.request({ type: on ? "bookmark" : "unbookmark", session }))
+      .then(() => {
+        if (on) state.bookmarks.add(session);
+        else state.bookmarks.delete(session);
+        redecorate(`button[data-bookmark="${CSS.escape(session)}"]`);
+      })
+      .catch(showError);
+    return;
+  }
+  const register = clickEvent.target.closest("button[data-register]");
+  if (register && !isBusy(register)) {
+    const session = register.dataset.register;
+    const type = register.dataset.signedUp === "true" ? "unregister" : "register";
+    busy(register, connection.request({ type, session }))
+      .then(() => redecorate(`button[data-register="${CSS.escape(session)}"]`))
+      .catch(showError);
+  }
+}
+
+function onRegistration({ session, status, position, promoted }) {
+  if (status === "unregistered") state.registrations.delete(session);
+  else state.registrations.set(session, { session, status, position });
+  decorateProgramme();
+  if (promoted) {
+    showNotice(t("agenda.promoted", { title: state.sessions.get(session)?.title ?? session }));
+  }
+}
+
+function onReminder({ session, minutes }) {
+  const title = state.sessions.get(session)?.title ?? session;
+  showNotice(t("agenda.reminder", { title, count: minutes }));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Start
 
 function bindInterface() {
@@ -2465,6 +2568,7 @@ function bindInterface() {
     state.show.day = button.dataset.day;
     renderProgramme();
   });
+  $("programme-rooms").addEventListener("click", onAgendaClick);
   $("open-console").addEventListener("click", () => navigate("console"));
   $("open-rooms-overview").addEventListener("click", () => navigate("overview"));
   for (const id of ["back-to-programme", "console-back", "rooms-overview-back"]) {
@@ -2562,6 +2666,8 @@ function bindInterface() {
   connection.on("reactions", onReactions);
   connection.on("presence", onPresence);
   connection.on("hands", onHands);
+  connection.on("registration", onRegistration);
+  connection.on("reminder", onReminder);
   connection.on("error", showError);
 }
 

@@ -299,6 +299,11 @@ export class Connection {
       case "rtc_candidate":
         this.emit(message.type, message);
         break;
+      case "reminder":
+      case "registration":
+        // About this person, wherever they are (a `registration` may also answer a request).
+        this.emit(message.type, message);
+        break;
       default:
         break;
     }

@@ -306,6 +306,17 @@ const messages = {
 
     "notice.dismiss": "Dismiss",
 
+    "agenda.bookmark": "☆ Add to my agenda",
+    "agenda.bookmarked": "★ In my agenda",
+    "agenda.register": "Register",
+    "agenda.unregister": "Give up my place",
+    "agenda.leaveWaitlist": "Leave the waitlist",
+    "agenda.registered": "You have a place.",
+    "agenda.waitlisted": "On the waitlist: number {position}.",
+    "agenda.promoted": "A place freed up: you are now registered for “{title}”.",
+    "agenda.reminder": { one: "“{title}” starts in {count} minute.", other: "“{title}” starts in {count} minutes." },
+    "agenda.calendar": "Add my agenda to my calendar (iCalendar)",
+
     "error.bad_request": "The server did not understand that request.",
     "error.unknown_type": "The server does not support that action.",
     "error.unauthorized": "You are not signed in, or your link has expired.",
@@ -318,6 +329,7 @@ const messages = {
     "error.conflict": "That cannot be done right now.",
     "error.qa_closed": "Questions for this session are closed.",
     "error.muted": "A moderator muted you in this room.",
+    "error.full": "This workshop is full. Register for it to get the next place that frees.",
     "error.internal": "Something went wrong on the server. Please try again.",
     "error.disconnected": "The connection dropped before the server answered. Please try again.",
     "error.offline": "You are offline. Please wait until the connection is back.",

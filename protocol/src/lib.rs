@@ -298,11 +298,28 @@ pub enum ClientMessage {
         user: UserId,
         allowed: bool,
     },
+    /// Add a session to one's agenda ("my agenda"). Bookmarked sessions make up
+    /// `GET /api/me/agenda.ics`, and their reminder arrives over every connection of the
+    /// person before they start. Answered by `ack`; bookmarking twice changes nothing.
+    Bookmark { session: SessionId },
+    /// Take a session off one's agenda. Answered by `ack`; without a bookmark it changes
+    /// nothing.
+    Unbookmark { session: SessionId },
+    /// Ask for a place in a workshop session (a session in a workshop room). Answered by
+    /// `registration`: `registered`, or `waitlisted` with a position when every place is
+    /// taken. The waitlist moves up, in order, when a place frees; whoever gets a place is
+    /// told with a `registration` (`promoted: true`). Asking again changes nothing.
+    Register { session: SessionId },
+    /// Give up one's place (or waitlist position) in a workshop session; the first on the
+    /// waitlist gets the place. Answered by `registration` with status `unregistered`.
+    Unregister { session: SessionId },
+    /// One's bookmarks and registrations. Answered by `agenda`.
+    Agenda,
 }
 
 impl ClientMessage {
     /// Every `type` a client may send, for telling `unknown_type` from `bad_request`.
-    pub const TYPES: [&'static str; 30] = [
+    pub const TYPES: [&'static str; 35] = [
         "hello",
         "join",
         "leave",
@@ -333,6 +350,11 @@ impl ClientMessage {
         "rtc_unsubscribe",
         "rtc_move",
         "grant_stage",
+        "bookmark",
+        "unbookmark",
+        "register",
+        "unregister",
+        "agenda",
     ];
 }
 
@@ -604,6 +626,74 @@ pub enum ServerMessage {
         pc: PcKind,
         candidate: IceCandidate,
     },
+    /// Where this person stands in a workshop session: the answer to `register` and
+    /// `unregister` (with `ref`), and, sent to every connection of the person, the news that
+    /// a place freed and they moved up from the waitlist (`promoted`), or that a smaller room
+    /// put them back on it.
+    Registration {
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+        session: SessionId,
+        status: RegistrationStatus,
+        /// On the waitlist: how many are ahead, plus one (1 is next in line).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+        /// This message tells of a place that came free: the person did nothing.
+        #[serde(default, skip_serializing_if = "is_false")]
+        promoted: bool,
+    },
+    /// A bookmarked session starts soon. Sent once per person and session, to every
+    /// connection the person has open at the time (`Config::reminder` before the start,
+    /// 10 minutes by default).
+    Reminder {
+        session: SessionId,
+        room: RoomId,
+        /// RFC 3339 UTC.
+        start: String,
+        /// Whole minutes until the start, rounded up.
+        minutes: u32,
+    },
+    /// Answer to `agenda`: this person's bookmarks and workshop registrations.
+    Agenda {
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<Ref>,
+        /// Bookmarked sessions, in programme order.
+        bookmarks: Vec<SessionId>,
+        registrations: Vec<Registration>,
+    },
+}
+
+/// Whether a person has a place in a workshop session.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    /// They have a place: a full workshop room still lets them in.
+    Registered,
+    /// Every place is taken; they move up when one frees.
+    Waitlisted,
+    /// Neither (after `unregister`).
+    Unregistered,
+}
+
+/// One's registration for one workshop session.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub session: SessionId,
+    pub status: RegistrationStatus,
+    /// On the waitlist: 1 is next in line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
+}
+
+/// How the places of a workshop session are taken.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatCount {
+    /// The room's capacity: places for attendees (staff never take one).
+    pub capacity: u32,
+    /// Places taken, at most `capacity`.
+    pub registered: u32,
+    /// People waiting for a place.
+    pub waitlisted: u32,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -643,6 +733,12 @@ pub struct RoomSnapshot {
     /// Attendees a host or moderator brought on stage (they may publish here).
     #[serde(default)]
     pub on_stage: Vec<UserId>,
+    /// How the places of each of the room's sessions are taken (rooms with a capacity).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seats: BTreeMap<SessionId, SeatCount>,
+    /// This person's registrations for the room's sessions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registrations: Vec<Registration>,
 }
 
 /// Someone muted in a room, and until when (RFC 3339 UTC).
@@ -693,6 +789,14 @@ pub enum RoomEvent {
     Tracks { tracks: Vec<TrackInfo> },
     /// A host or moderator let a person publish in this room, or took the right away.
     Stage { user: UserId, allowed: bool },
+    /// The places of a session of this room were taken or freed: the new counts, sent at
+    /// most once per interval.
+    Seats {
+        session: SessionId,
+        capacity: u32,
+        registered: u32,
+        waitlisted: u32,
+    },
 }
 
 /// One entry of a session's moderation log.
@@ -847,6 +951,9 @@ pub enum ErrorCode {
     Muted,
     /// The action does not fit the current state (e.g. `hello` twice).
     Conflict,
+    /// The workshop room is full for the session open or live in it, and the person is not
+    /// registered for that session.
+    Full,
     /// The server failed; the action did not happen and may be retried.
     Internal,
     /// HTTP: the change breaks the programme's rules; `fields` says where and why.
@@ -1132,6 +1239,19 @@ mod tests {
                 action: SessionControl::Extend,
                 minutes: Some(5),
             },
+            ClientMessage::Bookmark {
+                session: "s".into(),
+            },
+            ClientMessage::Unbookmark {
+                session: "s".into(),
+            },
+            ClientMessage::Register {
+                session: "s".into(),
+            },
+            ClientMessage::Unregister {
+                session: "s".into(),
+            },
+            ClientMessage::Agenda,
         ];
         let mut listed: Vec<&str> = ClientMessage::TYPES.to_vec();
         for message in every {
@@ -1198,6 +1318,41 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&tracks).expect("serialises"),
             r#"{"kind":"tracks","tracks":[{"id":"t","stream":"s","kind":"video","source":"camera","publisher":{"id":"u","name":"Ann"}}]}"#
+        );
+    }
+
+    #[test]
+    fn agenda_messages_use_the_documented_shape() {
+        let agenda: Envelope =
+            serde_json::from_str(r#"{"type":"agenda","ref":"a1"}"#).expect("an envelope");
+        assert_eq!(agenda.reference, Some(Ref::Text("a1".into())));
+        let agenda: ClientMessage =
+            serde_json::from_str(r#"{"type":"agenda","ref":"a1"}"#).expect("agenda with a ref");
+        assert_eq!(agenda, ClientMessage::Agenda);
+        let waitlisted = ServerMessage::Registration {
+            reference: Some(Ref::Number(3)),
+            session: "w".into(),
+            status: RegistrationStatus::Waitlisted,
+            position: Some(2),
+            promoted: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&waitlisted).expect("serialises"),
+            r#"{"type":"registration","ref":3,"session":"w","status":"waitlisted","position":2}"#
+        );
+        let reminder = ServerMessage::Reminder {
+            session: "k".into(),
+            room: "main-stage".into(),
+            start: "2026-11-28T12:00:00Z".into(),
+            minutes: 10,
+        };
+        assert_eq!(
+            serde_json::to_string(&reminder).expect("serialises"),
+            r#"{"type":"reminder","session":"k","room":"main-stage","start":"2026-11-28T12:00:00Z","minutes":10}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::Full).expect("serialises"),
+            r#""full""#
         );
     }
 

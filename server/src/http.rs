@@ -1,5 +1,6 @@
 //! HTTP routes: the web client, the programme (as JSON, iCalendar and schedule.json, its
-//! import, and organisers' edits in [`organiser`]), health, and the WebSocket upgrade.
+//! import, and organisers' edits in [`organiser`]), a person's agenda as iCalendar, health,
+//! and the WebSocket upgrade.
 //!
 //! The HTTP layer never touches SQL and never holds room state: it reads the hub's programme,
 //! hands imports to `interchange` and edits to `programme::edit`, then the result to the hub,
@@ -11,7 +12,7 @@ mod organiser;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -20,6 +21,7 @@ use plenary_protocol::organiser::FieldProblem;
 use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody, ImportSummary, Role, Schedule};
 
 use crate::AppState;
+use crate::auth::Claims;
 use crate::interchange;
 use crate::store::StoreError;
 
@@ -79,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/schedule", get(schedule))
         .route("/api/schedule.ics", get(schedule_ics))
         .route("/api/schedule.json", get(schedule_json))
+        .route("/api/me/agenda.ics", get(agenda_ics))
         .route(
             "/api/schedule/import",
             post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT_BYTES)),
@@ -154,6 +157,35 @@ async fn schedule_json(State(state): State<AppState>) -> Json<serde_json::Value>
     Json(interchange::to_schedule_json(&state.hub.programme()))
 }
 
+fn unauthorized(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
+}
+
+/// The token in `Authorization: Bearer …`, if the request carries one.
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
+/// Whom a personal token names; invites and bad tokens are refused.
+fn personal_claims(state: &AppState, token: &str) -> Result<Claims, ApiError> {
+    let claims = state
+        .keys
+        .verify(token)
+        .map_err(|error| unauthorized(format!("the token was refused ({error})")))?;
+    if claims.invite {
+        return Err(unauthorized(
+            "an invite link's token only lets a new person in; use a personal token (`plenary token`)".into(),
+        ));
+    }
+    Ok(claims)
+}
+
 /// A request made with an organiser's personal token in `Authorization: Bearer …`.
 struct Organiser {
     /// Who made it (the token's user id), for the log.
@@ -164,28 +196,10 @@ impl FromRequestParts<AppState> for Organiser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = |message: String| {
-            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
-        };
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(|| {
-                unauthorized("send an organiser's token as `Authorization: Bearer <token>`".into())
-            })?;
-        let claims = state
-            .keys
-            .verify(token)
-            .map_err(|error| unauthorized(format!("the token was refused ({error})")))?;
-        if claims.invite {
-            return Err(unauthorized(
-                "an invite link's token only lets a new person in; use a personal token (`plenary token`)".into(),
-            ));
-        }
+        let token = bearer_token(parts).ok_or_else(|| {
+            unauthorized("send an organiser's token as `Authorization: Bearer <token>`".into())
+        })?;
+        let claims = personal_claims(state, token)?;
         if claims.role != Role::Organiser {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -198,6 +212,65 @@ impl FromRequestParts<AppState> for Organiser {
         }
         Ok(Organiser { user: claims.sub })
     }
+}
+
+/// A request made with a person's own token, in `Authorization: Bearer …` or, for calendar
+/// apps that cannot send headers, as `?token=…`.
+struct Me(Claims);
+
+/// The `?token=…` of a calendar subscription link.
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Me {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let from_query = Query::<TokenQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|Query(query)| query.token);
+        let token = bearer_token(parts)
+            .or(from_query.as_deref())
+            .ok_or_else(|| {
+                unauthorized(
+                    "send your token as `Authorization: Bearer <token>` or `?token=<token>`".into(),
+                )
+            })?;
+        personal_claims(state, token).map(Me)
+    }
+}
+
+/// `GET /api/me/agenda.ics`: the sessions this person bookmarked, for calendar apps, each
+/// with an alarm `Config::reminder` before it starts.
+async fn agenda_ics(State(state): State<AppState>, Me(me): Me) -> Result<Response, ApiError> {
+    let (bookmarks, _) = state
+        .hub
+        .agenda(&me.sub)
+        .await
+        .map_err(|error| internal(&error))?;
+    let calendar = interchange::agenda_to_ics(
+        &state.hub.programme(),
+        &bookmarks,
+        crate::signed(state.config.reminder),
+        jiff::Timestamp::now(),
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/calendar; charset=utf-8"),
+            ),
+            // It names one person's sessions: no shared cache may keep it.
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
+            ),
+        ],
+        calendar,
+    )
+        .into_response())
 }
 
 /// `POST /api/schedule/import`: replace the programme with the one in the body (a

@@ -72,6 +72,9 @@ pub struct Config {
     pub clock: Clock,
     /// How long before its start a session's doors open.
     pub doors: Duration,
+    /// How long before its start those who bookmarked a session are reminded over their
+    /// connections; the alarm of `GET /api/me/agenda.ics` goes off as long before.
+    pub reminder: Duration,
     /// Commit what queued up together (a room's commands in one turn, and several rooms'
     /// turns in one transaction). Off means one transaction per command: only for measuring
     /// what group commit saves.
@@ -104,6 +107,7 @@ impl Config {
             group_commit: true,
             clock: Clock::system(),
             doors: Duration::from_secs(10 * 60),
+            reminder: Duration::from_secs(10 * 60),
             rtc: RtcConfig::new(listen.ip()),
         }
     }
@@ -117,6 +121,12 @@ impl Config {
         self.frame_rate = None;
         self
     }
+}
+
+/// A configured duration as the rooms' clock arithmetic takes it (durations too long for it
+/// count as none).
+pub(crate) fn signed(duration: Duration) -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(duration).unwrap_or(jiff::SignedDuration::ZERO)
 }
 
 /// Why the server could not start.
@@ -181,8 +191,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             history: config.history,
             chat_history: config.chat_history,
             client_ids: 10 * config.history,
-            doors: jiff::SignedDuration::try_from(config.doors)
-                .unwrap_or(jiff::SignedDuration::ZERO),
+            doors: signed(config.doors),
+            reminder: signed(config.reminder),
         },
         room_queue: 1_024,
         room_batch: if config.group_commit { 256 } else { 1 },

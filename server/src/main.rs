@@ -52,6 +52,10 @@ struct ServeArgs {
     /// Commit every command in a transaction of its own (for measuring group commit only).
     #[arg(long)]
     no_group_commit: bool,
+    /// Minutes before a session starts that those who bookmarked it are reminded (over the
+    /// WebSocket, and by the alarm of their agenda.ics). 0 turns the WebSocket reminders off.
+    #[arg(long, env = "PLENARY_REMINDER_MINUTES", default_value_t = 10)]
+    reminder_minutes: u64,
     #[command(flatten)]
     rtc: RtcArgs,
     #[command(flatten)]
@@ -252,6 +256,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             config = config.without_rate_limits();
         }
         config.group_commit = !args.no_group_commit;
+        config.reminder = std::time::Duration::from_secs(args.reminder_minutes.saturating_mul(60));
         config.rtc.ice_servers = args
             .rtc
             .ice_servers

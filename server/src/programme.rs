@@ -148,6 +148,12 @@ impl Programme {
         self.sessions.iter().find(|session| session.id == id)
     }
 
+    /// The room a session takes place in.
+    pub fn room_of(&self, session: &str) -> Option<&RoomDef> {
+        let room = &self.session(session)?.room;
+        self.rooms.iter().find(|def| &def.id == room)
+    }
+
     /// The sessions that take place in a room.
     pub fn sessions_in<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a SessionDef> {
         self.sessions

@@ -1,4 +1,5 @@
-//! Durable state: the programme, each room's event log, chat and questions.
+//! Durable state: the programme, each room's event log, chat and questions, and each
+//! person's bookmarks and workshop sign-ups.
 //!
 //! [`Store`] is the small trait the rest of the server sees; [`SqliteStore`] is the embedded
 //! default (one file in the data directory). [`Persister`] runs every write on one dedicated
@@ -148,6 +149,29 @@ pub enum Change {
         user: UserId,
         allowed: bool,
     },
+    /// Add a session to a person's agenda (`on`) or take it off.
+    Bookmark {
+        user: UserId,
+        session: SessionId,
+        on: bool,
+    },
+    /// A person was reminded of a bookmarked session: never again.
+    Reminded {
+        session: SessionId,
+        user: UserId,
+    },
+    /// A person asked for a place in a workshop session; `number` ranks the session's
+    /// sign-ups in the order they came.
+    SignUp {
+        session: SessionId,
+        user: UserId,
+        number: u64,
+    },
+    /// A person gave up their place or waitlist position.
+    SignUpWithdrawn {
+        session: SessionId,
+        user: UserId,
+    },
 }
 
 /// What a room needs to come back after a restart.
@@ -174,6 +198,20 @@ pub struct RoomRecord {
     pub overrides: Vec<(SessionId, Option<i64>, Option<i64>)>,
     /// People brought on stage in the room: they may publish media there.
     pub on_stage: Vec<UserId>,
+    /// Bookmarks of the room's sessions: (session, person).
+    pub bookmarks: Vec<(SessionId, UserId)>,
+    /// Reminders of the room's sessions already sent: (session, person).
+    pub reminded: Vec<(SessionId, UserId)>,
+    /// Sign-ups for the room's sessions: (session, person, number).
+    pub sign_ups: Vec<(SessionId, UserId, u64)>,
+}
+
+/// One person's agenda as stored: what they bookmarked and signed up for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StoredAgenda {
+    pub bookmarks: Vec<SessionId>,
+    /// (session, index among the session's sign-ups: 0 for the first to ask).
+    pub sign_ups: Vec<(SessionId, usize)>,
 }
 
 /// How much of a room's past [`Store::load_room`] brings back.
@@ -207,6 +245,8 @@ pub trait Store: Send + Sync + 'static {
         before: ChatId,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, StoreError>;
+    /// A person's bookmarks and sign-ups.
+    fn agenda_of(&self, user: &str) -> Result<StoredAgenda, StoreError>;
     /// Apply every change, all or nothing, durably.
     fn commit(&self, changes: &[&Change]) -> Result<(), StoreError>;
 }
@@ -351,6 +391,26 @@ CREATE TABLE IF NOT EXISTS stage_grants (
     user_id TEXT NOT NULL,
     PRIMARY KEY (room, user_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bookmarks (
+    user_id TEXT NOT NULL,
+    session TEXT NOT NULL,
+    PRIMARY KEY (user_id, session)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bookmarks_by_session ON bookmarks (session);
+CREATE TABLE IF NOT EXISTS reminders_sent (
+    session TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (session, user_id)
+) WITHOUT ROWID;
+-- Requests for a place in a workshop session. The first `capacity` by number are
+-- registered, the rest wait in that order.
+CREATE TABLE IF NOT EXISTS sign_ups (
+    session TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    PRIMARY KEY (session, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sign_ups_by_user ON sign_ups (user_id);
 ";
 
 /// The steps from each older schema to the next: `MIGRATIONS[0]` takes schema 1 to 2, and
@@ -821,6 +881,29 @@ impl Store for SqliteStore {
         record.on_stage = statement
             .query_map([room], |row| row.get(0))?
             .collect::<Result<Vec<_>, _>>()?;
+
+        let of_room = |table: &str| {
+            format!(
+                "SELECT t.session, t.user_id FROM {table} t JOIN sessions s ON s.id = t.session
+                 WHERE s.room = ?1"
+            )
+        };
+        let pairs = |sql: String| -> Result<Vec<(SessionId, UserId)>, StoreError> {
+            let mut statement = connection.prepare(&sql)?;
+            let rows = statement.query_map([room], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        };
+        record.bookmarks = pairs(of_room("bookmarks"))?;
+        record.reminded = pairs(of_room("reminders_sent"))?;
+        let mut statement = connection.prepare(
+            "SELECT t.session, t.user_id, t.number FROM sign_ups t
+             JOIN sessions s ON s.id = t.session WHERE s.room = ?1 ORDER BY t.session, t.number",
+        )?;
+        record.sign_ups = statement
+            .query_map([room], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(record)
     }
 
@@ -860,6 +943,30 @@ impl Store for SqliteStore {
         }
         messages.reverse();
         Ok(messages)
+    }
+
+    fn agenda_of(&self, user: &str) -> Result<StoredAgenda, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare_cached("SELECT session FROM bookmarks WHERE user_id = ?1")?;
+        let bookmarks = statement
+            .query_map([user], |row| row.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT mine.session,
+                    (SELECT COUNT(*) FROM sign_ups ahead
+                     WHERE ahead.session = mine.session AND ahead.number < mine.number)
+             FROM sign_ups mine WHERE mine.user_id = ?1 ORDER BY mine.session",
+        )?;
+        let sign_ups = statement
+            .query_map([user], |row| {
+                Ok((row.get(0)?, row.get::<_, i64>(1)? as usize))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(StoredAgenda {
+            bookmarks,
+            sign_ups,
+        })
     }
 
     fn commit(&self, changes: &[&Change]) -> Result<(), StoreError> {
@@ -1028,22 +1135,49 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
         Change::StageGrant {
             room,
             user,
-            allowed: true,
+            allowed,
+        } => {
+            let sql = if *allowed {
+                "INSERT OR IGNORE INTO stage_grants (room, user_id) VALUES (?1, ?2)"
+            } else {
+                "DELETE FROM stage_grants WHERE room = ?1 AND user_id = ?2"
+            };
+            transaction
+                .prepare_cached(sql)?
+                .execute(params![room, user])?;
+        }
+        Change::Bookmark { user, session, on } => {
+            let sql = if *on {
+                "INSERT OR IGNORE INTO bookmarks (user_id, session) VALUES (?1, ?2)"
+            } else {
+                "DELETE FROM bookmarks WHERE user_id = ?1 AND session = ?2"
+            };
+            transaction
+                .prepare_cached(sql)?
+                .execute(params![user, session])?;
+        }
+        Change::Reminded { session, user } => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO reminders_sent (session, user_id) VALUES (?1, ?2)",
+                )?
+                .execute(params![session, user])?;
+        }
+        Change::SignUp {
+            session,
+            user,
+            number,
         } => {
             transaction
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO stage_grants (room, user_id) VALUES (?1, ?2)",
+                    "INSERT INTO sign_ups (session, user_id, number) VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![room, user])?;
+                .execute(params![session, user, *number as i64])?;
         }
-        Change::StageGrant {
-            room,
-            user,
-            allowed: false,
-        } => {
+        Change::SignUpWithdrawn { session, user } => {
             transaction
-                .prepare_cached("DELETE FROM stage_grants WHERE room = ?1 AND user_id = ?2")?
-                .execute(params![room, user])?;
+                .prepare_cached("DELETE FROM sign_ups WHERE session = ?1 AND user_id = ?2")?
+                .execute(params![session, user])?;
         }
     }
     Ok(())

@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::auth::{Claims, PERSONAL_TOKEN_DAYS, random_hex, unix_now};
 use crate::hub::room::checked_text;
 use crate::hub::{
-    Action, Caller, CloseReason, ConnId, Input, Outbox, OutboxReceiver, Outgoing, Person,
+    Action, Caller, CloseReason, ConnId, Input, Listing, Outbox, OutboxReceiver, Outgoing, Person,
     RoomHandle, encode,
 };
 use crate::people::{Bucket, Limited, Slot};
@@ -46,6 +46,7 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         conn,
         person: None,
         slot: None,
+        listing: None,
         joined: HashSet::new(),
         frames: config
             .frame_rate
@@ -264,6 +265,9 @@ struct Session {
     person: Option<Arc<Person>>,
     /// This connection's place among the person's connections, held until it closes.
     slot: Option<Slot>,
+    /// This connection's outbox among the person's, for what reaches them wherever they
+    /// are (reminders, a place that freed); held until it closes.
+    listing: Option<Listing>,
     /// The connection's frame allowance (`None`: unlimited).
     frames: Option<Bucket>,
     /// Frames refused so far for exceeding the allowance.
@@ -445,6 +449,10 @@ impl Session {
                     None
                 }
             },
+            ClientMessage::Agenda => {
+                self.agenda(reference.clone(), &caller.person).await;
+                None
+            }
             message @ (ClientMessage::RtcPublish { .. }
             | ClientMessage::RtcSubscribe { .. }
             | ClientMessage::RtcAnswer { .. }
@@ -528,6 +536,25 @@ impl Session {
         }
     }
 
+    /// Answer `agenda` from the store.
+    async fn agenda(&self, reference: Option<Ref>, person: &Person) {
+        match self.state.hub.agenda(&person.user.id).await {
+            Ok((bookmarks, registrations)) => self.send(&ServerMessage::Agenda {
+                reference,
+                bookmarks,
+                registrations,
+            }),
+            Err(error) => {
+                tracing::error!(%error, "reading an agenda failed");
+                self.refuse(
+                    reference,
+                    ErrorCode::Internal,
+                    "could not read the agenda; try again".into(),
+                );
+            }
+        }
+    }
+
     async fn to_room(&self, room: &RoomHandle, input: Input) {
         if room.send(input, self.outbox.clone()).await.is_err() {
             self.refuse(
@@ -607,6 +634,11 @@ impl Session {
             ice_servers: self.state.sfu.ice_servers(),
             rooms: person.rooms.clone(),
         });
+        self.listing = Some(self.state.hub.person_outboxes().list(
+            person.user.id.clone(),
+            self.conn,
+            self.outbox.clone(),
+        ));
         self.person = Some(Arc::new(person));
     }
 
@@ -730,7 +762,24 @@ fn route(hub: &crate::hub::Hub, message: ClientMessage) -> (Option<RoomHandle>, 
             user,
             allowed,
         } => (hub.room(&room), Action::GrantStage { user, allowed }),
+        ClientMessage::Bookmark { session } => (
+            hub.room_of_session(&session),
+            Action::Bookmark { session, on: true },
+        ),
+        ClientMessage::Unbookmark { session } => (
+            hub.room_of_session(&session),
+            Action::Bookmark { session, on: false },
+        ),
+        ClientMessage::Register { session } => (
+            hub.room_of_session(&session),
+            Action::Register { session, on: true },
+        ),
+        ClientMessage::Unregister { session } => (
+            hub.room_of_session(&session),
+            Action::Register { session, on: false },
+        ),
         ClientMessage::Hello { .. }
+        | ClientMessage::Agenda
         | ClientMessage::Join { .. }
         | ClientMessage::Leave { .. }
         | ClientMessage::Ask { .. }

@@ -888,3 +888,52 @@ async fn the_programme_shows_local_times_for_the_browser_zone_and_filters_by_day
     page.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn an_attendee_bookmarks_and_registers_from_the_programme_and_a_reload_keeps_both()
+-> Result<()> {
+    let server = TestServer::start().await?;
+    let driver = Driver::start().await?;
+    let link = server.server.invite_link(Role::Attendee, 1);
+    let page = sign_in(&driver, &link, "Planner").await?;
+    wait_for(
+        &page,
+        "button[data-bookmark='showcases'][aria-pressed='false']",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(
+        &page,
+        "button[data-bookmark='showcases'][aria-pressed='true']",
+    )
+    .await?;
+    wait_for(&page, "button[data-register='workshop-partnerships']")
+        .await?
+        .click()
+        .await?;
+    let place = "//li[@data-session='workshop-partnerships']//span[@class='registration' \
+                 and text()='You have a place.']";
+    wait_for_xpath(&page, place).await?;
+    // The calendar link names this person.
+    let calendar = wait_for(&page, "#agenda-calendar a").await?;
+    let href = calendar.attr("href").await?.unwrap_or_default();
+    assert!(href.starts_with("/api/me/agenda.ics?token="), "{href}");
+
+    // What the page shows after a reload comes from the server.
+    page.goto(&server.url("/")).await?;
+    wait_for(
+        &page,
+        "button[data-bookmark='showcases'][aria-pressed='true']",
+    )
+    .await?;
+    wait_for_xpath(&page, place).await?;
+    let ics = reqwest::get(server.url(&href))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    assert!(ics.contains("UID:showcases@"), "{ics}");
+    page.close().await?;
+    Ok(())
+}

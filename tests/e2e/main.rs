@@ -8,4 +8,5 @@ mod limits;
 mod organiser;
 mod rtc;
 mod schedule;
+mod seats;
 mod ws;

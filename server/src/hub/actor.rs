@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::room::{Input, Output, Room, RoomLimits, view_for};
-use super::{CloseReason, Command, ConnId, MediaRevoked, Outbox, encode};
+use super::{CloseReason, Command, ConnId, MediaRevoked, Outbox, PersonOutboxes, encode};
 use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
 use plenary_protocol::{ErrorCode, ServerMessage};
@@ -39,6 +39,9 @@ pub struct RoomContext {
     pub clock: Clock,
     /// Where the room reports media rights it takes away, for the SFU.
     pub media_revoked: mpsc::Sender<MediaRevoked>,
+    /// Every person's live connections, for what the room tells one person wherever they
+    /// are (`Output::ToPeople`).
+    pub person_outboxes: Arc<PersonOutboxes>,
     pub shutdown: CancellationToken,
 }
 
@@ -49,6 +52,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
         store,
         clock,
         media_revoked,
+        person_outboxes,
         shutdown,
     } = context;
     // A manual clock (tests) wakes the room whenever it moves; the system clock never does.
@@ -179,6 +183,11 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                     // Bounded: the room waits rather than forget a revocation.
                     if media_revoked.send(revoked).await.is_err() {
                         tracing::debug!("no SFU listens for revocations");
+                    }
+                }
+                Output::ToPeople { users, frame } => {
+                    for user in &users {
+                        person_outboxes.send(user, &frame);
                     }
                 }
                 Output::Publish(event) => {

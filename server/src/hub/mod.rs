@@ -8,6 +8,7 @@
 //! No axum and no sockets here: the WebSocket layer (`ws`) turns frames into commands.
 
 mod actor;
+pub mod personal;
 pub mod room;
 
 use std::collections::HashMap;
@@ -16,7 +17,9 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use plenary_protocol::{PollId, QuestionId, RoomId, RoomKind, ServerMessage, User};
+use plenary_protocol::{
+    PollId, QuestionId, Registration, RoomId, RoomKind, ServerMessage, SessionId, User,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -24,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, Store, StoreError};
+pub use personal::{Listing, PersonOutboxes};
 pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan};
 
 /// A connection's number, unique in this process.
@@ -248,6 +252,8 @@ pub struct Hub {
     /// Programme edits happen one at a time, each on the result of the last, so none is
     /// lost and the store and the rooms always end up with the same programme.
     replacing: tokio::sync::Mutex<()>,
+    /// Each person's live connections, for what rooms tell one person wherever they are.
+    person_outboxes: Arc<PersonOutboxes>,
 }
 
 /// What the hub needs to start a room's task.
@@ -273,6 +279,7 @@ fn setup_of(programme: &Programme, room: &crate::programme::RoomDef) -> RoomSetu
     RoomSetup {
         id: room.id.clone(),
         kind: room.kind,
+        capacity: room.capacity,
         sessions: programme
             .sessions_in(&room.id)
             .map(|session| {
@@ -311,6 +318,7 @@ impl Hub {
             clock,
             media_revoked,
         } = parts;
+        let person_outboxes = Arc::new(PersonOutboxes::default());
         let hub = Hub {
             rooms: DashMap::new(),
             retired: DashMap::new(),
@@ -327,12 +335,14 @@ impl Hub {
                     store,
                     clock,
                     media_revoked,
+                    person_outboxes: Arc::clone(&person_outboxes),
                     shutdown: shutdown.clone(),
                 },
                 limits,
                 tasks: tasks.clone(),
             },
             replacing: tokio::sync::Mutex::new(()),
+            person_outboxes,
         };
         let programme = hub.programme();
         for room_def in &programme.rooms {
@@ -418,6 +428,7 @@ impl Hub {
                 let setup = RoomSetup {
                     id: id.clone(),
                     kind: RoomKind::Stage,
+                    capacity: None,
                     sessions: HashMap::new(),
                 };
                 let _ = handle.tell(Input::Setup(setup)).await;
@@ -470,6 +481,45 @@ impl Hub {
     pub fn room_of_session(&self, session: &str) -> Option<RoomHandle> {
         let room_id = self.programme().session(session)?.room.clone();
         self.room(&room_id)
+    }
+
+    /// A person's agenda: the sessions they bookmarked, in programme order, and where they
+    /// stand in the workshop sessions they signed up for. Read from the store, which holds
+    /// everything rooms have acknowledged.
+    pub async fn agenda(
+        &self,
+        user: &str,
+    ) -> Result<(Vec<SessionId>, Vec<Registration>), StoreError> {
+        let store = Arc::clone(&self.spawner.context.store);
+        let user = user.to_owned();
+        let stored = blocking(move || store.agenda_of(&user)).await?;
+        let programme = self.programme();
+        let bookmarks = programme
+            .sessions
+            .iter()
+            .filter(|session| stored.bookmarks.contains(&session.id))
+            .map(|session| session.id.clone())
+            .collect();
+        let registrations = stored
+            .sign_ups
+            .into_iter()
+            .filter_map(|(session, index)| {
+                let room = programme.room_of(&session)?;
+                let places = room::seats::places_of(room.kind, room.capacity);
+                let (status, position) = room::seats::standing(index, places);
+                Some(Registration {
+                    session,
+                    status,
+                    position,
+                })
+            })
+            .collect();
+        Ok((bookmarks, registrations))
+    }
+
+    /// Each person's live connections: a connection lists itself once it knows who it is.
+    pub fn person_outboxes(&self) -> &Arc<PersonOutboxes> {
+        &self.person_outboxes
     }
 
     /// A new connection number.

@@ -1,7 +1,8 @@
 //! The programme as an iCalendar file (RFC 5545) that calendar apps subscribe to: one
 //! `VEVENT` per session with a stable `UID` (`<session key>@<conference acronym>`, so a
 //! re-published programme updates events instead of duplicating them), times in UTC, the
-//! room as `LOCATION` and the track as `CATEGORIES`.
+//! room as `LOCATION` and the track as `CATEGORIES`. A person's agenda ([`agenda_to_ics`])
+//! is the same calendar cut to the sessions they bookmarked, each with a `VALARM` reminder.
 //!
 //! Written here rather than with a calendar crate: the format is a few lines per event, and
 //! what strict parsers insist on is exactly what this file does — CRLF line ends, content
@@ -9,63 +10,112 @@
 //! `,` and newlines escaped, and a `DTSTAMP` on every event. The tests read the output back
 //! with the `icalendar` crate's parser.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
-use crate::programme::Programme;
+use crate::programme::{Programme, SessionDef};
 
 /// The programme as iCalendar text. `now` is the `DTSTAMP` (when this copy was made).
 pub fn to_ics(programme: &Programme, now: Timestamp) -> String {
-    let mut out = String::with_capacity(512 + programme.sessions.len() * 512);
-    let mut line = |text: &str| fold_into(&mut out, text);
-    line("BEGIN:VCALENDAR");
-    line("VERSION:2.0");
-    line("PRODID:-//Plenary//Plenary programme//EN");
-    line("CALSCALE:GREGORIAN");
-    line("METHOD:PUBLISH");
-    line(&format!("X-WR-CALNAME:{}", escape(&programme.name)));
-    line(&format!("X-WR-TIMEZONE:{}", escape(&programme.timezone)));
-    let stamp = utc(now);
-    for session in &programme.sessions {
-        let room = programme
-            .rooms
-            .iter()
-            .find(|room| room.id == session.room)
-            .map_or(session.room.as_str(), |room| room.name.as_str());
-        line("BEGIN:VEVENT");
-        line(&format!(
-            "UID:{}",
-            escape(&format!("{}@{}", session.id, programme.acronym))
-        ));
-        line(&format!("DTSTAMP:{stamp}"));
-        line(&format!("DTSTART:{}", utc(session.start)));
-        line(&format!("DTEND:{}", utc(session.end)));
-        line(&format!("SUMMARY:{}", escape(&session.title)));
-        line(&format!("LOCATION:{}", escape(room)));
-        let mut description: Vec<&str> = [
-            session.subtitle.as_str(),
-            session.abstract_text.as_str(),
-            session.description.as_str(),
-        ]
-        .into_iter()
-        .filter(|text| !text.trim().is_empty())
-        .collect();
-        let speakers = format!("Speakers: {}", programme.speaker_names(session).join(", "));
-        if !session.speakers.is_empty() {
-            description.push(&speakers);
-        }
-        if !description.is_empty() {
+    let calendar = Calendar {
+        name: &programme.name,
+        alarm: None,
+    };
+    calendar.write(programme, programme.sessions.iter(), now)
+}
+
+/// A person's agenda: the sessions among `bookmarked`, in programme order, each with a
+/// display alarm `reminder` before it starts.
+pub fn agenda_to_ics(
+    programme: &Programme,
+    bookmarked: &[String],
+    reminder: SignedDuration,
+    now: Timestamp,
+) -> String {
+    let name = format!("{}: my agenda", programme.name);
+    let calendar = Calendar {
+        name: &name,
+        alarm: Some(reminder),
+    };
+    let sessions = programme
+        .sessions
+        .iter()
+        .filter(|session| bookmarked.contains(&session.id));
+    calendar.write(programme, sessions, now)
+}
+
+/// What a calendar is called, and whether its events carry an alarm.
+struct Calendar<'a> {
+    name: &'a str,
+    /// How long before each event's start a display alarm goes off.
+    alarm: Option<SignedDuration>,
+}
+
+impl Calendar<'_> {
+    fn write<'s>(
+        &self,
+        programme: &Programme,
+        sessions: impl Iterator<Item = &'s SessionDef>,
+        now: Timestamp,
+    ) -> String {
+        let mut out = String::with_capacity(512 + programme.sessions.len() * 512);
+        let mut line = |text: &str| fold_into(&mut out, text);
+        line("BEGIN:VCALENDAR");
+        line("VERSION:2.0");
+        line("PRODID:-//Plenary//Plenary programme//EN");
+        line("CALSCALE:GREGORIAN");
+        line("METHOD:PUBLISH");
+        line(&format!("X-WR-CALNAME:{}", escape(self.name)));
+        line(&format!("X-WR-TIMEZONE:{}", escape(&programme.timezone)));
+        let stamp = utc(now);
+        for session in sessions {
+            let room = programme
+                .rooms
+                .iter()
+                .find(|room| room.id == session.room)
+                .map_or(session.room.as_str(), |room| room.name.as_str());
+            line("BEGIN:VEVENT");
             line(&format!(
-                "DESCRIPTION:{}",
-                escape(&description.join("\n\n"))
+                "UID:{}",
+                escape(&format!("{}@{}", session.id, programme.acronym))
             ));
+            line(&format!("DTSTAMP:{stamp}"));
+            line(&format!("DTSTART:{}", utc(session.start)));
+            line(&format!("DTEND:{}", utc(session.end)));
+            line(&format!("SUMMARY:{}", escape(&session.title)));
+            line(&format!("LOCATION:{}", escape(room)));
+            let mut description: Vec<&str> = [
+                session.subtitle.as_str(),
+                session.abstract_text.as_str(),
+                session.description.as_str(),
+            ]
+            .into_iter()
+            .filter(|text| !text.trim().is_empty())
+            .collect();
+            let speakers = format!("Speakers: {}", programme.speaker_names(session).join(", "));
+            if !session.speakers.is_empty() {
+                description.push(&speakers);
+            }
+            if !description.is_empty() {
+                line(&format!(
+                    "DESCRIPTION:{}",
+                    escape(&description.join("\n\n"))
+                ));
+            }
+            if let Some(track) = &session.track {
+                line(&format!("CATEGORIES:{}", escape(track)));
+            }
+            if let Some(before) = self.alarm {
+                line("BEGIN:VALARM");
+                line("ACTION:DISPLAY");
+                line(&format!("DESCRIPTION:{}", escape(&session.title)));
+                line(&format!("TRIGGER:-PT{}M", before.as_mins().max(0)));
+                line("END:VALARM");
+            }
+            line("END:VEVENT");
         }
-        if let Some(track) = programme.track_name(session) {
-            line(&format!("CATEGORIES:{}", escape(track)));
-        }
-        line("END:VEVENT");
+        line("END:VCALENDAR");
+        out
     }
-    line("END:VCALENDAR");
-    out
 }
 
 /// An instant as an RFC 5545 UTC date-time, `20250201T093500Z`.

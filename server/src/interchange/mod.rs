@@ -3,7 +3,7 @@
 //! In: [`import`] takes the bytes of a frab/pretalx `schedule.xml` ([`pretalx_xml`]) or a
 //! c3voc `schedule.json` ([`schedule_json`]), tells them apart by their first character, and
 //! builds a [`Programme`] with the warnings worth showing the organiser. Out: [`to_ics`]
-//! (iCalendar) and [`to_schedule_json`] (the same `schedule.json` shape, so a programme
+//! (iCalendar; [`agenda_to_ics`] for one person's bookmarks) and [`to_schedule_json`] (the same `schedule.json` shape, so a programme
 //! round-trips).
 //!
 //! Both readers only deserialise what the file says into a [`Source`]; [`build`] is the one
@@ -31,7 +31,7 @@ use crate::programme::{
     speakers_from_names, tracks_from_names, unique_id,
 };
 
-pub use ics::to_ics;
+pub use ics::{agenda_to_ics, to_ics};
 pub use schedule_json::to_schedule_json;
 
 /// A programme read from a file, and what the importer had to guess or leave out.

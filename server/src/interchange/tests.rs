@@ -492,6 +492,19 @@ fn events_missing_what_a_programme_needs_are_refused_naming_event_and_field() {
     assert!(refusal(wrong_type.as_bytes()).starts_with("not a valid schedule.json: invalid type"));
 }
 
+/// The events of an iCalendar text, as the `icalendar` crate's strict parser reads them.
+fn calendar_events(ics: &str) -> Vec<icalendar::Event> {
+    let calendar: icalendar::Calendar = ics.parse().expect("a strict parser reads it");
+    calendar
+        .components
+        .into_iter()
+        .filter_map(|component| match component {
+            icalendar::CalendarComponent::Event(event) => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn calendar_export_parses_with_one_event_per_session_at_utc_times() {
     for name in [
@@ -506,15 +519,7 @@ fn calendar_export_parses_with_one_event_per_session_at_utc_times() {
         for line in ics.split("\r\n") {
             assert!(line.len() <= 75, "{name}: {} octets: {line}", line.len());
         }
-        let calendar: icalendar::Calendar = ics.parse().expect("a strict parser reads it");
-        let events: Vec<&icalendar::Event> = calendar
-            .components
-            .iter()
-            .filter_map(|component| match component {
-                icalendar::CalendarComponent::Event(event) => Some(event),
-                _ => None,
-            })
-            .collect();
+        let events = calendar_events(&ics);
         assert_eq!(events.len(), programme.sessions.len(), "{name}");
         let rooms: HashMap<&str, &str> = programme
             .rooms
@@ -538,6 +543,45 @@ fn calendar_export_parses_with_one_event_per_session_at_utc_times() {
             assert_eq!(utc_seconds(event.get_end()), session.end.as_second());
         }
     }
+}
+
+#[test]
+fn an_agenda_calendar_holds_only_the_bookmarked_sessions_each_with_an_alarm() {
+    use icalendar::Component;
+    let programme = Programme::demo(at("2026-11-28T12:47:00Z"));
+    let bookmarked = ["showcases".to_owned(), "keynote-close".to_owned()];
+    let ics = agenda_to_ics(
+        &programme,
+        &bookmarked,
+        SignedDuration::from_mins(15),
+        at("2026-11-28T12:00:00Z"),
+    );
+    let events = calendar_events(&ics);
+    let uids: Vec<&str> = events.iter().filter_map(|event| event.get_uid()).collect();
+    assert_eq!(
+        uids,
+        [
+            "showcases@libraries-without-borders",
+            "keynote-close@libraries-without-borders"
+        ],
+        "the bookmarked sessions, in programme order, with the programme's UIDs"
+    );
+    for event in events {
+        let alarms: Vec<_> = event
+            .components()
+            .iter()
+            .filter(|component| component.component_kind() == "VALARM")
+            .collect();
+        assert_eq!(alarms.len(), 1);
+        assert_eq!(alarms[0].property_value("TRIGGER"), Some("-PT15M"));
+        assert_eq!(alarms[0].property_value("ACTION"), Some("DISPLAY"));
+        assert_eq!(
+            alarms[0].property_value("DESCRIPTION"),
+            event.get_summary(),
+            "the alarm names the session"
+        );
+    }
+    assert!(!to_ics(&programme, at("2026-11-28T12:00:00Z")).contains("VALARM"));
 }
 
 #[test]

@@ -5,14 +5,17 @@
 //! The room owns its event sequence: every event gets the next `seq`, is kept in a bounded
 //! in-memory log for replay, and is rendered once per audience (everyone, staff, one person).
 //! The parts of a room live beside this file: `chat` (messages, mutes, removals), `qa`
-//! (questions and their moderation), `polls`, `stage` (reactions, hands, presence), and
-//! `media` (who may publish, which tracks are live).
+//! (questions and their moderation), `polls`, `stage` (reactions, hands, presence),
+//! `media` (who may publish, which tracks are live), `schedule` (sessions' phases),
+//! `agenda` (bookmarks and their reminders) and `seats` (workshop places and waitlists).
 
+mod agenda;
 mod chat;
 mod media;
 mod polls;
 mod qa;
 mod schedule;
+pub mod seats;
 mod stage;
 #[cfg(test)]
 mod tests;
@@ -174,6 +177,17 @@ pub enum Action {
         user: UserId,
         allowed: bool,
     },
+    /// Add a session of this room to one's agenda (`on`), or take it off.
+    Bookmark {
+        session: SessionId,
+        on: bool,
+    },
+    /// Ask for a place in a workshop session of this room (`on`), or give one's place or
+    /// waitlist position up.
+    Register {
+        session: SessionId,
+        on: bool,
+    },
 }
 
 /// What the actor must do, in order, once the batch's changes are durable.
@@ -214,6 +228,9 @@ pub enum Output {
     /// A person lost the right to publish here (or, with `receiving`, to be here at all):
     /// the SFU ends their media in this room.
     MediaRevoked { user: UserId, receiving: bool },
+    /// Send a frame to every live connection of these people, whether or not they joined
+    /// this room (a reminder, a place that freed): through the hub's `PersonOutboxes`.
+    ToPeople { users: Vec<UserId>, frame: Bytes },
 }
 
 /// Chat messages sent per `chat_history` page at most.
@@ -230,6 +247,8 @@ pub struct RoomLimits {
     pub client_ids: usize,
     /// How long before its start a session's doors open.
     pub doors: jiff::SignedDuration,
+    /// How long before its start those who bookmarked a session are reminded.
+    pub reminder: jiff::SignedDuration,
 }
 
 impl RoomLimits {
@@ -248,6 +267,8 @@ impl RoomLimits {
 pub struct RoomSetup {
     pub id: RoomId,
     pub kind: RoomKind,
+    /// Attendee places of a workshop room; `None` for no limit.
+    pub capacity: Option<u32>,
     /// The sessions held in this room.
     pub sessions: HashMap<SessionId, SessionPlan>,
 }
@@ -322,6 +343,10 @@ pub struct Room {
     on_stage: HashSet<UserId>,
     /// The live tracks, as the SFU last reported them.
     tracks: Vec<TrackInfo>,
+    /// Who bookmarked the room's sessions, and whom their reminders reached.
+    agenda: agenda::Agenda,
+    /// Who signed up for a place in the room's sessions, in order.
+    seats: seats::Seats,
 }
 
 /// The person's view of one event.
@@ -415,6 +440,8 @@ impl Room {
         }
         let log: VecDeque<StoredEvent> = record.events.into();
         let tracks = media::last_tracks(&log);
+        let agenda = agenda::Agenda::restore(record.bookmarks, record.reminded);
+        let seats = seats::Seats::restore(record.sign_ups);
         Room {
             qa_closed: record
                 .qa_closed
@@ -458,6 +485,8 @@ impl Room {
                 .collect(),
             on_stage: record.on_stage.into_iter().collect(),
             tracks,
+            agenda,
+            seats,
         }
     }
 
@@ -492,6 +521,8 @@ impl Room {
                         ErrorCode::Forbidden,
                         &message,
                     ));
+                } else if let Err((code, message)) = self.admit(&caller.person) {
+                    out.push(error(caller.conn, reference, code, &message));
                 } else {
                     self.join(now, caller, since, reference, out);
                 }
@@ -520,10 +551,12 @@ impl Room {
             Input::Setup(setup) => {
                 self.qa_closed
                     .retain(|session| setup.sessions.contains_key(session));
+                let places_before = self.places();
                 self.setup = RoomSetup {
                     id: self.setup.id.clone(),
                     ..setup
                 };
+                self.places_changed(places_before, out);
             }
             Input::RtcPermit {
                 caller,
@@ -653,6 +686,8 @@ impl Room {
                 .collect(),
             tracks: self.tracks.clone(),
             on_stage: self.on_stage.iter().cloned().collect(),
+            seats: self.seat_counts(),
+            registrations: self.registrations_of(user),
         }
     }
 
@@ -809,6 +844,14 @@ impl Room {
                 self.grant_stage(user, allowed, out);
                 None
             }
+            Action::Bookmark { session, on } => {
+                self.bookmark(person, session, on, out)?;
+                None
+            }
+            Action::Register { session, on } => {
+                self.register(caller, session, on, reference, out)?;
+                return Ok(());
+            }
         };
         out.push(ack(conn, reference.clone(), created));
         Ok(())
@@ -823,6 +866,15 @@ impl Room {
                 ErrorCode::NotJoined,
                 format!("join room {} first", self.setup.id),
             ))
+        }
+    }
+
+    /// Sessions held in this room only.
+    fn session_here(&self, session: &str) -> Result<(), Refusal> {
+        if self.setup.sessions.contains_key(session) {
+            Ok(())
+        } else {
+            Err((ErrorCode::NotFound, format!("no session {session} here")))
         }
     }
 
@@ -925,7 +977,9 @@ impl Room {
     /// sent at a bounded rate.
     fn tick(&mut self, now: Timestamp, out: &mut Vec<Output>) {
         self.advance_phases(now, out);
+        self.send_reminders(now, out);
         self.publish_poll_results(out);
+        self.publish_seat_counts(out);
         let room = self.setup.id.clone();
         if let Some(reactions) = self.stage.take_reactions(&room) {
             out.push(Output::Broadcast {

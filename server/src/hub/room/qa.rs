@@ -308,9 +308,7 @@ impl Room {
         open: bool,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        if !self.setup.sessions.contains_key(&session) {
-            return Err((ErrorCode::NotFound, format!("no session {session} here")));
-        }
+        self.session_here(&session)?;
         let changed = if open {
             self.qa_closed.remove(&session)
         } else {
@@ -335,9 +333,7 @@ impl Room {
     }
 
     pub(super) fn moderation_log_of(&self, session: &str) -> Result<Vec<ModerationEntry>, Refusal> {
-        if !self.setup.sessions.contains_key(session) {
-            return Err((ErrorCode::NotFound, format!("no session {session} here")));
-        }
+        self.session_here(session)?;
         Ok(self
             .moderation_log
             .get(session)

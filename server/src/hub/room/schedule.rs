@@ -31,14 +31,21 @@ fn next(phase: SessionPhase) -> Option<SessionPhase> {
 }
 
 impl Room {
+    /// When a session starts and ends: as planned, or as a host changed it.
+    pub(super) fn times_of(&self, session: &str) -> Option<(Timestamp, Timestamp)> {
+        let planned = self.setup.sessions.get(session)?;
+        let changed = self.overrides.get(session).copied().unwrap_or_default();
+        Some((
+            changed.started.unwrap_or(planned.start),
+            changed.ended.unwrap_or(planned.end),
+        ))
+    }
+
     /// Where a session should be at `now`.
     fn phase_at(&self, session: &str, now: Timestamp) -> SessionPhase {
-        let Some(planned) = self.setup.sessions.get(session) else {
+        let Some((start, end)) = self.times_of(session) else {
             return SessionPhase::Scheduled;
         };
-        let changed = self.overrides.get(session).copied().unwrap_or_default();
-        let start = changed.started.unwrap_or(planned.start);
-        let end = changed.ended.unwrap_or(planned.end);
         if now >= end {
             SessionPhase::Ended
         } else if now >= start {

@@ -38,6 +38,7 @@ fn room(history: usize) -> Room {
     let setup = RoomSetup {
         id: "stage".into(),
         kind: RoomKind::Stage,
+        capacity: None,
         sessions,
     };
     Room::restore(
@@ -48,6 +49,7 @@ fn room(history: usize) -> Room {
             chat_history: 10,
             client_ids: 100,
             doors: jiff::SignedDuration::from_mins(10),
+            reminder: jiff::SignedDuration::from_mins(10),
         },
     )
 }
@@ -432,4 +434,340 @@ fn removing_a_person_ends_their_media_in_the_room() {
         "what they publish and receive here ends"
     );
     assert_eq!(permit(&mut room, &ada, false), Err(ErrorCode::NotJoined));
+}
+
+/// Attendee number `n`, on a connection of their own.
+fn attendee(n: u64) -> Caller {
+    Caller {
+        conn: 50_000 + n,
+        person: Arc::new(Person {
+            user: User {
+                id: format!("a{n}"),
+                name: format!("Attendee {n}"),
+                role: Role::Attendee,
+            },
+            rooms: None,
+        }),
+    }
+}
+
+/// A workshop room of `capacity` places holding session `w`, 12:00 to 13:00, restored from
+/// `record`.
+fn workshop_from(capacity: Option<u32>, record: RoomRecord) -> Room {
+    let plan = SessionPlan {
+        moderated: false,
+        start: "2026-11-28T12:00:00Z".parse().expect("valid instant"),
+        end: "2026-11-28T13:00:00Z".parse().expect("valid instant"),
+    };
+    let setup = RoomSetup {
+        id: "lab".into(),
+        kind: RoomKind::Workshop,
+        capacity,
+        sessions: HashMap::from([("w".to_owned(), plan)]),
+    };
+    let limits = RoomLimits {
+        history: 100,
+        chat_history: 10,
+        client_ids: 100,
+        doors: jiff::SignedDuration::from_mins(10),
+        reminder: jiff::SignedDuration::from_mins(10),
+    };
+    Room::restore(setup, record, limits)
+}
+
+fn workshop(capacity: u32) -> Room {
+    workshop_from(Some(capacity), RoomRecord::default())
+}
+
+/// Ask for a place in session `w` (`on`) or give it up.
+fn sign_up(room: &mut Room, caller: &Caller, on: bool) -> Vec<Output> {
+    let session = "w".into();
+    act(room, caller, Action::Register { session, on })
+}
+
+fn register(room: &mut Room, caller: &Caller) -> Value {
+    replies(&sign_up(room, caller, true), caller.conn).remove(0)
+}
+
+/// The frames sent to people wherever they are, as (recipients, message).
+fn to_people(out: &[Output]) -> Vec<(Vec<UserId>, Value)> {
+    out.iter()
+        .filter_map(|output| match output {
+            Output::ToPeople { users, frame } => Some((
+                users.clone(),
+                serde_json::from_slice(frame).expect("frames are JSON"),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_workshop_never_registers_more_than_its_capacity_and_the_waitlist_moves_up_in_order() {
+    let mut room = workshop(2);
+    let answers: Vec<Value> = (1..=5).map(|n| register(&mut room, &attendee(n))).collect();
+    let standing: Vec<(&str, Option<u64>)> = answers
+        .iter()
+        .map(|answer| {
+            (
+                answer["status"].as_str().unwrap_or(""),
+                answer["position"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        standing,
+        [
+            ("registered", None),
+            ("registered", None),
+            ("waitlisted", Some(1)),
+            ("waitlisted", Some(2)),
+            ("waitlisted", Some(3)),
+        ]
+    );
+    // Asking again changes nothing and stores nothing.
+    let out = sign_up(&mut room, &attendee(4), true);
+    assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))));
+    assert_eq!(replies(&out, attendee(4).conn)[0]["position"], 2);
+
+    // The second registered person leaves: the first in line (a3) gets the place, and is told.
+    let out = sign_up(&mut room, &attendee(2), false);
+    assert_eq!(replies(&out, attendee(2).conn)[0]["status"], "unregistered");
+    let told = to_people(&out);
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].0, ["a3"]);
+    assert_eq!(told[0].1["type"], "registration");
+    assert_eq!(told[0].1["status"], "registered");
+    assert_eq!(told[0].1["promoted"], true);
+    assert_eq!(register(&mut room, &attendee(5))["position"], 2);
+
+    // Someone leaving the waitlist frees no place: nobody is promoted.
+    let out = sign_up(&mut room, &attendee(4), false);
+    assert!(to_people(&out).is_empty());
+    assert_eq!(register(&mut room, &attendee(5))["position"], 1);
+    let counts = &join(&mut room, &attendee(9), None)[0]["snapshot"]["seats"]["w"];
+    assert_eq!(counts["registered"], 2);
+    assert_eq!(counts["waitlisted"], 1);
+    assert_eq!(counts["capacity"], 2);
+}
+
+#[test]
+fn staff_take_no_place_and_stages_take_no_registrations() {
+    let mut lab = workshop(1);
+    for role in [Role::Host, Role::Moderator, Role::Organiser] {
+        let staff = person("staffer", role);
+        let out = sign_up(&mut lab, &staff, true);
+        assert_eq!(replies(&out, staff.conn)[0]["code"], "conflict", "{role:?}");
+    }
+    assert_eq!(register(&mut lab, &attendee(1))["status"], "registered");
+
+    let mut stage = room(100);
+    let out = act(
+        &mut stage,
+        &attendee(1),
+        Action::Register {
+            session: "open".into(),
+            on: true,
+        },
+    );
+    assert_eq!(replies(&out, attendee(1).conn)[0]["code"], "conflict");
+    let out = act(
+        &mut lab,
+        &attendee(1),
+        Action::Register {
+            session: "nope".into(),
+            on: true,
+        },
+    );
+    assert_eq!(replies(&out, attendee(1).conn)[0]["code"], "not_found");
+}
+
+/// The answer to a join at `at`: `joined`, or an `error`.
+fn join_at(room: &mut Room, caller: &Caller, at: &str) -> Value {
+    let mut out = Vec::new();
+    let now = at.parse().expect("valid instant");
+    room.handle(now, Input::Tick, &mut out);
+    room.handle(
+        now,
+        Input::Join {
+            caller: caller.clone(),
+            since: None,
+            reference: None,
+        },
+        &mut out,
+    );
+    replies(&out, caller.conn).remove(0)
+}
+
+#[test]
+fn a_full_workshop_lets_in_the_registered_and_staff_and_refuses_the_others() {
+    let mut room = workshop(3);
+    for n in 1..=2 {
+        register(&mut room, &attendee(n));
+    }
+    // Before the doors open nobody is counted.
+    assert_eq!(
+        join_at(&mut room, &attendee(7), "2026-11-28T11:00:00Z")["type"],
+        "joined"
+    );
+    let mut out = Vec::new();
+    room.handle(
+        now(),
+        Input::Leave {
+            conn: attendee(7).conn,
+            reply: false,
+            reference: None,
+        },
+        &mut out,
+    );
+
+    // Doors open: one place nobody registered for; the first walk-in takes it.
+    let doors = "2026-11-28T11:50:00Z";
+    assert_eq!(join_at(&mut room, &attendee(3), doors)["type"], "joined");
+    let refused = join_at(&mut room, &attendee(4), doors);
+    assert_eq!(refused["type"], "error");
+    assert_eq!(refused["code"], "full");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Register")
+    );
+    // The registered get in however full it is, and so do staff; a second tab of someone
+    // already in is not a new person.
+    assert_eq!(join_at(&mut room, &attendee(1), doors)["type"], "joined");
+    assert_eq!(join_at(&mut room, &attendee(2), doors)["type"], "joined");
+    let host = person("hal", Role::Host);
+    assert_eq!(join_at(&mut room, &host, doors)["type"], "joined");
+    let second_tab = Caller {
+        conn: 99_999,
+        ..attendee(3)
+    };
+    assert_eq!(
+        join_at(&mut room, &second_tab, "2026-11-28T12:10:00Z")["type"],
+        "joined"
+    );
+    assert_eq!(
+        join_at(&mut room, &attendee(4), "2026-11-28T12:10:00Z")["code"],
+        "full"
+    );
+    // Over: the room is open to all again.
+    assert_eq!(
+        join_at(&mut room, &attendee(4), "2026-11-28T13:00:00Z")["type"],
+        "joined"
+    );
+}
+
+#[test]
+fn a_larger_room_promotes_the_waitlist_and_a_smaller_one_puts_people_back_on_it() {
+    let mut room = workshop(1);
+    for n in 1..=3 {
+        register(&mut room, &attendee(n));
+    }
+    let resize = |room: &mut Room, capacity| {
+        let mut setup = room.setup().clone();
+        setup.capacity = Some(capacity);
+        let mut out = Vec::new();
+        room.handle(now(), Input::Setup(setup), &mut out);
+        to_people(&out)
+    };
+    let told = resize(&mut room, 2);
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].0, ["a2"]);
+    assert_eq!(told[0].1["promoted"], true);
+    let told = resize(&mut room, 1);
+    assert_eq!(told[0].0, ["a2"]);
+    assert_eq!(told[0].1["status"], "waitlisted");
+    assert_eq!(told[0].1["position"], 1);
+    assert_eq!(told[0].1["promoted"], Value::Null);
+}
+
+#[test]
+fn seat_counts_are_published_once_per_tick_and_sign_ups_keep_their_order_on_restore() {
+    let mut room = workshop(2);
+    for n in 1..=3 {
+        register(&mut room, &attendee(n));
+    }
+    let kinds = |out: &[Output]| -> Vec<Value> {
+        out.iter()
+            .filter_map(|output| match output {
+                Output::Publish(event) => serde_json::from_slice::<Value>(&event.staff)
+                    .ok()
+                    .map(|m| m["event"].clone()),
+                _ => None,
+            })
+            .filter(|event| event["kind"] == "seats")
+            .collect()
+    };
+    let seats = kinds(&tick(&mut room, "2026-11-28T10:00:00Z"));
+    assert_eq!(seats.len(), 1, "three sign-ups, one event");
+    assert_eq!(seats[0]["registered"], 2);
+    assert_eq!(seats[0]["waitlisted"], 1);
+    assert!(kinds(&tick(&mut room, "2026-11-28T10:00:01Z")).is_empty());
+
+    let record = RoomRecord {
+        sign_ups: vec![
+            ("w".into(), "a3".into(), 7),
+            ("w".into(), "a1".into(), 2),
+            ("w".into(), "a2".into(), 5),
+        ],
+        ..RoomRecord::default()
+    };
+    let mut restored = workshop_from(Some(2), record);
+    assert_eq!(register(&mut restored, &attendee(3))["position"], 1);
+    let out = sign_up(&mut restored, &attendee(4), true);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Persist(Change::SignUp { number: 8, .. }))),
+        "a new sign-up ranks after every stored one"
+    );
+}
+
+/// The reminders among outputs, as (recipients, session, minutes).
+fn reminders(out: &[Output]) -> Vec<(Vec<UserId>, String, u64)> {
+    to_people(out)
+        .into_iter()
+        .filter(|(_, message)| message["type"] == "reminder")
+        .map(|(users, message)| {
+            let session = message["session"].as_str().unwrap_or_default().to_owned();
+            (users, session, message["minutes"].as_u64().unwrap_or(0))
+        })
+        .collect()
+}
+
+#[test]
+fn a_bookmarked_session_is_reminded_once_at_its_time_and_never_after_a_restart() {
+    let mut room = room(100);
+    let bookmark = |session: &str, on| Action::Bookmark {
+        session: session.into(),
+        on,
+    };
+    act(&mut room, &attendee(1), bookmark("open", true));
+    act(&mut room, &attendee(2), bookmark("open", true));
+    act(&mut room, &attendee(2), bookmark("open", false));
+    // The talk (10:30) has started by the time anyone is due a reminder of it.
+    act(&mut room, &attendee(3), bookmark("talk", true));
+    let out = act(&mut room, &attendee(1), bookmark("nope", true));
+    assert_eq!(replies(&out, attendee(1).conn)[0]["code"], "not_found");
+
+    assert!(reminders(&tick(&mut room, "2026-11-28T11:49:59Z")).is_empty());
+    assert_eq!(
+        reminders(&tick(&mut room, "2026-11-28T11:50:00Z")),
+        [(vec!["a1".to_owned()], "open".to_owned(), 10)],
+        "ten minutes before, to whoever still has it bookmarked"
+    );
+    assert!(reminders(&tick(&mut room, "2026-11-28T11:51:00Z")).is_empty());
+    // A late bookmark is reminded at the next tick.
+    act(&mut room, &attendee(4), bookmark("open", true));
+    let late = reminders(&tick(&mut room, "2026-11-28T11:55:30Z"));
+    assert_eq!(late, [(vec!["a4".to_owned()], "open".to_owned(), 5)]);
+
+    // What was stored comes back: the restored room reminds nobody again.
+    let record = RoomRecord {
+        bookmarks: vec![("open".into(), "a1".into()), ("open".into(), "a4".into())],
+        reminded: vec![("open".into(), "a1".into()), ("open".into(), "a4".into())],
+        ..RoomRecord::default()
+    };
+    let mut restored = Room::restore(room.setup().clone(), record, room.limits());
+    assert!(reminders(&tick(&mut restored, "2026-11-28T11:52:00Z")).is_empty());
 }

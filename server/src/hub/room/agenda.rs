@@ -1,0 +1,153 @@
+//! Bookmarks ("my agenda") of the room's sessions, and their reminders. A person bookmarks a
+//! session through the room that holds it; on each tick the room reminds everyone who
+//! bookmarked a session that has not started yet once its start is `RoomLimits::reminder`
+//! away, over every connection they have open (`Output::ToPeople`), serialised once.
+//!
+//! Each reminder sent is stored with the batch that sent it, so a person is reminded of a
+//! session once, however the clock jumps and however often the server restarts. A session
+//! whose reminder time passed while the server was down, and that has started since, is not
+//! reminded: its `session_phase` tells the room's occupants instead. Someone who bookmarks
+//! a session less than `reminder` before its start is reminded at the next tick.
+
+use std::collections::{HashMap, HashSet};
+
+use jiff::Timestamp;
+use plenary_protocol::{ServerMessage, SessionId, SessionPhase, UserId};
+
+use super::{Output, Refusal, Room};
+use crate::hub::{Person, encode};
+use crate::store::Change;
+
+/// Who bookmarked which session of the room, and whom its reminder reached.
+#[derive(Debug, Default)]
+pub(super) struct Agenda {
+    bookmarks: HashMap<SessionId, HashSet<UserId>>,
+    /// Reminders sent: never a second one to the same person for the same session.
+    reminded: HashMap<SessionId, HashSet<UserId>>,
+}
+
+/// Pairs of (session, person) as the store lists them, grouped by session.
+fn by_session(pairs: Vec<(SessionId, UserId)>) -> HashMap<SessionId, HashSet<UserId>> {
+    let mut grouped: HashMap<SessionId, HashSet<UserId>> = HashMap::new();
+    for (session, user) in pairs {
+        grouped.entry(session).or_default().insert(user);
+    }
+    grouped
+}
+
+impl Agenda {
+    /// The agenda as stored: bookmarks and reminders already sent, as (session, person).
+    pub(super) fn restore(
+        bookmarks: Vec<(SessionId, UserId)>,
+        reminded: Vec<(SessionId, UserId)>,
+    ) -> Agenda {
+        Agenda {
+            bookmarks: by_session(bookmarks),
+            reminded: by_session(reminded),
+        }
+    }
+}
+
+/// Whole minutes from `now` to `start`, rounded up.
+fn minutes_until(now: Timestamp, start: Timestamp) -> u32 {
+    let seconds = start.duration_since(now).as_secs().max(0);
+    u32::try_from((seconds + 59) / 60).unwrap_or(u32::MAX)
+}
+
+impl Room {
+    /// Bookmark a session of this room (`on`) or take the bookmark off. Doing it twice
+    /// changes nothing and stores nothing.
+    pub(super) fn bookmark(
+        &mut self,
+        person: &Person,
+        session: SessionId,
+        on: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        self.session_here(&session)?;
+        let user = &person.user.id;
+        let changed = if on {
+            self.agenda
+                .bookmarks
+                .entry(session.clone())
+                .or_default()
+                .insert(user.clone())
+        } else {
+            self.agenda
+                .bookmarks
+                .get_mut(&session)
+                .is_some_and(|people| people.remove(user))
+        };
+        if changed {
+            out.push(Output::Persist(Change::Bookmark {
+                user: user.clone(),
+                session,
+                on,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Remind everyone due a reminder: their session has not started and starts within
+    /// `reminder`, and they have not been reminded of it before.
+    pub(super) fn send_reminders(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        let mut sessions: Vec<(Timestamp, SessionId)> = self
+            .agenda
+            .bookmarks
+            .iter()
+            .filter(|(_, people)| !people.is_empty())
+            .filter(|(session, _)| self.phase_of(session) < SessionPhase::Live)
+            .filter_map(|(session, _)| {
+                let (start, _) = self.times_of(session)?;
+                (now >= start - self.limits.reminder && now < start)
+                    .then(|| (start, session.clone()))
+            })
+            .collect();
+        sessions.sort();
+        for (start, session) in sessions {
+            let reminded = self.agenda.reminded.entry(session.clone()).or_default();
+            let mut due: Vec<UserId> = self
+                .agenda
+                .bookmarks
+                .get(&session)
+                .into_iter()
+                .flatten()
+                .filter(|user| !reminded.contains(*user))
+                .cloned()
+                .collect();
+            if due.is_empty() {
+                continue;
+            }
+            due.sort();
+            for user in &due {
+                reminded.insert(user.clone());
+                out.push(Output::Persist(Change::Reminded {
+                    session: session.clone(),
+                    user: user.clone(),
+                }));
+            }
+            let frame = encode(&ServerMessage::Reminder {
+                session,
+                room: self.setup.id.clone(),
+                start: crate::programme::rfc3339(start),
+                minutes: minutes_until(now, start),
+            });
+            out.push(Output::ToPeople { users: due, frame });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_until_the_start_round_up() {
+        let start: Timestamp = "2026-11-28T12:00:00Z".parse().expect("instant");
+        let at = |text: &str| text.parse::<Timestamp>().expect("instant");
+        assert_eq!(minutes_until(at("2026-11-28T11:50:00Z"), start), 10);
+        assert_eq!(minutes_until(at("2026-11-28T11:50:01Z"), start), 10);
+        assert_eq!(minutes_until(at("2026-11-28T11:59:59Z"), start), 1);
+        assert_eq!(minutes_until(at("2026-11-28T12:00:00Z"), start), 0);
+    }
+}
