@@ -14,8 +14,12 @@ use serde_json::{Value, json};
 const STAGE: &str = "main-stage";
 const ORDER: [&str; 4] = ["scheduled", "open", "live", "ended"];
 
-/// The phase step or Q&A closing a message tells of, if it is one.
+/// The phase step, Q&A closing or reminder a message tells of, if it is one.
 fn step_of(message: &Value) -> Option<(String, String)> {
+    if message["type"] == "reminder" {
+        let session = message["session"].as_str().unwrap_or_default();
+        return Some((session.to_owned(), "reminder".into()));
+    }
     let event = &message["event"];
     let session = event["session"].as_str().unwrap_or_default().to_owned();
     match event["kind"].as_str() {
@@ -216,9 +220,11 @@ fn night_across_the_clock_change() -> Value {
 }
 
 #[tokio::test]
-async fn a_night_across_the_end_of_summer_time_takes_every_step_at_its_instant() -> Result<()> {
+async fn a_night_across_the_end_of_summer_time_steps_and_reminds_each_at_its_instant() -> Result<()>
+{
     let server = TestServer::start_with(|config| {
         config.clock = Clock::manual("2026-10-24T21:00:00Z".parse().expect("an instant"));
+        config.reminder = std::time::Duration::from_secs(15 * 60);
         // The test says something after every move of the clock: more than people may.
         config.person_limits.chat = None;
     })
@@ -254,8 +260,15 @@ async fn a_night_across_the_end_of_summer_time_takes_every_step_at_its_instant()
     let room = schedule["rooms"][0]["id"].as_str().context("room")?;
     let mut attendee = server.client(Role::Attendee, "Night Owl").await?;
     attendee.join(room).await?;
+    // The two "01:30"s are bookmarked: each is reminded of a quarter of an hour before.
+    let bookmarked = ["first-one-thirty", "second-one-thirty"];
+    for session in bookmarked {
+        attendee
+            .ok(json!({"type":"bookmark","session":session}))
+            .await?;
+    }
 
-    // Every step and Q&A closing, at the instant it is due (UTC).
+    // Every step, Q&A closing and reminder, at the instant it is due (UTC).
     let mut due: BTreeMap<Timestamp, Vec<(String, String)>> = BTreeMap::new();
     let sessions = [
         ("late-talk", "2026-10-24T23:15:00Z", 45),
@@ -266,6 +279,11 @@ async fn a_night_across_the_end_of_summer_time_takes_every_step_at_its_instant()
     for (session, start, minutes) in sessions {
         let start: Timestamp = start.parse()?;
         let end = start + SignedDuration::from_mins(minutes);
+        if bookmarked.contains(&session) {
+            due.entry(start - SignedDuration::from_mins(15))
+                .or_default()
+                .push((session.to_owned(), "reminder".to_owned()));
+        }
         for (at, step) in [
             (start - SignedDuration::from_mins(10), "open"),
             (start, "live"),
