@@ -251,7 +251,7 @@ pub struct Hub {
     spawner: RoomSpawner,
     /// Programme edits happen one at a time, each on the result of the last, so none is
     /// lost and the store and the rooms always end up with the same programme.
-    replacing: tokio::sync::Mutex<()>,
+    replacing: Arc<tokio::sync::Mutex<()>>,
     /// Each person's live connections, for what rooms tell one person wherever they are.
     person_outboxes: Arc<PersonOutboxes>,
 }
@@ -341,7 +341,7 @@ impl Hub {
                 limits,
                 tasks: tasks.clone(),
             },
-            replacing: tokio::sync::Mutex::new(()),
+            replacing: Arc::new(tokio::sync::Mutex::new(())),
             person_outboxes,
         };
         let programme = hub.programme();
@@ -380,13 +380,28 @@ impl Hub {
     /// (all or nothing; on failure nothing changes) before it is installed: a task starts for
     /// each new room, every room hears which sessions it now holds, and dropped rooms leave
     /// the directory. Sessions keep their questions when they keep their ids.
+    ///
+    /// Once the new programme is decided, storing and installing it run in a task of their
+    /// own (holding the lock): a caller that goes away (an HTTP client hanging up) cannot
+    /// leave the store with one programme and the rooms with another.
     pub async fn edit_programme<T, E: From<StoreError>>(
-        &self,
+        self: &Arc<Self>,
         edit: impl FnOnce(&Programme) -> Result<(Programme, T), E>,
     ) -> Result<T, E> {
-        let _one_at_a_time = self.replacing.lock().await;
+        let one_at_a_time = Arc::clone(&self.replacing).lock_owned().await;
         let (programme, answer) = edit(&self.programme())?;
-        self.install(programme).await?;
+        let hub = Arc::clone(self);
+        self.spawner
+            .tasks
+            .spawn(async move {
+                let installed = hub.install(programme).await;
+                drop(one_at_a_time);
+                installed
+            })
+            .await
+            .map_err(|error| {
+                StoreError::Corrupt(format!("installing a programme failed: {error}"))
+            })??;
         Ok(answer)
     }
 
