@@ -198,11 +198,18 @@ pub struct RoomRecord {
     pub overrides: Vec<(SessionId, Option<i64>, Option<i64>)>,
     /// People brought on stage in the room: they may publish media there.
     pub on_stage: Vec<UserId>,
-    /// Bookmarks of the room's sessions: (session, person).
+    /// Bookmarks, reminders and sign-ups of the room's sessions.
+    pub people: SessionPeople,
+}
+
+/// Who bookmarked some sessions, whom their reminders reached, and who signed up for them.
+#[derive(Debug, Default)]
+pub struct SessionPeople {
+    /// (session, person).
     pub bookmarks: Vec<(SessionId, UserId)>,
-    /// Reminders of the room's sessions already sent: (session, person).
+    /// Reminders already sent: (session, person).
     pub reminded: Vec<(SessionId, UserId)>,
-    /// Sign-ups for the room's sessions: (session, person, number).
+    /// (session, person, number), in each session's order.
     pub sign_ups: Vec<(SessionId, UserId, u64)>,
 }
 
@@ -247,6 +254,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<ChatMessage>, StoreError>;
     /// A person's bookmarks and sign-ups.
     fn agenda_of(&self, user: &str) -> Result<StoredAgenda, StoreError>;
+    /// The people of one session (for a room the session moved into).
+    fn session_people(&self, session: &str) -> Result<SessionPeople, StoreError>;
     /// Apply every change, all or nothing, durably.
     fn commit(&self, changes: &[&Change]) -> Result<(), StoreError>;
 }
@@ -520,6 +529,37 @@ fn millis(timestamp: Timestamp) -> i64 {
 
 fn from_millis(ms: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_millisecond(ms).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// The people of the sessions `filter` picks: an SQL condition on `t` (the bookmarks,
+/// reminders or sign-ups row) and `s` (its session), with `?1` bound to `key`.
+fn people_of(
+    connection: &Connection,
+    filter: &str,
+    key: &str,
+) -> Result<SessionPeople, StoreError> {
+    let pairs = |table: &str| -> Result<Vec<(SessionId, UserId)>, StoreError> {
+        let mut statement = connection.prepare(&format!(
+            "SELECT t.session, t.user_id FROM {table} t JOIN sessions s ON s.id = t.session
+             WHERE {filter}"
+        ))?;
+        let rows = statement.query_map([key], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    };
+    let mut statement = connection.prepare(&format!(
+        "SELECT t.session, t.user_id, t.number FROM sign_ups t
+         JOIN sessions s ON s.id = t.session WHERE {filter} ORDER BY t.session, t.number"
+    ))?;
+    let sign_ups = statement
+        .query_map([key], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SessionPeople {
+        bookmarks: pairs("bookmarks")?,
+        reminded: pairs("reminders_sent")?,
+        sign_ups,
+    })
 }
 
 impl Store for SqliteStore {
@@ -882,28 +922,7 @@ impl Store for SqliteStore {
             .query_map([room], |row| row.get(0))?
             .collect::<Result<Vec<_>, _>>()?;
 
-        let of_room = |table: &str| {
-            format!(
-                "SELECT t.session, t.user_id FROM {table} t JOIN sessions s ON s.id = t.session
-                 WHERE s.room = ?1"
-            )
-        };
-        let pairs = |sql: String| -> Result<Vec<(SessionId, UserId)>, StoreError> {
-            let mut statement = connection.prepare(&sql)?;
-            let rows = statement.query_map([room], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        };
-        record.bookmarks = pairs(of_room("bookmarks"))?;
-        record.reminded = pairs(of_room("reminders_sent"))?;
-        let mut statement = connection.prepare(
-            "SELECT t.session, t.user_id, t.number FROM sign_ups t
-             JOIN sessions s ON s.id = t.session WHERE s.room = ?1 ORDER BY t.session, t.number",
-        )?;
-        record.sign_ups = statement
-            .query_map([room], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        record.people = people_of(&connection, "s.room = ?1", room)?;
         Ok(record)
     }
 
@@ -943,6 +962,10 @@ impl Store for SqliteStore {
         }
         messages.reverse();
         Ok(messages)
+    }
+
+    fn session_people(&self, session: &str) -> Result<SessionPeople, StoreError> {
+        people_of(&self.lock(), "t.session = ?1", session)
     }
 
     fn agenda_of(&self, user: &str) -> Result<StoredAgenda, StoreError> {

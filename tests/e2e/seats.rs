@@ -419,3 +419,54 @@ async fn a_full_workshop_room_refuses_attendees_without_a_place_and_admits_the_r
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_workshop_moved_to_another_room_keeps_its_bookmarks_and_places() -> Result<()> {
+    let server = TestServer::start().await?;
+    let start = start_of(&server, WORKSHOP).await?;
+    let token = server.token(Role::Attendee, "Mover");
+    let mut ada = connect(&server, &token).await?;
+    let bookmark = json!({"type":"bookmark","session":WORKSHOP});
+    let register = json!({"type":"register","session":WORKSHOP});
+    ada.ok(bookmark.clone()).await?;
+    let (registered, _) = ada.ok(register.clone()).await?;
+    assert_eq!(standing(&registered), ("registered".into(), None));
+
+    // An organiser opens a new room and moves the workshop into it.
+    let organiser = server.token(Role::Organiser, "Olu");
+    let http = reqwest::Client::new();
+    let room: Value = http
+        .post(server.url("/api/rooms"))
+        .bearer_auth(&organiser)
+        .json(&json!({"name": "Annexe", "kind": "workshop", "capacity": 20}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let annexe = room["id"].as_str().context("the new room's id")?;
+    http.patch(server.url(&format!("/api/sessions/{WORKSHOP}")))
+        .bearer_auth(&organiser)
+        .json(&json!({"room": annexe}))
+        .send()
+        .await?
+        .error_for_status()?;
+    assert_eq!(
+        programme_entry(&server, "sessions", WORKSHOP).await?["room"],
+        annexe
+    );
+
+    // The place went along: asking again keeps it (and the connection stays up).
+    let (again, _) = ada.ok(register).await?;
+    assert_eq!(standing(&again), ("registered".into(), None));
+    // The bookmark went along: the new room reminds, once.
+    move_clock_to(&server, start - SignedDuration::from_mins(10));
+    let (_, before) = ada.ok(bookmark.clone()).await?;
+    let sent = reminders(&before);
+    assert_eq!(sent.len(), 1, "{before:?}");
+    assert_eq!(sent[0]["room"], annexe);
+    server.clock().advance(SignedDuration::from_mins(1));
+    let (_, before) = ada.ok(bookmark).await?;
+    assert!(reminders(&before).is_empty(), "only once: {before:?}");
+    Ok(())
+}

@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::programme::Programme;
-use crate::store::{Persister, RoomRecord, Store, StoreError};
+use crate::store::{Persister, RoomRecord, SessionPeople, Store, StoreError};
 pub use personal::{Listing, PersonOutboxes};
 pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan};
 
@@ -407,6 +407,7 @@ impl Hub {
 
     /// Store `programme` and make it the one the rooms run. Only under the edit lock.
     async fn install(&self, programme: Programme) -> Result<(), StoreError> {
+        let before = self.programme();
         let programme = Arc::new(programme);
         let store = Arc::clone(&self.spawner.context.store);
         let saved = Arc::clone(&programme);
@@ -419,8 +420,34 @@ impl Hub {
                 .or_else(|| self.retired.remove(&room_def.id).map(|(_, handle)| handle));
             match known {
                 Some(handle) => {
+                    // Sessions that moved here bring their bookmarks and sign-ups along.
+                    let arrived: Vec<SessionId> = programme
+                        .sessions_in(&room_def.id)
+                        .filter(|session| {
+                            before
+                                .session(&session.id)
+                                .is_none_or(|was| was.room != room_def.id)
+                        })
+                        .map(|session| session.id.clone())
+                        .collect();
+                    let store = Arc::clone(&self.spawner.context.store);
+                    let people = if arrived.is_empty() {
+                        SessionPeople::default()
+                    } else {
+                        blocking(move || {
+                            let mut people = SessionPeople::default();
+                            for session in arrived {
+                                let one = store.session_people(&session)?;
+                                people.bookmarks.extend(one.bookmarks);
+                                people.reminded.extend(one.reminded);
+                                people.sign_ups.extend(one.sign_ups);
+                            }
+                            Ok(people)
+                        })
+                        .await?
+                    };
                     // A closed room means the server is shutting down; nothing to update.
-                    let _ = handle.tell(Input::Setup(setup)).await;
+                    let _ = handle.tell(Input::Setup(setup, people)).await;
                     self.rooms.insert(room_def.id.clone(), handle);
                 }
                 None => {
@@ -446,7 +473,9 @@ impl Hub {
                     capacity: None,
                     sessions: HashMap::new(),
                 };
-                let _ = handle.tell(Input::Setup(setup)).await;
+                let _ = handle
+                    .tell(Input::Setup(setup, SessionPeople::default()))
+                    .await;
                 self.retired.insert(id, handle);
             }
         }

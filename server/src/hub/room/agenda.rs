@@ -26,25 +26,29 @@ pub(super) struct Agenda {
     reminded: HashMap<SessionId, HashSet<UserId>>,
 }
 
-/// Pairs of (session, person) as the store lists them, grouped by session.
-fn by_session(pairs: Vec<(SessionId, UserId)>) -> HashMap<SessionId, HashSet<UserId>> {
-    let mut grouped: HashMap<SessionId, HashSet<UserId>> = HashMap::new();
+/// Add pairs of (session, person) as the store lists them.
+fn add_pairs(to: &mut HashMap<SessionId, HashSet<UserId>>, pairs: Vec<(SessionId, UserId)>) {
     for (session, user) in pairs {
-        grouped.entry(session).or_default().insert(user);
+        to.entry(session).or_default().insert(user);
     }
-    grouped
 }
 
 impl Agenda {
-    /// The agenda as stored: bookmarks and reminders already sent, as (session, person).
-    pub(super) fn restore(
+    /// Take in stored bookmarks and reminders already sent, as (session, person): all of the
+    /// room's when it starts, or those of sessions that moved into it.
+    pub(super) fn absorb(
+        &mut self,
         bookmarks: Vec<(SessionId, UserId)>,
         reminded: Vec<(SessionId, UserId)>,
-    ) -> Agenda {
-        Agenda {
-            bookmarks: by_session(bookmarks),
-            reminded: by_session(reminded),
-        }
+    ) {
+        add_pairs(&mut self.bookmarks, bookmarks);
+        add_pairs(&mut self.reminded, reminded);
+    }
+
+    /// Forget the sessions this room no longer holds (their new room reminds).
+    pub(super) fn retain(&mut self, here: impl Fn(&str) -> bool) {
+        self.bookmarks.retain(|session, _| here(session));
+        self.reminded.retain(|session, _| here(session));
     }
 }
 

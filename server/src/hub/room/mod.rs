@@ -33,7 +33,7 @@ use plenary_protocol::{
 use tokio::sync::oneshot;
 
 use super::{ConnId, Person, encode};
-use crate::store::{Change, LoadLimits, RoomRecord, Sanction, StoredEvent};
+use crate::store::{Change, LoadLimits, RoomRecord, Sanction, SessionPeople, StoredEvent};
 
 /// Who sent an input.
 #[derive(Debug, Clone)]
@@ -64,10 +64,11 @@ pub enum Input {
     /// Time passes: send what is sent at most once per interval (reactions, presence, poll
     /// results).
     Tick,
-    /// A new programme was imported: this is what it says about the room now. Questions
+    /// The programme changed: this is what it says about the room now, with the stored
+    /// bookmarks and sign-ups of sessions that moved here from another room. Questions
     /// already asked stay; new ones need a session listed here. Sent by the hub, not by a
     /// connection, so nobody is answered.
-    Setup(RoomSetup),
+    Setup(RoomSetup, SessionPeople),
     /// The SFU asks whether `caller` may receive (`publish: false`) or publish media here.
     RtcPermit {
         caller: Caller,
@@ -86,7 +87,7 @@ impl Input {
             | Input::Act { caller, .. }
             | Input::RtcPermit { caller, .. } => Some(caller.conn),
             Input::Leave { conn, .. } => Some(*conn),
-            Input::Tick | Input::Setup(_) | Input::Tracks { .. } => None,
+            Input::Tick | Input::Setup(..) | Input::Tracks { .. } => None,
         }
     }
 }
@@ -440,8 +441,10 @@ impl Room {
         }
         let log: VecDeque<StoredEvent> = record.events.into();
         let tracks = media::last_tracks(&log);
-        let agenda = agenda::Agenda::restore(record.bookmarks, record.reminded);
-        let seats = seats::Seats::restore(record.sign_ups);
+        let mut agenda = agenda::Agenda::default();
+        agenda.absorb(record.people.bookmarks, record.people.reminded);
+        let mut seats = seats::Seats::default();
+        seats.absorb(record.people.sign_ups, false);
         Room {
             qa_closed: record
                 .qa_closed
@@ -548,7 +551,7 @@ impl Room {
                 }
             }
             Input::Tick => self.tick(now, out),
-            Input::Setup(setup) => {
+            Input::Setup(setup, arrived) => {
                 self.qa_closed
                     .retain(|session| setup.sessions.contains_key(session));
                 let places_before = self.places();
@@ -556,6 +559,11 @@ impl Room {
                     id: self.setup.id.clone(),
                     ..setup
                 };
+                let here = |session: &str| self.setup.sessions.contains_key(session);
+                self.agenda.retain(here);
+                self.seats.retain(here);
+                self.agenda.absorb(arrived.bookmarks, arrived.reminded);
+                self.seats.absorb(arrived.sign_ups, true);
                 self.places_changed(places_before, out);
             }
             Input::RtcPermit {

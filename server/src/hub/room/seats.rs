@@ -43,22 +43,27 @@ pub(super) struct Seats {
 }
 
 impl Seats {
-    /// The sign-ups as stored: (session, person, number).
-    pub(super) fn restore(stored: Vec<(SessionId, UserId, u64)>) -> Seats {
-        let mut sign_ups: HashMap<SessionId, Vec<SignUp>> = HashMap::new();
+    /// Take in sign-ups as stored, (session, person, number): all of the room's when it
+    /// starts, or those of sessions that moved into it (whose counts are then published).
+    pub(super) fn absorb(&mut self, stored: Vec<(SessionId, UserId, u64)>, publish: bool) {
         for (session, user, number) in stored {
-            sign_ups
-                .entry(session)
-                .or_default()
-                .push(SignUp { number, user });
+            let list = self.sign_ups.entry(session.clone()).or_default();
+            if !list.iter().any(|sign_up| sign_up.user == user) {
+                list.push(SignUp { number, user });
+            }
+            if publish {
+                self.changed.insert(session);
+            }
         }
-        for list in sign_ups.values_mut() {
+        for list in self.sign_ups.values_mut() {
             list.sort_by_key(|sign_up| sign_up.number);
         }
-        Seats {
-            sign_ups,
-            changed: BTreeSet::new(),
-        }
+    }
+
+    /// Forget the sessions this room no longer holds.
+    pub(super) fn retain(&mut self, here: impl Fn(&str) -> bool) {
+        self.sign_ups.retain(|session, _| here(session));
+        self.changed.retain(|session| here(session));
     }
 }
 

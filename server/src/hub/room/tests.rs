@@ -668,7 +668,11 @@ fn a_larger_room_promotes_the_waitlist_and_a_smaller_one_puts_people_back_on_it(
         let mut setup = room.setup().clone();
         setup.capacity = Some(capacity);
         let mut out = Vec::new();
-        room.handle(now(), Input::Setup(setup), &mut out);
+        room.handle(
+            now(),
+            Input::Setup(setup, SessionPeople::default()),
+            &mut out,
+        );
         to_people(&out)
     };
     let told = resize(&mut room, 2);
@@ -706,11 +710,14 @@ fn seat_counts_are_published_once_per_tick_and_sign_ups_keep_their_order_on_rest
     assert!(kinds(&tick(&mut room, "2026-11-28T10:00:01Z")).is_empty());
 
     let record = RoomRecord {
-        sign_ups: vec![
-            ("w".into(), "a3".into(), 7),
-            ("w".into(), "a1".into(), 2),
-            ("w".into(), "a2".into(), 5),
-        ],
+        people: SessionPeople {
+            sign_ups: vec![
+                ("w".into(), "a3".into(), 7),
+                ("w".into(), "a1".into(), 2),
+                ("w".into(), "a2".into(), 5),
+            ],
+            ..SessionPeople::default()
+        },
         ..RoomRecord::default()
     };
     let mut restored = workshop_from(Some(2), record);
@@ -764,8 +771,11 @@ fn a_bookmarked_session_is_reminded_once_at_its_time_and_never_after_a_restart()
 
     // What was stored comes back: the restored room reminds nobody again.
     let record = RoomRecord {
-        bookmarks: vec![("open".into(), "a1".into()), ("open".into(), "a4".into())],
-        reminded: vec![("open".into(), "a1".into()), ("open".into(), "a4".into())],
+        people: SessionPeople {
+            bookmarks: vec![("open".into(), "a1".into()), ("open".into(), "a4".into())],
+            reminded: vec![("open".into(), "a1".into()), ("open".into(), "a4".into())],
+            ..SessionPeople::default()
+        },
         ..RoomRecord::default()
     };
     let mut restored = Room::restore(room.setup().clone(), record, room.limits());
