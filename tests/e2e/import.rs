@@ -29,6 +29,17 @@ pub(crate) async fn import_as(
         .await?)
 }
 
+/// Import `body` as an organiser, and the programme then served.
+pub(crate) async fn imported(server: &TestServer, body: Vec<u8>) -> Result<Value> {
+    let response = import_as(server, Role::Organiser, body).await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "import: {}",
+        response.status()
+    );
+    server.schedule().await
+}
+
 #[tokio::test]
 async fn each_real_export_imports_over_http_and_becomes_the_programme_served() -> Result<()> {
     let server = TestServer::start().await?;

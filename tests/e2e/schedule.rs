@@ -229,18 +229,11 @@ async fn a_night_across_the_end_of_summer_time_steps_and_reminds_each_at_its_ins
         config.person_limits.chat = None;
     })
     .await?;
-    let imported = crate::import::import_as(
+    let schedule = crate::import::imported(
         &server,
-        Role::Organiser,
         serde_json::to_vec(&night_across_the_clock_change())?,
     )
     .await?;
-    anyhow::ensure!(
-        imported.status().is_success(),
-        "import: {}",
-        imported.status()
-    );
-    let schedule = server.schedule().await?;
     let starts: BTreeMap<&str, &str> = schedule["sessions"]
         .as_array()
         .context("sessions")?
