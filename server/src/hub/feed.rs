@@ -126,7 +126,7 @@ impl Feed {
         std::mem::swap(&mut self.ring().waiters, scratch);
         for waiting in scratch.drain(..) {
             waiting.armed.store(false, Ordering::Release);
-            waiting.kick.bell.notify_one();
+            waiting.kick.bell.ring();
         }
     }
 
@@ -168,6 +168,36 @@ impl Feed {
             user,
         };
         (subscription, reader)
+    }
+}
+
+/// A connection's doorbell: rooms ring it when they append to a feed its writer waits for.
+/// A flag and one waker: lighter than a `tokio::sync::Notify`, which queues its waiters.
+#[derive(Default)]
+pub struct Bell {
+    rung: AtomicBool,
+    waker: futures_util::task::AtomicWaker,
+}
+
+impl Bell {
+    pub fn ring(&self) {
+        self.rung.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Resolves once the bell has rung since the last time this resolved.
+    pub fn rung(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.rung.swap(false, Ordering::AcqRel) {
+                return std::task::Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.rung.swap(false, Ordering::AcqRel) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
     }
 }
 

@@ -65,7 +65,7 @@ struct Kick {
     reason: OnceLock<CloseReason>,
     token: CancellationToken,
     /// Rung by the rooms whose feeds the connection's writer waits for.
-    bell: tokio::sync::Notify,
+    bell: feed::Bell,
 }
 
 /// One item of a connection's outgoing queue.
@@ -121,7 +121,7 @@ impl Outbox {
         let kick = Arc::new(Kick {
             reason: OnceLock::new(),
             token: CancellationToken::new(),
-            bell: tokio::sync::Notify::new(),
+            bell: feed::Bell::default(),
         });
         (
             Outbox {
@@ -224,7 +224,8 @@ impl OutboxReceiver {
                 continue;
             }
             let queued = tokio::select! {
-                () = self.kick.bell.notified() => continue,
+                biased;
+                () = self.kick.bell.rung() => continue,
                 queued = self.frames.recv() => queued,
             };
             match queued {
