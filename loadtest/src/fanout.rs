@@ -58,6 +58,10 @@ pub struct FanoutArgs {
     /// Seconds to wait after posting for the last deliveries.
     #[arg(long, default_value_t = 20)]
     pub drain: u64,
+    /// Seconds between everyone having joined and the first message (to let a profiler
+    /// start counting after the joins, e.g. `callgrind_control -z`).
+    #[arg(long, default_value_t = 0.3)]
+    pub settle: f64,
 }
 
 /// What one run measured.
@@ -202,7 +206,7 @@ pub async fn run(
     let total_messages = (args.rate * args.duration as f64).round() as u64;
     let live = Arc::new(Live::default());
     let (stop, stopped) = watch::channel(false);
-    let post_start = clock.nanos() + 300_000_000;
+    let post_start = clock.nanos() + (args.settle.max(0.0) * 1e9) as u64;
     let mut poster_sinks: Vec<Sink> = Vec::with_capacity(args.posters);
     let mut idle_sinks: Vec<Sink> = Vec::new();
     let mut streams: Vec<(Stream, u64)> = Vec::with_capacity(sockets.len());

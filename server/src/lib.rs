@@ -51,7 +51,8 @@ pub struct Config {
     pub history: usize,
     /// Chat messages sent in a join snapshot.
     pub chat_history: usize,
-    /// Frames queued for one connection before it counts as lagging and is closed.
+    /// Frames queued for one connection, and entries of a room's feed it may fall behind,
+    /// before it counts as lagging and is closed.
     pub outbox_frames: usize,
     /// The largest WebSocket message accepted.
     pub max_frame_bytes: usize,
@@ -196,6 +197,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         },
         room_queue: 1_024,
         room_batch: if config.group_commit { 256 } else { 1 },
+        room_feed: config.outbox_frames,
     };
     // Revocations of the right to publish or be in a room, from rooms to the SFU.
     let (media_revoked, revocations) = tokio::sync::mpsc::channel(256);

@@ -1,5 +1,6 @@
 //! One WebSocket connection: a reader that turns client frames into room commands, and a
-//! writer that drains the connection's bounded [`Outbox`] and flushes once per batch.
+//! writer that drains the connection's bounded [`Outbox`] and its rooms' feeds, and flushes
+//! once per batch.
 //!
 //! Every client frame gets an answer or goes to a room that answers it; a bad frame gets an
 //! `error` with a stable code and the connection stays open. Nothing a client sends panics.
@@ -21,7 +22,7 @@ use crate::AppState;
 use crate::auth::{Claims, PERSONAL_TOKEN_DAYS, random_hex, unix_now};
 use crate::hub::room::checked_text;
 use crate::hub::{
-    Action, Caller, CloseReason, ConnId, Input, Listing, Outbox, OutboxReceiver, Outgoing, Person,
+    Action, Caller, CloseReason, ConnId, Input, Listing, Outbox, OutboxReceiver, Person,
     RoomHandle, encode,
 };
 use crate::people::{Bucket, Limited, Slot};
@@ -162,7 +163,8 @@ fn close_reason_for(error: axum::Error) -> Option<CloseReason> {
     }
 }
 
-/// Drain the outbox into the socket until the connection is told to close.
+/// Drain the outbox and the joined rooms' feeds into the socket until the connection is told
+/// to close.
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut receiver: OutboxReceiver,
@@ -180,8 +182,11 @@ async fn write(
             biased;
             reason = &mut closing => return say_goodbye(&mut sink, reason).await,
             _ = ping.tick() => sink.send(Message::Ping(Bytes::new())).await.is_ok(),
-            received = receiver.frames.recv_many(&mut frames, WRITE_BATCH) => {
-                if received == 0 {
+            more = receiver.next_batch(&mut frames, WRITE_BATCH) => {
+                if !more {
+                    if let Some(reason) = receiver.close_reason() {
+                        say_goodbye(&mut sink, reason).await;
+                    }
                     return;
                 }
                 tokio::select! {
@@ -200,22 +205,11 @@ async fn write(
 /// Feed every frame, then flush once. Returns false if the socket failed.
 async fn write_batch(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    items: &mut Vec<Outgoing>,
+    frames: &mut Vec<Bytes>,
 ) -> bool {
-    for item in items.drain(..) {
-        match item {
-            Outgoing::Frame(frame) => {
-                if !feed(sink, frame).await {
-                    return false;
-                }
-            }
-            Outgoing::Replay(frames) => {
-                for frame in frames {
-                    if !feed(sink, frame).await {
-                        return false;
-                    }
-                }
-            }
+    for frame in frames.drain(..) {
+        if !feed(sink, frame).await {
+            return false;
         }
     }
     sink.flush().await.is_ok()

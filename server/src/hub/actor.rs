@@ -3,8 +3,11 @@
 //!
 //! Ordering: replies and events leave in the order the room produced them, and only after the
 //! batch is durable, so nobody ever sees (or is acknowledged) something a crash could lose.
-//! Fan-out: each event was serialised once by the room; every member's outbox gets a clone of
-//! the same bytes. A member whose outbox is full is closed as lagged and dropped from the room.
+//! Fan-out: each event was serialised once by the room; it is appended once to the room's
+//! [`Feed`], which every member's writer reads, and the writers waiting for it are woken once
+//! per turn. Replies go to one connection's outbox, fenced with the feed's position so they
+//! keep their place among the events. A member whose writer falls out of the feed, or whose
+//! outbox is full, is closed as lagged and dropped from the room.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +15,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::room::{Input, Output, Room, RoomLimits, view_for};
-use super::{CloseReason, Command, ConnId, MediaRevoked, Outbox, PersonOutboxes, encode};
+use super::feed::{Entry, Feed, Subscription};
+use super::room::{Input, Output, Room, RoomLimits};
+use super::{
+    CloseReason, Command, ConnId, LAGGED, MediaRevoked, Outbox, Outgoing, PersonOutboxes, encode,
+};
 use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
 use plenary_protocol::{ErrorCode, ServerMessage};
@@ -24,16 +30,17 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Member {
     outbox: Outbox,
-    staff: bool,
-    user: String,
+    /// Where the member's writer is in the feed.
+    subscription: Arc<Subscription>,
 }
 
-/// Run a room until shutdown.
 /// What every room's task works with.
 #[derive(Clone)]
 pub struct RoomContext {
     /// Commands taken from the queue in one turn, and committed together.
     pub batch: usize,
+    /// Feed entries a member's writer may fall behind before it is closed as lagged.
+    pub feed: usize,
     pub persister: Persister,
     pub store: Arc<dyn Store>,
     pub clock: Clock,
@@ -45,9 +52,11 @@ pub struct RoomContext {
     pub shutdown: CancellationToken,
 }
 
+/// Run a room until shutdown.
 pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context: RoomContext) {
     let RoomContext {
         batch,
+        feed,
         persister,
         store,
         clock,
@@ -61,6 +70,12 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
     let mut senders: HashMap<ConnId, Outbox> = HashMap::new();
     let mut inbox = Vec::with_capacity(batch);
     let mut outputs = Vec::new();
+    let feed = Arc::new(Feed::new(feed));
+    let mut woken = Vec::new();
+    // Writers stuck on a socket never notice they fell out of the feed; the room looks at
+    // its members' positions each time the feed has moved on by a sixteenth of its length.
+    let look_every = (feed.capacity() as u64 / 16).max(1);
+    let mut next_look = 1;
     // Catch up with the clock before the first command, so that sessions' phases are right
     // when the first person joins.
     room.handle(clock.now(), Input::Tick, &mut outputs);
@@ -123,17 +138,19 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
             }
         }
 
+        // Writers are woken once per turn, and only if the turn appended to the feed.
+        let turn_start = feed.fence().position;
         for output in outputs.drain(..) {
             match output {
                 Output::Persist(_) => {}
                 Output::Reply { conn, frame } => {
                     if let Some(outbox) = outbox_of(&senders, &members, conn) {
-                        outbox.push(frame);
+                        outbox.push_after(feed.fence(), Outgoing::Frame(frame));
                     }
                 }
                 Output::Replay { conn, frames } => {
                     if let Some(outbox) = outbox_of(&senders, &members, conn) {
-                        outbox.push_replay(frames);
+                        outbox.push_after(feed.fence(), Outgoing::Replay(frames));
                     }
                 }
                 Output::ReadChatHistory {
@@ -151,25 +168,35 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                         );
                     }
                 }
-                Output::Broadcast { frame, staff_only } => {
-                    members.retain(|_, member| {
-                        staff_only && !member.staff || member.outbox.push(frame.clone())
-                    });
-                }
+                Output::Broadcast { frame, staff_only } => feed.append(Entry {
+                    public: (!staff_only).then(|| frame.clone()),
+                    staff: frame,
+                    owner: None,
+                }),
                 Output::Admit { conn, staff, user } => {
                     if let Some(outbox) = senders.get(&conn) {
-                        members.insert(
-                            conn,
-                            Member {
-                                outbox: outbox.clone(),
-                                staff,
-                                user,
-                            },
-                        );
+                        let fence = feed.fence();
+                        let (subscription, reader) =
+                            feed.subscribe(Arc::clone(&outbox.kick), staff, user);
+                        if outbox.push_after(fence, Outgoing::Subscribe(reader)) {
+                            let outbox = outbox.clone();
+                            members.insert(
+                                conn,
+                                Member {
+                                    outbox,
+                                    subscription,
+                                },
+                            );
+                        }
                     }
                 }
                 Output::Dismiss { conn } => {
-                    members.remove(&conn);
+                    if let Some(member) = members.remove(&conn) {
+                        let fence = feed.fence();
+                        member
+                            .outbox
+                            .push_after(fence, Outgoing::Unsubscribe(fence.feed));
+                    }
                 }
                 Output::Permit { reply, verdict } => {
                     let _ = reply.send(verdict);
@@ -186,21 +213,35 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                     }
                 }
                 Output::ToPeople { users, frame } => {
+                    // Fenced like a reply: a person in this room hears it after the room's
+                    // events before it.
+                    let fence = feed.fence();
                     for user in &users {
-                        person_outboxes.send(user, &frame);
+                        person_outboxes.send_after(user, fence, &frame);
                     }
                 }
-                Output::Publish(event) => {
-                    members.retain(|_, member| {
-                        match view_for(&event, member.staff, &member.user) {
-                            Some(frame) => member.outbox.push(frame.clone()),
-                            None => true,
-                        }
-                    });
-                }
+                Output::Publish(event) => feed.append(Entry {
+                    public: event.public,
+                    staff: event.staff,
+                    owner: event.owner,
+                }),
             }
         }
         senders.clear();
+        if feed.fence().position != turn_start {
+            feed.wake(&mut woken);
+        }
+        let head = feed.head();
+        if head >= next_look {
+            members.retain(|_, member| {
+                let lagging = feed.lagging(&member.subscription, head);
+                if lagging {
+                    member.outbox.close(LAGGED);
+                }
+                !lagging
+            });
+            next_look = head + look_every;
+        }
     }
 }
 

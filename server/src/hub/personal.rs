@@ -3,9 +3,10 @@
 //! reaches every tab they have open, whether or not it joined the room the news comes from.
 //!
 //! A connection lists its [`Outbox`] here once it has said hello, and is taken off when its
-//! [`Listing`] is dropped (the connection ended). Rooms send through [`PersonOutboxes::send`]
-//! a frame serialised once; every outbox gets a clone of the same bytes. A full outbox closes
-//! its connection as lagged, exactly as room events do.
+//! [`Listing`] is dropped (the connection ended). Rooms send through
+//! [`PersonOutboxes::send_after`] a frame serialised once, fenced at their feed's position like
+//! a reply; every outbox gets a clone of the same bytes. A full outbox closes its connection as
+//! lagged, exactly as a writer that falls out of a room's feed.
 
 use std::sync::Arc;
 
@@ -13,7 +14,8 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use plenary_protocol::UserId;
 
-use super::{ConnId, Outbox};
+use super::feed::Fence;
+use super::{ConnId, Outbox, Outgoing};
 
 /// Every person's live connections. No guard is held beyond one call.
 #[derive(Default)]
@@ -42,12 +44,14 @@ impl PersonOutboxes {
         }
     }
 
-    /// Queue `frame` on every live connection of `user`; returns how many took it.
-    pub fn send(&self, user: &str, frame: &Bytes) -> usize {
+    /// Queue `frame` on every live connection of `user`, after the entries of the sending
+    /// room's feed before `fence` (for a connection that reads that feed); returns how many
+    /// took it.
+    pub fn send_after(&self, user: &str, fence: Fence, frame: &Bytes) -> usize {
         self.by_person.get(user).map_or(0, |connections| {
             connections
                 .iter()
-                .filter(|(_, outbox)| outbox.push(frame.clone()))
+                .filter(|(_, outbox)| outbox.push_after(fence, Outgoing::Frame(frame.clone())))
                 .count()
         })
     }
@@ -67,6 +71,7 @@ impl Drop for Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::feed::Feed;
 
     #[tokio::test]
     async fn a_frame_reaches_every_listed_connection_of_the_person_until_it_ends() {
@@ -77,17 +82,27 @@ mod tests {
         let one = outboxes.list("ada".into(), 1, first);
         let two = outboxes.list("ada".into(), 2, second);
         let _bob = outboxes.list("bob".into(), 3, other);
+        let fence = Feed::new(4).fence();
 
-        assert_eq!(outboxes.send("ada", &Bytes::from_static(b"hi")), 2);
+        assert_eq!(
+            outboxes.send_after("ada", fence, &Bytes::from_static(b"hi")),
+            2
+        );
         assert!(first_rx.frames.try_recv().is_ok());
         assert!(second_rx.frames.try_recv().is_ok());
         assert!(other_rx.frames.try_recv().is_err(), "not to others");
 
         drop(one);
-        assert_eq!(outboxes.send("ada", &Bytes::from_static(b"again")), 1);
+        assert_eq!(
+            outboxes.send_after("ada", fence, &Bytes::from_static(b"again")),
+            1
+        );
         assert!(first_rx.frames.try_recv().is_err());
         drop(two);
-        assert_eq!(outboxes.send("ada", &Bytes::from_static(b"gone")), 0);
+        assert_eq!(
+            outboxes.send_after("ada", fence, &Bytes::from_static(b"gone")),
+            0
+        );
         assert!(
             outboxes.by_person.get("ada").is_none(),
             "nothing left behind"

@@ -351,12 +351,14 @@ pub struct Room {
 }
 
 /// The person's view of one event.
-pub fn view_for<'a>(event: &'a StoredEvent, staff: bool, user: &str) -> Option<&'a Bytes> {
-    if staff || event.owner.as_deref() == Some(user) {
-        Some(&event.staff)
-    } else {
-        event.public.as_ref()
-    }
+fn view_for<'a>(event: &'a StoredEvent, staff: bool, user: &str) -> Option<&'a Bytes> {
+    super::feed::view(
+        event.public.as_ref(),
+        &event.staff,
+        event.owner.as_deref(),
+        staff,
+        user,
+    )
 }
 
 fn reply(conn: ConnId, message: &ServerMessage) -> Output {
