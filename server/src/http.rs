@@ -12,7 +12,7 @@ mod organiser;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -67,12 +67,6 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; \
      img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'none'";
-
-/// A connection's read buffer (tungstenite reads in chunks of this size).
-const READ_BUFFER_BYTES: usize = 4 * 1024;
-/// How much a connection's writer gathers before writing to the socket (it also flushes at
-/// the end of every batch).
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// The router.
 pub fn app(state: AppState) -> Router {
@@ -320,12 +314,8 @@ fn internal(error: &dyn std::fmt::Display) -> ApiError {
     )
 }
 
-async fn upgrade(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    if let Err(origin) = check_origin(&headers, &state.config.allowed_origins) {
+async fn upgrade(State(state): State<AppState>, mut request: Request) -> Response {
+    if let Err(origin) = check_origin(request.headers(), &state.config.allowed_origins) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
@@ -333,18 +323,21 @@ async fn upgrade(
         )
         .into_response();
     }
-    let max = state.config.max_frame_bytes;
-    upgrade
-        // Small buffers: tungstenite's defaults (128 KiB each) would cost every idle
-        // attendee a quarter of a megabyte. Frames here are small; larger ones still work.
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| {
-            let tasks = state.tasks.clone();
-            tasks.track_future(crate::ws::serve(socket, state))
-        })
+    let (response, on_upgrade) = match crate::ws::accept(&mut request) {
+        Ok(accepted) => accepted,
+        Err(problem) => {
+            return ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, problem)
+                .into_response();
+        }
+    };
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => crate::ws::serve(upgraded, state).await,
+            Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
+        }
+    });
+    response
 }
 
 /// A browser's WebSocket must come from a page of this server (its Origin's host is the Host

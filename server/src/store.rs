@@ -514,6 +514,14 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError
     serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
+/// A stored event's frame. It goes out as a WebSocket text frame without another look
+/// (`ws::wire`), so it must be UTF-8: the store checks that once, as it loads.
+fn frame(bytes: Vec<u8>) -> Result<Bytes, StoreError> {
+    String::from_utf8(bytes)
+        .map(Bytes::from)
+        .map_err(|error| StoreError::Corrupt(format!("an event's frame: {error}")))
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("{text:?}: {error}")))
 }
@@ -817,8 +825,8 @@ impl Store for SqliteStore {
             record.events.push(StoredEvent {
                 room: room.to_owned(),
                 seq: row.get::<_, i64>(0)? as u64,
-                public: row.get::<_, Option<Vec<u8>>>(1)?.map(Bytes::from),
-                staff: Bytes::from(row.get::<_, Vec<u8>>(2)?),
+                public: row.get::<_, Option<Vec<u8>>>(1)?.map(frame).transpose()?,
+                staff: frame(row.get(2)?)?,
                 owner: row.get(3)?,
             });
         }

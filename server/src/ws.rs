@@ -1,6 +1,6 @@
 //! One WebSocket connection: a reader that turns client frames into room commands, and a
-//! writer that drains the connection's bounded [`Outbox`] and its rooms' feeds, and flushes
-//! once per batch.
+//! writer that drains the connection's bounded [`Outbox`] and its rooms' feeds, and writes
+//! each batch to the socket at once (the framing is ours: [`wire`]).
 //!
 //! Every client frame gets an answer or goes to a room that answers it; a bad frame gets an
 //! `error` with a stable code and the connection stays open. Nothing a client sends panics.
@@ -8,13 +8,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use plenary_protocol::{
     ClientMessage, Envelope, ErrorCode, MAX_NAME_CHARS, MAX_REF_CHARS, PcKind, Ref, RoomId,
     ServerMessage,
 };
+use tokio::sync::watch;
+use tungstenite::Message;
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,9 @@ use crate::hub::{
 use crate::people::{Bucket, Limited, Slot};
 use crate::rtc::RtcError;
 
+mod wire;
+pub use wire::accept;
+
 /// Frames the writer sends before one flush.
 const WRITE_BATCH: usize = 64;
 
@@ -35,14 +39,16 @@ const WRITE_BATCH: usize = 64;
 const FLOOD_STRIKES: u32 = 100;
 
 /// Serve one upgraded connection until it closes.
-pub async fn serve(socket: WebSocket, state: AppState) {
+pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
     let conn = state.hub.new_conn();
     let config = Arc::clone(&state.config);
     let (outbox, receiver) = Outbox::new(config.outbox_frames);
-    let (sink, mut stream) = socket.split();
+    let (mut stream, socket) = wire::open(upgraded, config.max_frame_bytes).await;
+    // The reader hands the payload of the latest ping to the writer, which answers it.
+    let (pings, pinged) = watch::channel(Bytes::new());
     let writer = state
         .tasks
-        .spawn(write(sink, receiver, config.ping_interval));
+        .spawn(write(socket, receiver, pinged, config.ping_interval));
     let mut session = Session {
         conn,
         person: None,
@@ -121,7 +127,10 @@ pub async fn serve(socket: WebSocket, state: AppState) {
                 ErrorCode::BadRequest,
                 "binary frames are not supported: send JSON text".into(),
             ),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Ping(payload))) => {
+                let _ = pings.send(payload);
+            }
+            Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(error)) => {
                 tracing::debug!(conn, %error, "websocket read failed");
@@ -142,11 +151,9 @@ pub async fn serve(socket: WebSocket, state: AppState) {
 }
 
 /// The close frame owed to a peer whose frame could not be read, if it can still be told.
-fn close_reason_for(error: axum::Error) -> Option<CloseReason> {
+fn close_reason_for(error: tungstenite::Error) -> Option<CloseReason> {
     use tungstenite::error::{CapacityError, Error};
-    // axum wraps the tungstenite error it reads with; the versions are pinned together.
-    let error = error.into_inner();
-    match error.downcast_ref::<Error>()? {
+    match error {
         Error::Capacity(CapacityError::MessageTooLong { .. }) => Some(CloseReason {
             code: plenary_protocol::close::TOO_LARGE,
             reason: "message too large",
@@ -164,10 +171,11 @@ fn close_reason_for(error: axum::Error) -> Option<CloseReason> {
 }
 
 /// Drain the outbox and the joined rooms' feeds into the socket until the connection is told
-/// to close.
+/// to close; answer the peer's pings.
 async fn write(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut socket: wire::Writer,
     mut receiver: OutboxReceiver,
+    mut pinged: watch::Receiver<Bytes>,
     ping_interval: Duration,
 ) {
     let mut frames = Vec::with_capacity(WRITE_BATCH);
@@ -180,51 +188,28 @@ async fn write(
         // to closing: a lagging or dead connection is let go now, not after its backlog.
         let wrote = tokio::select! {
             biased;
-            reason = &mut closing => return say_goodbye(&mut sink, reason).await,
-            _ = ping.tick() => sink.send(Message::Ping(Bytes::new())).await.is_ok(),
+            reason = &mut closing => return say_goodbye(&mut socket, reason).await,
+            _ = ping.tick() => socket.ping().await,
+            Ok(()) = pinged.changed() => {
+                let payload = pinged.borrow_and_update().clone();
+                socket.pong(&payload).await
+            }
             more = receiver.next_batch(&mut frames, WRITE_BATCH) => {
                 if !more {
                     if let Some(reason) = receiver.close_reason() {
-                        say_goodbye(&mut sink, reason).await;
+                        say_goodbye(&mut socket, reason).await;
                     }
                     return;
                 }
                 tokio::select! {
                     biased;
-                    reason = &mut closing => return say_goodbye(&mut sink, reason).await,
-                    wrote = write_batch(&mut sink, &mut frames) => wrote,
+                    reason = &mut closing => return say_goodbye(&mut socket, reason).await,
+                    wrote = socket.text(&mut frames) => wrote,
                 }
             }
         };
-        if !wrote {
+        if wrote.is_err() {
             return;
-        }
-    }
-}
-
-/// Feed every frame, then flush once. Returns false if the socket failed.
-async fn write_batch(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    frames: &mut Vec<Bytes>,
-) -> bool {
-    for frame in frames.drain(..) {
-        if !feed(sink, frame).await {
-            return false;
-        }
-    }
-    sink.flush().await.is_ok()
-}
-
-/// Queue one text frame on the socket. Returns false if the socket failed.
-async fn feed(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    frame: Bytes,
-) -> bool {
-    match Utf8Bytes::try_from(frame) {
-        Ok(text) => sink.feed(Message::Text(text)).await.is_ok(),
-        Err(error) => {
-            tracing::error!(%error, "a frame was not UTF-8; dropped");
-            true
         }
     }
 }
@@ -233,15 +218,8 @@ async fn feed(
 const GOODBYE: Duration = Duration::from_secs(1);
 
 /// Send the close frame if the peer can still take it.
-async fn say_goodbye(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    reason: CloseReason,
-) {
-    let close = Message::Close(Some(CloseFrame {
-        code: reason.code,
-        reason: reason.reason.into(),
-    }));
-    let _ = tokio::time::timeout(GOODBYE, sink.send(close)).await;
+async fn say_goodbye(socket: &mut wire::Writer, reason: CloseReason) {
+    let _ = tokio::time::timeout(GOODBYE, socket.close(reason.code, reason.reason)).await;
 }
 
 /// What to do with a frame, given the connection's frame allowance.

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use plenary_protocol::Role;
-use plenary_tests::{Client, TestServer};
+use plenary_tests::{Client, DeafClient, TestServer};
 use serde_json::{Value, json};
 
 const STAGE: &str = "main-stage";
@@ -321,6 +321,41 @@ async fn a_frame_over_the_limit_is_refused_with_close_code_1009() -> Result<()> 
     // The server is unharmed.
     let mut other = server.client(Role::Attendee, "Small").await?;
     other.join(STAGE).await?;
+    Ok(())
+}
+
+/// The server writes its own frames (`server/src/ws/wire.rs`): what a client sees of them
+/// below the JSON, read byte by byte.
+#[tokio::test]
+async fn the_wire_answers_pings_frames_text_and_refuses_what_is_not_a_websocket() -> Result<()> {
+    let server = TestServer::start().await?;
+    let mut raw = DeafClient::connect(server.addr()).await?;
+    raw.send_frame(0x9, b"are you there").await?;
+    assert_eq!(
+        raw.next_frame().await?,
+        Some((0xA, b"are you there".to_vec())),
+        "a ping is answered with a pong carrying its payload"
+    );
+    // Longer than 125 bytes both ways: the 16-bit length.
+    let long = format!("{{\"type\":\"hello\",\"name\":\"{}\"}}", "é".repeat(50));
+    raw.send_text(&long).await?;
+    let (opcode, welcome) = raw.next_frame().await?.expect("a welcome");
+    assert_eq!(opcode, 0x1, "a text frame");
+    let welcome: Value = serde_json::from_slice(&welcome)?;
+    assert_eq!(welcome["type"], "welcome");
+    // Not UTF-8: closed with 1007, and the server is unharmed.
+    raw.send_frame(0x1, &[b'{', 0xFF, 0xFE, b'}']).await?;
+    assert_eq!(raw.close_code().await?, 1007);
+    server
+        .client(Role::Attendee, "After")
+        .await?
+        .join(STAGE)
+        .await?;
+
+    let plain = reqwest::get(server.url("/ws")).await?;
+    assert_eq!(plain.status(), 400);
+    let body: Value = plain.json().await?;
+    assert_eq!(body["error"]["code"], "bad_request");
     Ok(())
 }
 

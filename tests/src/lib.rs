@@ -315,10 +315,15 @@ impl DeafClient {
 
     /// Send a text frame (masked, as clients must).
     pub async fn send_text(&mut self, text: &str) -> Result<()> {
+        self.send_frame(0x1, text.as_bytes()).await
+    }
+
+    /// Send a final frame with this opcode and payload, whatever it holds (masked, as
+    /// clients must).
+    pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> Result<()> {
         use tokio::io::AsyncWriteExt;
-        let payload = text.as_bytes();
-        // FIN + text; the mask bit with a zero key, which leaves the payload as it is.
-        let mut frame = vec![0x81u8];
+        // FIN + opcode; the mask bit with a zero key, which leaves the payload as it is.
+        let mut frame = vec![0x80 | opcode];
         match payload.len() {
             short @ 0..=125 => frame.push(0x80 | u8::try_from(short)?),
             medium @ 126..=0xffff => {

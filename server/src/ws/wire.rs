@@ -1,0 +1,274 @@
+//! The WebSocket wire under a connection: the opening handshake, reading with tungstenite,
+//! and writing frames of our own.
+//!
+//! Reading is tungstenite's (a `tokio_tungstenite::WebSocketStream` over the socket's read
+//! half): it checks everything a client sends (masking, fragments, control frames, UTF-8,
+//! sizes). Writing is ours, because it is the hot path of every fan-out: each frame the
+//! server sends is a text frame whose payload was serialised once for all its recipients
+//! (`hub::encode`, JSON, so UTF-8 already). [`Writer::text`] puts a whole batch of them, each
+//! behind its 2–10 byte header, into one buffer and hands the socket one write. A generic
+//! WebSocket sink would check each payload's UTF-8 again and go through one message and
+//! several polls per frame and recipient.
+//!
+//! The [`Writer`] alone writes to the socket: what tungstenite would write itself while
+//! reading (its answers to pings and to a close) is dropped, and the connection's writer
+//! answers instead ([`Writer::pong`], [`Writer::close`]).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
+use axum::response::Response;
+use bytes::Bytes;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+/// A connection's read buffer (tungstenite reads in chunks of this size). Small: frames
+/// here are small, and every idle attendee holds one; larger frames still work.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The frames a client sends, as tungstenite reads them.
+pub type Reader = WebSocketStream<ReadSide>;
+
+/// The socket's read half, as tungstenite wants a whole stream: what it writes goes nowhere.
+pub struct ReadSide(ReadHalf<TokioIo<Upgraded>>);
+
+impl AsyncRead for ReadSide {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+/// Tungstenite answers pings and a close by writing them itself; the [`Writer`] sends those
+/// answers instead, so that no frame of its own is ever cut in two.
+impl AsyncWrite for ReadSide {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The socket's write half: every frame the server sends.
+pub struct Writer {
+    io: WriteHalf<TokioIo<Upgraded>>,
+}
+
+/// Frame opcodes the server sends (RFC 6455, 5.2).
+const TEXT: u8 = 0x1;
+const CLOSE: u8 = 0x8;
+const PING: u8 = 0x9;
+const PONG: u8 = 0xA;
+
+impl Writer {
+    /// Send `frames` as text frames, in order, in one write; `frames` is left empty. Each is
+    /// UTF-8 JSON from `hub::encode`.
+    pub async fn text(&mut self, frames: &mut Vec<Bytes>) -> io::Result<()> {
+        let size = frames.iter().map(|frame| frame.len() + 10).sum();
+        let mut buffer = Vec::with_capacity(size);
+        for frame in frames.drain(..) {
+            put_frame(&mut buffer, TEXT, &frame);
+        }
+        self.io.write_all(&buffer).await
+    }
+
+    pub async fn ping(&mut self) -> io::Result<()> {
+        self.control(PING, &[]).await
+    }
+
+    /// Answer a ping with its payload (at most 125 bytes: tungstenite refuses longer ones).
+    pub async fn pong(&mut self, payload: &[u8]) -> io::Result<()> {
+        self.control(PONG, payload).await
+    }
+
+    /// Send a close frame and end the write side. `reason` is short (a close frame's payload
+    /// is at most 125 bytes), and cut at a character boundary if it is not.
+    pub async fn close(&mut self, code: u16, reason: &str) -> io::Result<()> {
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut payload = Vec::with_capacity(2 + end);
+        payload.extend_from_slice(&code.to_be_bytes());
+        payload.extend_from_slice(&reason.as_bytes()[..end]);
+        self.control(CLOSE, &payload).await?;
+        self.io.shutdown().await
+    }
+
+    async fn control(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        let mut buffer = Vec::with_capacity(2 + payload.len());
+        put_frame(&mut buffer, opcode, payload);
+        self.io.write_all(&buffer).await
+    }
+}
+
+/// Append one unmasked, final frame (a server's frames are never masked).
+fn put_frame(buffer: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    const FIN: u8 = 0x80;
+    buffer.push(FIN | opcode);
+    match payload.len() {
+        short @ 0..=125 => buffer.push(short as u8),
+        medium @ 126..=0xFFFF => {
+            buffer.push(126);
+            buffer.extend_from_slice(&(medium as u16).to_be_bytes());
+        }
+        long => {
+            buffer.push(127);
+            buffer.extend_from_slice(&(long as u64).to_be_bytes());
+        }
+    }
+    buffer.extend_from_slice(payload);
+}
+
+/// Check a request is a WebSocket opening handshake (RFC 6455, 4.2.1, over HTTP/1.1) and
+/// answer it: `101 Switching Protocols`, and the upgrade to await. Refusals say what is wrong.
+pub fn accept(request: &mut Request) -> Result<(Response, OnUpgrade), &'static str> {
+    if request.version() != Version::HTTP_11 || request.method() != Method::GET {
+        return Err("a WebSocket opens with an HTTP/1.1 GET");
+    }
+    let headers = request.headers();
+    if !has_token(headers, header::CONNECTION, "upgrade")
+        || !has_token(headers, header::UPGRADE, "websocket")
+    {
+        return Err("expected `Connection: upgrade` and `Upgrade: websocket`");
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
+        return Err("only WebSocket version 13 is spoken here");
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return Err("missing Sec-WebSocket-Key");
+    };
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let on_upgrade = request
+        .extensions_mut()
+        .remove::<OnUpgrade>()
+        .ok_or("this connection cannot be upgraded")?;
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+    );
+    Ok((response, on_upgrade))
+}
+
+/// Whether a comma-separated header lists `token` (case-insensitive).
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.trim().eq_ignore_ascii_case(token))
+}
+
+/// The two halves of an upgraded connection. Client frames (and messages) larger than
+/// `max_frame_bytes` are refused by the reader.
+pub async fn open(upgraded: Upgraded, max_frame_bytes: usize) -> (Reader, Writer) {
+    let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(Some(max_frame_bytes))
+        .max_frame_size(Some(max_frame_bytes));
+    let reader = WebSocketStream::from_raw_socket(ReadSide(read), Role::Server, Some(config)).await;
+    (reader, Writer { io: write })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_lengths_use_the_shortest_of_the_three_encodings() {
+        for (len, header) in [
+            (0, vec![0x81, 0]),
+            (125, vec![0x81, 125]),
+            (126, vec![0x81, 126, 0, 126]),
+            (65_535, vec![0x81, 126, 0xFF, 0xFF]),
+            (65_536, vec![0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]),
+        ] {
+            let payload = vec![b'x'; len];
+            let mut buffer = Vec::new();
+            put_frame(&mut buffer, TEXT, &payload);
+            assert_eq!(&buffer[..header.len()], &header[..], "length {len}");
+            assert_eq!(&buffer[header.len()..], &payload[..], "length {len}");
+        }
+    }
+
+    /// A socket that reads `input` and keeps what is written apart from it.
+    struct Loopback {
+        input: io::Cursor<Vec<u8>>,
+        output: Vec<u8>,
+    }
+
+    impl io::Read for Loopback {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            io::Read::read(&mut self.input, buf)
+        }
+    }
+
+    impl io::Write for Loopback {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            io::Write::write(&mut self.output, buf)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What tungstenite, reading as a client, makes of the frames we write.
+    #[test]
+    fn tungstenite_reads_our_frames_back() {
+        let mut wire = Vec::new();
+        put_frame(&mut wire, TEXT, "héllo".as_bytes());
+        put_frame(&mut wire, TEXT, "x".repeat(70_000).as_bytes());
+        put_frame(&mut wire, PING, b"p");
+        put_frame(&mut wire, CLOSE, &[0x0F, 0xA8, b'b', b'y', b'e']);
+        let loopback = Loopback {
+            input: io::Cursor::new(wire),
+            output: Vec::new(),
+        };
+        let mut socket = tungstenite::WebSocket::from_raw_socket(loopback, Role::Client, None);
+        let read = |socket: &mut tungstenite::WebSocket<_>| socket.read().expect("a frame");
+        assert_eq!(read(&mut socket), tungstenite::Message::text("héllo"));
+        assert_eq!(
+            read(&mut socket),
+            tungstenite::Message::text("x".repeat(70_000))
+        );
+        assert_eq!(
+            read(&mut socket),
+            tungstenite::Message::Ping(Bytes::from_static(b"p"))
+        );
+        match read(&mut socket) {
+            tungstenite::Message::Close(Some(close)) => {
+                assert_eq!(u16::from(close.code), 4008);
+                assert_eq!(close.reason.as_str(), "bye");
+            }
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
