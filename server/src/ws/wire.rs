@@ -70,9 +70,19 @@ impl AsyncWrite for ReadSide {
 }
 
 /// The socket's write half: every frame the server sends.
-pub struct Writer {
-    io: WriteHalf<TokioIo<Upgraded>>,
+///
+/// Its writes may be cancelled (the connection's writer gives way to a close even while a
+/// peer is not reading): what a cancelled write had not sent yet stays in `pending` and goes
+/// first next time, so a frame is never cut by the next one, the close frame included.
+pub struct Writer<W = WriteHalf<TokioIo<Upgraded>>> {
+    io: W,
+    /// Frames framed but not all written yet; `written` bytes of them are.
+    pending: Vec<u8>,
+    written: usize,
 }
+
+/// What `pending` may keep allocated between batches: an idle connection holds little.
+const KEEP_BYTES: usize = 16 * 1024;
 
 /// Frame opcodes the server sends (RFC 6455, 5.2).
 const TEXT: u8 = 0x1;
@@ -80,29 +90,40 @@ const CLOSE: u8 = 0x8;
 const PING: u8 = 0x9;
 const PONG: u8 = 0xA;
 
-impl Writer {
+impl<W: AsyncWrite + Unpin> Writer<W> {
+    fn new(io: W) -> Writer<W> {
+        Writer {
+            io,
+            pending: Vec::new(),
+            written: 0,
+        }
+    }
+
     /// Send `frames` as text frames, in order, in one write; `frames` is left empty. Each is
     /// UTF-8 JSON from `hub::encode`.
     pub async fn text(&mut self, frames: &mut Vec<Bytes>) -> io::Result<()> {
-        let size = frames.iter().map(|frame| frame.len() + 10).sum();
-        let mut buffer = Vec::with_capacity(size);
+        let size: usize = frames.iter().map(|frame| frame.len() + 10).sum();
+        self.pending.reserve(size);
         for frame in frames.drain(..) {
-            put_frame(&mut buffer, TEXT, &frame);
+            put_frame(&mut self.pending, TEXT, &frame);
         }
-        self.io.write_all(&buffer).await
+        self.send_pending().await
     }
 
     pub async fn ping(&mut self) -> io::Result<()> {
-        self.control(PING, &[]).await
+        put_frame(&mut self.pending, PING, &[]);
+        self.send_pending().await
     }
 
     /// Answer a ping with its payload (at most 125 bytes: tungstenite refuses longer ones).
     pub async fn pong(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.control(PONG, payload).await
+        put_frame(&mut self.pending, PONG, payload);
+        self.send_pending().await
     }
 
-    /// Send a close frame and end the write side. `reason` is short (a close frame's payload
-    /// is at most 125 bytes), and cut at a character boundary if it is not.
+    /// Send a close frame (after whatever a cancelled write left) and end the write side.
+    /// `reason` is short (a close frame's payload is at most 125 bytes), and cut at a
+    /// character boundary if it is not.
     pub async fn close(&mut self, code: u16, reason: &str) -> io::Result<()> {
         let mut end = reason.len().min(123);
         while !reason.is_char_boundary(end) {
@@ -111,14 +132,27 @@ impl Writer {
         let mut payload = Vec::with_capacity(2 + end);
         payload.extend_from_slice(&code.to_be_bytes());
         payload.extend_from_slice(&reason.as_bytes()[..end]);
-        self.control(CLOSE, &payload).await?;
+        put_frame(&mut self.pending, CLOSE, &payload);
+        self.send_pending().await?;
         self.io.shutdown().await
     }
 
-    async fn control(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
-        let mut buffer = Vec::with_capacity(2 + payload.len());
-        put_frame(&mut buffer, opcode, payload);
-        self.io.write_all(&buffer).await
+    /// Write out `pending`. Cancel-safe: each `write` either happened (and is counted) or
+    /// did not.
+    async fn send_pending(&mut self) -> io::Result<()> {
+        while self.written < self.pending.len() {
+            let wrote = self.io.write(&self.pending[self.written..]).await?;
+            if wrote == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.written += wrote;
+        }
+        self.written = 0;
+        self.pending.clear();
+        if self.pending.capacity() > KEEP_BYTES {
+            self.pending = Vec::new();
+        }
+        Ok(())
     }
 }
 
@@ -194,7 +228,7 @@ pub async fn open(upgraded: Upgraded, max_frame_bytes: usize) -> (Reader, Writer
         .max_message_size(Some(max_frame_bytes))
         .max_frame_size(Some(max_frame_bytes));
     let reader = WebSocketStream::from_raw_socket(ReadSide(read), Role::Server, Some(config)).await;
-    (reader, Writer { io: write })
+    (reader, Writer::new(write))
 }
 
 #[cfg(test)]
@@ -240,6 +274,66 @@ mod tests {
         }
     }
 
+    /// What tungstenite, reading as a client, makes of `wire`.
+    fn read_as_a_client(wire: Vec<u8>) -> Vec<tungstenite::Message> {
+        let loopback = Loopback {
+            input: io::Cursor::new(wire),
+            output: Vec::new(),
+        };
+        let mut socket = tungstenite::WebSocket::from_raw_socket(loopback, Role::Client, None);
+        let mut messages = Vec::new();
+        loop {
+            match socket.read() {
+                Ok(message) => messages.push(message),
+                Err(tungstenite::Error::ConnectionClosed) => return messages,
+                Err(error) => panic!("after {} messages: {error}", messages.len()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_close_after_a_cancelled_write_comes_after_whole_frames() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut writer = Writer::new(server);
+        let text = "x".repeat(1_000);
+        let mut frames = vec![Bytes::from(text.clone()); 10];
+        // Nobody reads: the write blocks after 64 bytes, and is given up.
+        let blocked = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            writer.text(&mut frames),
+        );
+        assert!(blocked.await.is_err(), "the peer reads nothing");
+        let reading = tokio::spawn(async move {
+            let mut wire = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut client, &mut wire)
+                .await
+                .map(|_| wire)
+        });
+        writer
+            .close(4008, "lagged")
+            .await
+            .expect("the close is written");
+        drop(writer);
+        let wire = reading
+            .await
+            .expect("the reader ran")
+            .expect("the wire is read");
+        let messages = read_as_a_client(wire);
+        assert_eq!(messages.len(), 11, "ten whole frames and the close");
+        assert!(
+            messages[..10]
+                .iter()
+                .all(|m| *m == tungstenite::Message::text(&text))
+        );
+        match &messages[10] {
+            tungstenite::Message::Close(Some(close)) => {
+                assert_eq!(u16::from(close.code), 4008);
+                assert_eq!(close.reason.as_str(), "lagged");
+            }
+            other => panic!("expected the close frame, got {other:?}"),
+        }
+    }
+
     /// What tungstenite, reading as a client, makes of the frames we write.
     #[test]
     fn tungstenite_reads_our_frames_back() {
@@ -248,22 +342,14 @@ mod tests {
         put_frame(&mut wire, TEXT, "x".repeat(70_000).as_bytes());
         put_frame(&mut wire, PING, b"p");
         put_frame(&mut wire, CLOSE, &[0x0F, 0xA8, b'b', b'y', b'e']);
-        let loopback = Loopback {
-            input: io::Cursor::new(wire),
-            output: Vec::new(),
-        };
-        let mut socket = tungstenite::WebSocket::from_raw_socket(loopback, Role::Client, None);
-        let read = |socket: &mut tungstenite::WebSocket<_>| socket.read().expect("a frame");
-        assert_eq!(read(&mut socket), tungstenite::Message::text("héllo"));
+        let messages = read_as_a_client(wire);
+        assert_eq!(messages[0], tungstenite::Message::text("héllo"));
+        assert_eq!(messages[1], tungstenite::Message::text("x".repeat(70_000)));
         assert_eq!(
-            read(&mut socket),
-            tungstenite::Message::text("x".repeat(70_000))
-        );
-        assert_eq!(
-            read(&mut socket),
+            messages[2],
             tungstenite::Message::Ping(Bytes::from_static(b"p"))
         );
-        match read(&mut socket) {
+        match &messages[3] {
             tungstenite::Message::Close(Some(close)) => {
                 assert_eq!(u16::from(close.code), 4008);
                 assert_eq!(close.reason.as_str(), "bye");
