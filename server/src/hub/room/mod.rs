@@ -618,8 +618,11 @@ impl Room {
                 out.push(Output::Replay { conn, frames });
             }
         }
-        self.members.insert(conn, caller.person);
-        self.stage.people_changed();
+        let person = Arc::clone(&caller.person);
+        if self.members.insert(conn, caller.person).is_none() {
+            // Joining again on the same connection (a resume) is not one more connection.
+            self.stage.arrive(&person);
+        }
         out.push(Output::Admit { conn, staff, user });
         out.push(reply(conn, &self.presence_now()));
         if staff && self.setup.kind == RoomKind::Workshop {
@@ -632,12 +635,8 @@ impl Room {
             return;
         };
         out.push(Output::Dismiss { conn });
-        self.stage.people_changed();
-        let still_here = self
-            .members
-            .values()
-            .any(|other| other.user.id == person.user.id);
-        if !still_here && self.stage.lower_hand(&person.user.id) {
+        let gone = self.stage.depart(&person.user.id);
+        if gone && self.stage.lower_hand(&person.user.id) {
             self.hands_changed(out);
         }
     }
@@ -998,7 +997,7 @@ impl Room {
             });
         }
         let workshop = self.setup.kind == RoomKind::Workshop;
-        if let Some(presence) = self.stage.presence(&room, self.members.values(), workshop) {
+        if let Some(presence) = self.stage.presence(&room, workshop) {
             out.push(Output::Broadcast {
                 frame: encode(&presence),
                 staff_only: false,

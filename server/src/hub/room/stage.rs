@@ -3,8 +3,7 @@
 //! sent at a bounded rate, so ten thousand people clapping or arriving cost one message per
 //! interval.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use plenary_protocol::{Author, ErrorCode, REACTIONS, RaisedHand, RoomKind, ServerMessage, UserId};
@@ -20,6 +19,9 @@ pub(super) struct Stage {
     reactions: BTreeMap<String, u32>,
     /// Raised hands, in the order they were raised.
     hands: Vec<RaisedHand>,
+    /// Who is in the room, each person once: their name and how many of their connections
+    /// joined. Kept as people come and go, so that presence costs nothing per join.
+    people: HashMap<UserId, (String, u32)>,
     /// Someone came or went since presence was last sent.
     people_dirty: bool,
     /// What presence said last.
@@ -49,22 +51,38 @@ impl Stage {
         })
     }
 
-    pub fn people_changed(&mut self) {
+    /// One more connection of `person` joined.
+    pub fn arrive(&mut self, person: &Person) {
+        let (_, connections) = self
+            .people
+            .entry(person.user.id.clone())
+            .or_insert_with(|| (person.user.name.clone(), 0));
+        *connections += 1;
         self.people_dirty = true;
+    }
+
+    /// A connection of `user` left; returns whether it was their last one here.
+    pub fn depart(&mut self, user: &str) -> bool {
+        self.people_dirty = true;
+        match self.people.get_mut(user) {
+            Some((_, connections)) if *connections > 1 => {
+                *connections -= 1;
+                false
+            }
+            _ => {
+                self.people.remove(user);
+                true
+            }
+        }
     }
 
     /// Presence, if it changed since it was last sent: each person counted once however many
     /// connections they have; workshop rooms also list names.
-    pub fn presence<'a>(
-        &mut self,
-        room: &str,
-        members: impl Iterator<Item = &'a Arc<Person>>,
-        list_people: bool,
-    ) -> Option<ServerMessage> {
+    pub fn presence(&mut self, room: &str, list_people: bool) -> Option<ServerMessage> {
         if !std::mem::take(&mut self.people_dirty) {
             return None;
         }
-        let now = presence_of(members, list_people);
+        let now = self.presence_of(list_people);
         if self.last_presence.as_ref() == Some(&now) {
             return None;
         }
@@ -79,36 +97,30 @@ impl Stage {
         self.hands.len() != before
     }
 
+    /// How many people are here, and (if asked) who, by name.
+    fn presence_of(&self, list_people: bool) -> (u32, Option<Vec<Author>>) {
+        let count = u32::try_from(self.people.len()).unwrap_or(u32::MAX);
+        let listed = list_people.then(|| {
+            let mut listed: Vec<Author> = self
+                .people
+                .iter()
+                .map(|(id, (name, _))| Author {
+                    id: id.clone(),
+                    name: name.clone(),
+                })
+                .collect();
+            listed.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+            listed
+        });
+        (count, listed)
+    }
+
     pub fn hands_message(&self, room: &str) -> ServerMessage {
         ServerMessage::Hands {
             room: room.to_owned(),
             queue: self.hands.clone(),
         }
     }
-}
-
-/// How many people are among `members`, each counted once, and (if asked) who.
-fn presence_of<'a>(
-    members: impl Iterator<Item = &'a Arc<Person>>,
-    list_people: bool,
-) -> (u32, Option<Vec<Author>>) {
-    let mut people: BTreeMap<&str, &str> = BTreeMap::new();
-    for member in members {
-        people.insert(&member.user.id, &member.user.name);
-    }
-    let count = u32::try_from(people.len()).unwrap_or(u32::MAX);
-    let listed = list_people.then(|| {
-        let mut listed: Vec<Author> = people
-            .iter()
-            .map(|(id, name)| Author {
-                id: (*id).to_owned(),
-                name: (*name).to_owned(),
-            })
-            .collect();
-        listed.sort_by(|a, b| a.name.cmp(&b.name));
-        listed
-    });
-    (count, listed)
 }
 
 fn presence_message(room: &str, (count, people): (u32, Option<Vec<Author>>)) -> ServerMessage {
@@ -123,10 +135,7 @@ impl Room {
     /// Presence as it is now, for someone who just joined.
     pub(super) fn presence_now(&self) -> ServerMessage {
         let list_people = self.setup.kind == RoomKind::Workshop;
-        presence_message(
-            &self.setup.id,
-            presence_of(self.members.values(), list_people),
-        )
+        presence_message(&self.setup.id, self.stage.presence_of(list_people))
     }
 
     pub(super) fn hand(

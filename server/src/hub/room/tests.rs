@@ -781,3 +781,48 @@ fn a_bookmarked_session_is_reminded_once_at_its_time_and_never_after_a_restart()
     let mut restored = Room::restore(room.setup().clone(), record, room.limits());
     assert!(reminders(&tick(&mut restored, "2026-11-28T11:52:00Z")).is_empty());
 }
+
+#[test]
+fn presence_counts_people_not_connections_and_a_second_join_is_not_a_second_connection() {
+    let mut room = room(100);
+    let presence = |room: &mut Room| {
+        let mut out = Vec::new();
+        room.handle(now(), Input::Tick, &mut out);
+        out.iter()
+            .find_map(|output| match output {
+                Output::Broadcast { frame, .. } => {
+                    let message: Value = serde_json::from_slice(frame).expect("JSON");
+                    (message["type"] == "presence").then(|| message["count"].clone())
+                }
+                _ => None,
+            })
+            .expect("presence changed")
+    };
+    let leave = |room: &mut Room, conn: ConnId| {
+        let input = Input::Leave {
+            conn,
+            reply: false,
+            reference: None,
+        };
+        room.handle(now(), input, &mut Vec::new());
+    };
+    let ada = attendee(1);
+    let ada_again = Caller {
+        conn: 60_001,
+        ..ada.clone()
+    };
+    join(&mut room, &ada, None);
+    join(&mut room, &ada, Some(0));
+    join(&mut room, &ada_again, None);
+    join(&mut room, &attendee(2), None);
+    assert_eq!(presence(&mut room), 2);
+    leave(&mut room, ada.conn);
+    leave(&mut room, attendee(2).conn);
+    assert_eq!(presence(&mut room), 1, "Ada's other tab is still here");
+    leave(&mut room, ada_again.conn);
+    assert_eq!(
+        presence(&mut room),
+        0,
+        "nobody is left, however often Ada joined"
+    );
+}
