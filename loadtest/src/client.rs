@@ -35,6 +35,24 @@ impl Clock {
     }
 }
 
+/// How much a connection reads from its socket at once. Tungstenite zeroes this much of its
+/// buffer before every read (also one that finds nothing), so its 128 KiB default cost the
+/// loadtest more than reading the frames did.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+fn config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+}
+
+/// Open a WebSocket to `url`.
+pub async fn connect(url: &str) -> Result<Socket> {
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config()), false)
+        .await
+        .context("connect")?;
+    Ok(socket)
+}
+
 /// Send a protocol message.
 pub async fn send(socket: &mut Socket, message: &ClientMessage) -> Result<()> {
     let text = serde_json::to_string(message)?;
@@ -78,10 +96,7 @@ pub async fn attend(
     token: Option<&str>,
     rooms: &[&str],
 ) -> Result<(Socket, Vec<u64>)> {
-    let (socket, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("connect")?;
-    attend_on(socket, name, token, rooms).await
+    attend_on(connect(url).await?, name, token, rooms).await
 }
 
 /// Connect with a receive buffer of `bytes` (`SO_RCVBUF`, which also stops the kernel from
@@ -104,10 +119,13 @@ pub async fn attend_small_buffer(
     let tcp = tokio::net::TcpSocket::new_v4()?;
     tcp.set_recv_buffer_size(bytes)?;
     let stream = tcp.connect(address).await.context("connect")?;
-    let (socket, _) =
-        tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await
-            .context("upgrade")?;
+    let (socket, _) = tokio_tungstenite::client_async_with_config(
+        url,
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        Some(config()),
+    )
+    .await
+    .context("upgrade")?;
     attend_on(socket, name, None, rooms).await
 }
 
@@ -147,11 +165,13 @@ pub fn code_name(code: ErrorCode) -> String {
         .unwrap_or_else(|| format!("{code:?}"))
 }
 
-/// The unsigned integer right after `key` in `text`.
+/// The unsigned integer right after `key` in `text`. (`memmem`, not `str::find`: this runs
+/// for every frame, and `str::find` sets up a searcher each time.)
 pub fn number_after(text: &str, key: &str) -> Option<u64> {
-    let start = text.find(key)? + key.len();
-    text[start..]
-        .bytes()
+    let start = memchr::memmem::find(text.as_bytes(), key.as_bytes())? + key.len();
+    text.as_bytes()[start..]
+        .iter()
+        .copied()
         .take_while(u8::is_ascii_digit)
         .fold(None, |acc: Option<u64>, digit| {
             Some(acc.unwrap_or(0) * 10 + u64::from(digit - b'0'))

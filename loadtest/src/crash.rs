@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{Clock, Socket};
+use crate::client::{self, Clock, Socket};
 use crate::report::{self, Latency};
 use crate::server::{self, Kind, LocalServer};
 
@@ -117,7 +117,7 @@ async fn connect(
     room: &str,
     since: Option<u64>,
 ) -> Result<(Socket, Option<String>, Value)> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let mut socket = client::connect(url).await?;
     let hello = match token {
         Some(token) => json!({"type": "hello", "token": token}),
         None => json!({"type": "hello", "name": name}),

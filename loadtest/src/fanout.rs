@@ -175,10 +175,7 @@ pub async fn run(
                     Kind::Plenary => client::attend(url, &format!("Load {n}"), None, &[room])
                         .await
                         .map(|(socket, seqs)| (socket, seqs[0])),
-                    Kind::Baseline => tokio_tungstenite::connect_async(url)
-                        .await
-                        .map(|(socket, _)| (socket, 0))
-                        .map_err(anyhow::Error::from),
+                    Kind::Baseline => client::connect(url).await.map(|socket| (socket, 0)),
                 }
             })
             .buffer_unordered(args.connect_concurrency.max(1));

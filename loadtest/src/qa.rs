@@ -368,7 +368,7 @@ async fn curate(
 
 /// Join as a fresh guest and read every question's vote count from the snapshot.
 async fn final_counts(url: &str, room: &str) -> Result<BTreeMap<u64, u64>> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let mut socket = client::connect(url).await?;
     let hello = ClientMessage::Hello {
         token: None,
         name: Some("Counter".into()),
