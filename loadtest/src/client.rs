@@ -13,8 +13,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-pub type Sink = futures_util::stream::SplitSink<Socket, Message>;
-pub type Stream = futures_util::stream::SplitStream<Socket>;
 
 /// One monotonic clock base for the whole run: send times in messages and receive times are
 /// both nanoseconds since this instant, in the same process.
@@ -65,20 +63,8 @@ pub async fn expect(socket: &mut Socket, want: &str) -> Result<ServerMessage> {
     while let Some(frame) = socket.next().await {
         match frame? {
             Message::Text(text) => {
-                if text.starts_with("{\"type\":\"event\"") {
-                    continue;
-                }
-                let message: ServerMessage = serde_json::from_str(text.as_str())
-                    .with_context(|| format!("unreadable frame {text}"))?;
-                match (&message, want) {
-                    (ServerMessage::Welcome { .. }, "welcome")
-                    | (ServerMessage::Joined { .. }, "joined")
-                    | (ServerMessage::Ack { .. }, "ack")
-                    | (ServerMessage::RtcAnswer { .. }, "rtc_answer") => return Ok(message),
-                    (ServerMessage::Error { code, message, .. }, _) => {
-                        bail!("server refused ({}): {message}", code_name(*code))
-                    }
-                    _ => {}
+                if let Some(message) = answers(text.as_str(), want)? {
+                    return Ok(message);
                 }
             }
             Message::Close(frame) => bail!("closed by the server: {frame:?}"),
@@ -86,6 +72,25 @@ pub async fn expect(socket: &mut Socket, want: &str) -> Result<ServerMessage> {
         }
     }
     bail!("the server closed the connection")
+}
+
+/// The message in `text` if it answers `want` (by kind); an error if the server refused.
+pub fn answers(text: &str, want: &str) -> Result<Option<ServerMessage>> {
+    if text.starts_with("{\"type\":\"event\"") {
+        return Ok(None);
+    }
+    let message: ServerMessage =
+        serde_json::from_str(text).with_context(|| format!("unreadable frame {text}"))?;
+    match (&message, want) {
+        (ServerMessage::Welcome { .. }, "welcome")
+        | (ServerMessage::Joined { .. }, "joined")
+        | (ServerMessage::Ack { .. }, "ack")
+        | (ServerMessage::RtcAnswer { .. }, "rtc_answer") => Ok(Some(message)),
+        (ServerMessage::Error { code, message, .. }, _) => {
+            bail!("server refused ({}): {message}", code_name(*code))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Connect, say hello (as a guest called `name`, or with `token`), and join `rooms`.
@@ -167,9 +172,9 @@ pub fn code_name(code: ErrorCode) -> String {
 
 /// The unsigned integer right after `key` in `text`. (`memmem`, not `str::find`: this runs
 /// for every frame, and `str::find` sets up a searcher each time.)
-pub fn number_after(text: &str, key: &str) -> Option<u64> {
-    let start = memchr::memmem::find(text.as_bytes(), key.as_bytes())? + key.len();
-    text.as_bytes()[start..]
+pub fn number_after(text: &[u8], key: &[u8]) -> Option<u64> {
+    let start = memchr::memmem::find(text, key)? + key.len();
+    text[start..]
         .iter()
         .copied()
         .take_while(u8::is_ascii_digit)
@@ -190,19 +195,19 @@ pub fn chat_text(sent_nanos: u64, number: u64, size: usize) -> String {
 }
 
 /// What a Plenary chat event frame tells the loadtest: its `seq` and the embedded send time.
-pub fn scan_chat_event(text: &str) -> Option<(u64, u64)> {
-    if !text.starts_with("{\"type\":\"event\"") {
+pub fn scan_chat_event(text: &[u8]) -> Option<(u64, u64)> {
+    if !text.starts_with(b"{\"type\":\"event\"") {
         return None;
     }
-    let seq = number_after(text, "\"seq\":")?;
-    let sent = number_after(text, "\"text\":\"t=")?;
+    let seq = number_after(text, b"\"seq\":")?;
+    let sent = number_after(text, b"\"text\":\"t=")?;
     Some((seq, sent))
 }
 
 /// What a baseline frame (the chat text itself) tells: message number and send time.
-pub fn scan_baseline(text: &str) -> Option<(u64, u64)> {
-    let sent = number_after(text, "t=")?;
-    let number = number_after(text, " k=")?;
+pub fn scan_baseline(text: &[u8]) -> Option<(u64, u64)> {
+    let sent = number_after(text, b"t=")?;
+    let number = number_after(text, b" k=")?;
     Some((number, sent))
 }
 
@@ -213,14 +218,14 @@ mod tests {
     #[test]
     fn a_chat_event_yields_its_seq_and_send_time() {
         let frame = r#"{"type":"event","room":"main-stage","seq":42,"event":{"kind":"chat","id":42,"text":"t=123456 k=7 lorem","author":{"id":"u","name":"n"},"at":"x"}}"#;
-        assert_eq!(scan_chat_event(frame), Some((42, 123_456)));
-        assert_eq!(scan_chat_event(r#"{"type":"ack","id":3}"#), None);
+        assert_eq!(scan_chat_event(frame.as_bytes()), Some((42, 123_456)));
+        assert_eq!(scan_chat_event(br#"{"type":"ack","id":3}"#), None);
     }
 
     #[test]
     fn chat_texts_have_the_asked_size_and_round_trip() {
         let text = chat_text(987, 5, 200);
         assert_eq!(text.len(), 200);
-        assert_eq!(scan_baseline(&text), Some((5, 987)));
+        assert_eq!(scan_baseline(text.as_bytes()), Some((5, 987)));
     }
 }

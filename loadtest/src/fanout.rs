@@ -15,16 +15,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
+use bytes::Bytes;
+use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use plenary_protocol::ServerMessage;
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Clock, Sink, Socket, Stream};
+use crate::client::{self, Clock};
+use crate::raw::{self, RawSocket};
 use crate::report::{self, Latency};
 use crate::server::{self, Kind};
 
@@ -107,10 +110,8 @@ struct Live {
 }
 
 enum Item {
-    Frame(
-        usize,
-        Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    ),
+    /// Whole frames read from a connection (`None`: it ended).
+    Chunk(usize, Option<Result<Bytes>>),
     Tick,
     Stop,
 }
@@ -166,16 +167,14 @@ pub async fn run(
             .expect("the template is valid"),
     );
     let room = args.room.as_str();
-    let mut sockets: Vec<(Socket, u64)> = Vec::with_capacity(args.attendees);
+    let mut sockets: Vec<(RawSocket, u64)> = Vec::with_capacity(args.attendees);
     let mut connect_failures = 0u64;
     {
         let mut attempts = stream::iter(0..args.attendees)
             .map(|n| async move {
                 match kind {
-                    Kind::Plenary => client::attend(url, &format!("Load {n}"), None, &[room])
-                        .await
-                        .map(|(socket, seqs)| (socket, seqs[0])),
-                    Kind::Baseline => client::connect(url).await.map(|socket| (socket, 0)),
+                    Kind::Plenary => raw::attend(url, &format!("Load {n}"), room).await,
+                    Kind::Baseline => raw::connect(url).await.map(|socket| (socket, 0)),
                 }
             })
             .buffer_unordered(args.connect_concurrency.max(1));
@@ -199,22 +198,18 @@ pub async fn run(
         bail!("only {connected} attendees connected; fewer than the posters");
     }
 
-    // Split: the first P write halves post; every read half is read by a group.
+    // Split: the first P write halves post; every read half is read by a group (and answers
+    // the server's pings, but for the posters').
     let total_messages = (args.rate * args.duration as f64).round() as u64;
     let live = Arc::new(Live::default());
     let (stop, stopped) = watch::channel(false);
     let post_start = clock.nanos() + (args.settle.max(0.0) * 1e9) as u64;
-    let mut poster_sinks: Vec<Sink> = Vec::with_capacity(args.posters);
-    let mut idle_sinks: Vec<Sink> = Vec::new();
-    let mut streams: Vec<(Stream, u64)> = Vec::with_capacity(sockets.len());
+    let mut poster_writers = Vec::with_capacity(args.posters);
+    let mut streams: Vec<(raw::Chunks, u64)> = Vec::with_capacity(sockets.len());
     for (index, (socket, joined_seq)) in sockets.into_iter().enumerate() {
-        let (sink, stream) = socket.split();
-        if index < args.posters {
-            poster_sinks.push(sink);
-        } else {
-            idle_sinks.push(sink);
-        }
-        streams.push((stream, joined_seq));
+        let (chunks, writer) = socket.split(index >= args.posters);
+        poster_writers.extend(writer);
+        streams.push((chunks, joined_seq));
     }
     let per_task = args.per_task.max(1);
     let mut groups = Vec::new();
@@ -239,7 +234,7 @@ pub async fn run(
     let (rate, size) = (args.rate, args.size);
     let pacer = tokio::spawn(async move {
         pace(
-            poster_sinks,
+            poster_writers,
             kind,
             &room_name,
             rate,
@@ -261,6 +256,9 @@ pub async fn run(
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     let drain = Duration::from_secs(args.drain);
     let mut sent = 0u64;
+    // The posters' write halves, kept open until the end: dropping one half-closes its
+    // connection, which the server answers by closing it (1002) before its last events.
+    let mut posters = Vec::new();
     let mut pacer = Some(pacer);
     let mut drain_started: Option<std::time::Instant> = None;
     let mut last_progress = std::time::Instant::now();
@@ -279,7 +277,7 @@ pub async fn run(
         previous = delivered;
         if let Some(handle) = pacer.as_ref() {
             if handle.is_finished() {
-                sent = pacer.take().expect("checked above").await??;
+                (sent, posters) = pacer.take().expect("checked above").await??;
                 drain_started = Some(std::time::Instant::now());
             }
             continue;
@@ -324,7 +322,7 @@ pub async fn run(
             *merged.closed.entry(code).or_default() += n;
         }
     }
-    drop(idle_sinks);
+    drop(posters);
     let expected = sent * connected;
     let closed_missed: u64 = merged
         .ends
@@ -373,10 +371,10 @@ pub async fn run(
 }
 
 /// Send message k at `post_start + k/rate`, round-robin over the posters. Returns how many
-/// were sent.
+/// were sent, and the posters.
 #[allow(clippy::too_many_arguments)]
 async fn pace(
-    mut posters: Vec<Sink>,
+    mut posters: Vec<OwnedWriteHalf>,
     kind: Kind,
     room: &str,
     rate: f64,
@@ -384,14 +382,15 @@ async fn pace(
     total: u64,
     post_start: u64,
     clock: Clock,
-) -> Result<u64> {
+) -> Result<(u64, Vec<OwnedWriteHalf>)> {
     tokio::time::sleep_until(clock.at(post_start).into()).await;
     let interval_nanos = 1e9 / rate;
     // Message k goes out in slot k; a poster whose connection failed (closed by the server)
     // drops its slots, and only the messages that went out count as sent.
     let mut slot = 0u64;
     let mut sent = 0u64;
-    let mut touched = vec![false; posters.len()];
+    // Each poster's frames of this round, and how many they are.
+    let mut frames = vec![(Vec::new(), 0u64); posters.len()];
     let mut alive = vec![true; posters.len()];
     while slot < total && alive.iter().any(|alive| *alive) {
         let elapsed = clock.nanos().saturating_sub(post_start) as f64;
@@ -407,31 +406,35 @@ async fn pace(
                     }
                     Kind::Baseline => text,
                 };
-                if posters[poster].feed(Message::text(frame)).await.is_ok() {
-                    touched[poster] = true;
-                    sent += 1;
-                } else {
-                    alive[poster] = false;
-                }
+                let (bytes, count) = &mut frames[poster];
+                raw::put_text(bytes, &frame);
+                *count += 1;
             }
             slot += 1;
         }
-        for ((poster, touched), alive) in posters.iter_mut().zip(&mut touched).zip(&mut alive) {
-            if std::mem::take(touched) && poster.flush().await.is_err() {
-                *alive = false;
+        for ((poster, (bytes, count)), alive) in posters.iter_mut().zip(&mut frames).zip(&mut alive)
+        {
+            if *count > 0 {
+                if poster.write_all(bytes).await.is_ok() {
+                    sent += *count;
+                } else {
+                    *alive = false;
+                }
             }
+            bytes.clear();
+            *count = 0;
         }
         if slot < total {
             let next = post_start + (slot as f64 * interval_nanos) as u64;
             tokio::time::sleep_until(clock.at(next).into()).await;
         }
     }
-    Ok(sent)
+    Ok((sent, posters))
 }
 
 /// Read a group of connections until told to stop.
 async fn read_group(
-    connections: Vec<(Stream, u64)>,
+    connections: Vec<(raw::Chunks, u64)>,
     kind: Kind,
     clock: Clock,
     post_start: u64,
@@ -454,10 +457,11 @@ async fn read_group(
     let mut streams: Vec<BoxStream<'static, Item>> = connections
         .into_iter()
         .enumerate()
-        .map(|(index, (stream, _))| {
-            stream
-                .map(move |frame| Item::Frame(index, Some(frame)))
-                .chain(stream::once(async move { Item::Frame(index, None) }))
+        .map(|(index, (chunks, _))| {
+            chunks
+                .into_stream()
+                .map(move |chunk| Item::Chunk(index, Some(chunk)))
+                .chain(stream::once(async move { Item::Chunk(index, None) }))
                 .boxed()
         })
         .collect();
@@ -482,67 +486,74 @@ async fn read_group(
     let mut unreported = (0u64, 0u64);
     while let Some(item) = Pin::new(&mut all).next().await {
         match item {
-            Item::Frame(index, Some(Ok(Message::Text(text)))) => {
+            Item::Chunk(index, Some(Ok(chunk))) => {
+                // The frames of one chunk arrived together.
                 let now = clock.nanos();
-                let scanned = match kind {
-                    Kind::Plenary => client::scan_chat_event(text.as_str()),
-                    Kind::Baseline => client::scan_baseline(text.as_str()),
-                };
-                let Some((number, sent)) = scanned else {
-                    note_reply(text.as_str(), &mut stats, &mut unreported);
-                    continue;
-                };
-                let track = &mut tracks[index];
-                let fresh = match kind {
-                    Kind::Plenary => {
-                        if number == track.last_seq + 1 {
-                            track.last_seq = number;
-                            true
-                        } else if number > track.last_seq {
-                            stats.gaps += number - track.last_seq - 1;
-                            track.last_seq = number;
-                            true
-                        } else {
-                            false
-                        }
+                for (opcode, text) in raw::frames(&chunk) {
+                    if opcode == raw::CLOSE {
+                        let code = text.get(..2).map_or("none".to_owned(), |code| {
+                            u16::from_be_bytes([code[0], code[1]]).to_string()
+                        });
+                        close(&mut tracks[index], &mut stats, &live, code);
+                        continue;
                     }
-                    Kind::Baseline => {
-                        let (word, bit) = ((number / 64) as usize, number % 64);
-                        match track.seen.get_mut(word) {
-                            Some(bits) if *bits & (1 << bit) == 0 => {
-                                *bits |= 1 << bit;
+                    if opcode != raw::TEXT {
+                        continue;
+                    }
+                    let scanned = match kind {
+                        Kind::Plenary => client::scan_chat_event(text),
+                        Kind::Baseline => client::scan_baseline(text),
+                    };
+                    let Some((number, sent)) = scanned else {
+                        note_reply(text, &mut stats, &mut unreported);
+                        continue;
+                    };
+                    let track = &mut tracks[index];
+                    let fresh = match kind {
+                        Kind::Plenary => {
+                            if number == track.last_seq + 1 {
+                                track.last_seq = number;
                                 true
+                            } else if number > track.last_seq {
+                                stats.gaps += number - track.last_seq - 1;
+                                track.last_seq = number;
+                                true
+                            } else {
+                                false
                             }
-                            _ => false,
                         }
+                        Kind::Baseline => {
+                            let (word, bit) = ((number / 64) as usize, number % 64);
+                            match track.seen.get_mut(word) {
+                                Some(bits) if *bits & (1 << bit) == 0 => {
+                                    *bits |= 1 << bit;
+                                    true
+                                }
+                                _ => false,
+                            }
+                        }
+                    };
+                    if !fresh {
+                        stats.duplicates += 1;
+                        continue;
                     }
-                };
-                if !fresh {
-                    stats.duplicates += 1;
-                    continue;
+                    stats.delivered += 1;
+                    track.received += 1;
+                    unreported.0 += 1;
+                    stats.last_receive_nanos = now;
+                    let micros = now.saturating_sub(sent) / 1_000;
+                    report::record(&mut overall, micros);
+                    let second = (now.saturating_sub(post_start) / 1_000_000_000) as usize;
+                    while stats.timeline.len() <= second {
+                        stats.timeline.push(report::coarse_histogram());
+                    }
+                    report::record(&mut stats.timeline[second], micros);
                 }
-                stats.delivered += 1;
-                track.received += 1;
-                unreported.0 += 1;
-                stats.last_receive_nanos = now;
-                let micros = now.saturating_sub(sent) / 1_000;
-                report::record(&mut overall, micros);
-                let second = (now.saturating_sub(post_start) / 1_000_000_000) as usize;
-                while stats.timeline.len() <= second {
-                    stats.timeline.push(report::coarse_histogram());
-                }
-                report::record(&mut stats.timeline[second], micros);
             }
-            Item::Frame(index, Some(Ok(Message::Close(frame)))) => {
-                let code =
-                    frame.map_or("none".to_owned(), |frame| u16::from(frame.code).to_string());
-                close(&mut tracks[index], &mut stats, &live, code);
-            }
-            Item::Frame(_, Some(Ok(_))) => {}
-            Item::Frame(index, Some(Err(_))) => {
+            Item::Chunk(index, Some(Err(_))) => {
                 close(&mut tracks[index], &mut stats, &live, "error".to_owned());
             }
-            Item::Frame(index, None) => {
+            Item::Chunk(index, None) => {
                 close(&mut tracks[index], &mut stats, &live, "eof".to_owned());
             }
             Item::Tick => {
@@ -562,8 +573,8 @@ async fn read_group(
 }
 
 /// A frame that is not a chat event: an ack for a poster, an error, or another event.
-fn note_reply(text: &str, stats: &mut GroupStats, unreported: &mut (u64, u64)) {
-    match serde_json::from_str::<ServerMessage>(text) {
+fn note_reply(text: &[u8], stats: &mut GroupStats, unreported: &mut (u64, u64)) {
+    match serde_json::from_slice::<ServerMessage>(text) {
         Ok(ServerMessage::Ack { id, .. }) => {
             stats.acked += 1;
             unreported.1 += 1;

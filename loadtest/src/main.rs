@@ -18,6 +18,7 @@ mod crowd;
 mod fanout;
 mod misbehave;
 mod qa;
+mod raw;
 mod report;
 mod server;
 mod sfu;
