@@ -6,7 +6,7 @@
 //! `error` with a stable code and the connection stays open. Nothing a client sends panics.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -14,7 +14,6 @@ use plenary_protocol::{
     ClientMessage, Envelope, ErrorCode, MAX_NAME_CHARS, MAX_REF_CHARS, PcKind, Ref, RoomId,
     ServerMessage,
 };
-use tokio::sync::watch;
 use tungstenite::Message;
 
 use std::time::{Duration, Instant};
@@ -45,10 +44,13 @@ pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
     let (outbox, receiver) = Outbox::new(config.outbox_frames);
     let (mut stream, socket) = wire::open(upgraded, config.max_frame_bytes).await;
     // The reader hands the payload of the latest ping to the writer, which answers it.
-    let (pings, pinged) = watch::channel(Bytes::new());
-    let writer = state
-        .tasks
-        .spawn(write(socket, receiver, pinged, config.ping_interval));
+    let pinged = Arc::new(Pinged::default());
+    let writer = state.tasks.spawn(write(
+        socket,
+        receiver,
+        Arc::clone(&pinged),
+        config.ping_interval,
+    ));
     let mut session = Session {
         conn,
         person: None,
@@ -127,9 +129,7 @@ pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
                 ErrorCode::BadRequest,
                 "binary frames are not supported: send JSON text".into(),
             ),
-            Some(Ok(Message::Ping(payload))) => {
-                let _ = pings.send(payload);
-            }
+            Some(Ok(Message::Ping(payload))) => pinged.set(payload),
             Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(error)) => {
@@ -175,10 +175,17 @@ fn close_reason_for(error: tungstenite::Error) -> Option<CloseReason> {
 async fn write(
     mut socket: wire::Writer,
     mut receiver: OutboxReceiver,
-    mut pinged: watch::Receiver<Bytes>,
+    pinged: Arc<Pinged>,
     ping_interval: Duration,
 ) {
-    let mut frames = Vec::with_capacity(WRITE_BATCH);
+    /// What the writer does next.
+    enum Next {
+        Close(CloseReason),
+        /// A batch was put into the socket's buffer (false: nothing more will come).
+        Batch(bool),
+        Ping,
+        Pong,
+    }
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     let closing = receiver.closing();
@@ -186,31 +193,51 @@ async fn write(
     loop {
         // Every wait, including a write blocked on a peer that stopped reading, gives way
         // to closing: a lagging or dead connection is let go now, not after its backlog.
-        let wrote = tokio::select! {
+        let next = tokio::select! {
             biased;
-            reason = &mut closing => return say_goodbye(&mut socket, reason).await,
-            _ = ping.tick() => socket.ping().await,
-            Ok(()) = pinged.changed() => {
-                let payload = pinged.borrow_and_update().clone();
-                socket.pong(&payload).await
-            }
-            more = receiver.next_batch(&mut frames, WRITE_BATCH) => {
-                if !more {
-                    if let Some(reason) = receiver.close_reason() {
-                        say_goodbye(&mut socket, reason).await;
-                    }
-                    return;
-                }
-                tokio::select! {
-                    biased;
-                    reason = &mut closing => return say_goodbye(&mut socket, reason).await,
-                    wrote = socket.text(&mut frames) => wrote,
-                }
-            }
+            reason = &mut closing => Next::Close(reason),
+            more = receiver.next_batch(&mut socket, WRITE_BATCH) => Next::Batch(more),
+            _ = ping.tick() => Next::Ping,
+            () = pinged.bell.rung() => Next::Pong,
         };
-        if wrote.is_err() {
+        match next {
+            Next::Close(reason) => return say_goodbye(&mut socket, reason).await,
+            Next::Batch(false) => {
+                if let Some(reason) = receiver.close_reason() {
+                    say_goodbye(&mut socket, reason).await;
+                }
+                return;
+            }
+            Next::Batch(true) => {}
+            Next::Ping => socket.ping(),
+            Next::Pong => socket.pong(&pinged.take()),
+        }
+        let sent = tokio::select! {
+            biased;
+            sent = socket.send() => sent,
+            reason = &mut closing => return say_goodbye(&mut socket, reason).await,
+        };
+        if sent.is_err() {
             return;
         }
+    }
+}
+
+/// The payload of the latest ping the reader saw, for the writer to answer.
+#[derive(Default)]
+struct Pinged {
+    payload: std::sync::Mutex<Bytes>,
+    bell: crate::hub::feed::Bell,
+}
+
+impl Pinged {
+    fn set(&self, payload: Bytes) {
+        *self.payload.lock().unwrap_or_else(PoisonError::into_inner) = payload;
+        self.bell.ring();
+    }
+
+    fn take(&self) -> Bytes {
+        std::mem::take(&mut *self.payload.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

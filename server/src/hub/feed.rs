@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use plenary_protocol::UserId;
 
-use super::Kick;
+use super::{Frames, Kick};
 
 /// Feeds are told apart by a number unique in this process.
 pub type FeedId = u64;
@@ -265,13 +265,14 @@ impl Reader {
     }
 
     /// [`Reader::read`] up to where the feed ended at the last [`Reader::mark`].
-    pub fn read_marked(&mut self, out: &mut Vec<Bytes>, limit: usize) -> Result<(), Lagged> {
+    pub fn read_marked(&mut self, out: &mut impl Frames, limit: usize) -> Result<(), Lagged> {
         self.read(self.end, out, limit)
     }
 
-    /// Append the frames this member sees of the entries before `until` to `out`, at most
-    /// `limit` of them.
-    pub fn read(&mut self, until: u64, out: &mut Vec<Bytes>, limit: usize) -> Result<(), Lagged> {
+    /// Put the frames this member sees of the entries before `until` into `out`, until it
+    /// holds `limit`. They are copied out under the ring's lock: no reference count of a
+    /// frame shared by thousands of members moves between cores per delivery.
+    pub fn read(&mut self, until: u64, out: &mut impl Frames, limit: usize) -> Result<(), Lagged> {
         if self.next >= until {
             return Ok(());
         }
@@ -285,11 +286,11 @@ impl Reader {
                 .unwrap_or(usize::MAX)
                 .min(ring.entries.len());
             for entry in ring.entries.range(start.min(end)..end) {
-                if out.len() >= limit {
+                if out.count() >= limit {
                     break;
                 }
                 if let Some(frame) = entry.view(self.staff, &self.user) {
-                    out.push(frame.clone());
+                    out.put(frame);
                 }
                 self.next += 1;
             }
@@ -318,6 +319,16 @@ mod tests {
 
     use super::*;
     use crate::hub::{Outbox, OutboxReceiver, Outgoing};
+
+    impl Frames for Vec<Bytes> {
+        fn put(&mut self, frame: &[u8]) {
+            self.push(Bytes::copy_from_slice(frame));
+        }
+
+        fn count(&self) -> usize {
+            self.len()
+        }
+    }
 
     fn entry(text: &'static str) -> Entry {
         Entry {

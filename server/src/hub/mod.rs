@@ -18,6 +18,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use futures_util::task::AtomicWaker;
 use plenary_protocol::{
     PollId, QuestionId, Registration, RoomId, RoomKind, ServerMessage, SessionId, User,
 };
@@ -68,8 +69,28 @@ pub struct CloseReason {
 struct Kick {
     reason: OnceLock<CloseReason>,
     token: CancellationToken,
+    /// Woken when the reason is set: the writer's wait for it ([`OutboxReceiver::closing`])
+    /// is an atomic load, where the token's takes a lock each time it is polled.
+    closer: AtomicWaker,
     /// Rung by the rooms whose feeds the connection's writer waits for.
     bell: feed::Bell,
+}
+
+impl Kick {
+    /// Close the connection with a reason (the first reason given wins).
+    fn close(&self, reason: CloseReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+        self.closer.wake();
+    }
+}
+
+/// Where a connection's writer puts the frames of a batch: each a serialised message, to
+/// go out as one WebSocket text frame.
+pub trait Frames {
+    fn put(&mut self, frame: &[u8]);
+    /// How many frames were put in this batch so far.
+    fn count(&self) -> usize;
 }
 
 /// One item of a connection's outgoing queue.
@@ -125,6 +146,7 @@ impl Outbox {
         let kick = Arc::new(Kick {
             reason: OnceLock::new(),
             token: CancellationToken::new(),
+            closer: AtomicWaker::new(),
             bell: feed::Bell::default(),
         });
         (
@@ -175,8 +197,7 @@ impl Outbox {
 
     /// Close the connection with a reason (the first reason given wins).
     pub fn close(&self, reason: CloseReason) {
-        let _ = self.kick.reason.set(reason);
-        self.kick.token.cancel();
+        self.kick.close(reason);
     }
 
     /// Resolves once the connection has been told to close.
@@ -191,14 +212,14 @@ impl OutboxReceiver {
     /// frames at most (a replay goes whole, and the feed entries a queued reply comes after
     /// go with it). Returns false once nothing more will come: the queue's senders are gone,
     /// or the connection fell out of a feed and is being closed as lagged.
-    pub async fn next_batch(&mut self, out: &mut Vec<Bytes>, max: usize) -> bool {
+    pub async fn next_batch(&mut self, out: &mut impl Frames, max: usize) -> bool {
         loop {
             // Where each feed ends now. Every queued item fenced before one of these ends
             // was queued before that entry was appended, so the queue is drained below
             // before the feeds are read up to them: no entry overtakes a reply it follows.
             self.readers.iter_mut().for_each(feed::Reader::mark);
             let mut drained = false;
-            while out.len() < max {
+            while out.count() < max {
                 match self.frames.try_recv() {
                     Ok(queued) => {
                         if self.take(queued, out).is_err() {
@@ -219,7 +240,7 @@ impl OutboxReceiver {
                     }
                 }
             }
-            if !out.is_empty() {
+            if out.count() > 0 {
                 return true;
             }
             // Nothing to send: wait for a room to append or for the queue, unless something
@@ -244,7 +265,7 @@ impl OutboxReceiver {
     }
 
     /// Take one queued item: the feed entries it comes after, then the item.
-    fn take(&mut self, queued: Queued, out: &mut Vec<Bytes>) -> Result<(), feed::Lagged> {
+    fn take(&mut self, queued: Queued, out: &mut impl Frames) -> Result<(), feed::Lagged> {
         let Queued { item, after } = queued;
         if let Some(fence) = after {
             if let Some(reader) = self.reader(fence.feed) {
@@ -252,8 +273,8 @@ impl OutboxReceiver {
             }
         }
         match item {
-            Outgoing::Frame(frame) => out.push(frame),
-            Outgoing::Replay(frames) => out.extend(frames),
+            Outgoing::Frame(frame) => out.put(&frame),
+            Outgoing::Replay(frames) => frames.iter().for_each(|frame| out.put(frame)),
             Outgoing::Subscribe(reader) => {
                 let feed = reader.feed();
                 self.readers.retain(|other| other.feed() != feed);
@@ -270,30 +291,28 @@ impl OutboxReceiver {
 
     /// The connection fell out of a feed: close it as lagged.
     fn lagged(&self) -> bool {
-        let _ = self.kick.reason.set(LAGGED);
-        self.kick.token.cancel();
+        self.kick.close(LAGGED);
         false
     }
 
     /// Why the connection is closing, once it is.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.kick
-            .token
-            .is_cancelled()
-            .then(|| self.kick.reason.get().copied())
-            .flatten()
+        self.kick.reason.get().copied()
     }
 
     /// Resolves with the reason once the connection has been told to close.
     pub fn closing(&self) -> impl Future<Output = CloseReason> + Send + 'static {
         let kick = Arc::clone(&self.kick);
-        async move {
-            kick.token.cancelled().await;
-            *kick
-                .reason
-                .get()
-                .expect("the reason is set before the token is cancelled")
-        }
+        std::future::poll_fn(move |cx| {
+            if let Some(reason) = kick.reason.get() {
+                return std::task::Poll::Ready(*reason);
+            }
+            kick.closer.register(cx.waker());
+            match kick.reason.get() {
+                Some(reason) => std::task::Poll::Ready(*reason),
+                None => std::task::Poll::Pending,
+            }
+        })
     }
 }
 

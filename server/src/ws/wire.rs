@@ -5,10 +5,11 @@
 //! half): it checks everything a client sends (masking, fragments, control frames, UTF-8,
 //! sizes). Writing is ours, because it is the hot path of every fan-out: each frame the
 //! server sends is a text frame whose payload was serialised once for all its recipients
-//! (`hub::encode`, JSON, so UTF-8 already). [`Writer::text`] puts a whole batch of them, each
-//! behind its 2–10 byte header, into one buffer and hands the socket one write. A generic
-//! WebSocket sink would check each payload's UTF-8 again and go through one message and
-//! several polls per frame and recipient.
+//! (`hub::encode`, JSON, so UTF-8 already). The [`Writer`] takes a whole batch of them from
+//! the room's feed ([`Frames`]), copies each behind its 2–10 byte header into one buffer, and
+//! hands the socket one write ([`Writer::send`]). A generic WebSocket sink would check each
+//! payload's UTF-8 again and go through one message and several polls per frame and
+//! recipient.
 //!
 //! The [`Writer`] alone writes to the socket: what tungstenite would write itself while
 //! reading (its answers to pings and to a close) is dropped, and the connection's writer
@@ -18,11 +19,11 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::hub::Frames;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::Response;
-use bytes::Bytes;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
@@ -79,6 +80,8 @@ pub struct Writer<W = WriteHalf<TokioIo<Upgraded>>> {
     /// Frames framed but not all written yet; `written` bytes of them are.
     pending: Vec<u8>,
     written: usize,
+    /// Text frames put since the last [`Writer::send`].
+    batched: usize,
 }
 
 /// What `pending` may keep allocated between batches: an idle connection holds little.
@@ -96,29 +99,19 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             io,
             pending: Vec::new(),
             written: 0,
+            batched: 0,
         }
     }
 
-    /// Send `frames` as text frames, in order, in one write; `frames` is left empty. Each is
-    /// UTF-8 JSON from `hub::encode`.
-    pub async fn text(&mut self, frames: &mut Vec<Bytes>) -> io::Result<()> {
-        let size: usize = frames.iter().map(|frame| frame.len() + 10).sum();
-        self.pending.reserve(size);
-        for frame in frames.drain(..) {
-            put_frame(&mut self.pending, TEXT, &frame);
-        }
-        self.send_pending().await
-    }
-
-    pub async fn ping(&mut self) -> io::Result<()> {
+    /// Put a ping, to go with the next [`Writer::send`].
+    pub fn ping(&mut self) {
         put_frame(&mut self.pending, PING, &[]);
-        self.send_pending().await
     }
 
-    /// Answer a ping with its payload (at most 125 bytes: tungstenite refuses longer ones).
-    pub async fn pong(&mut self, payload: &[u8]) -> io::Result<()> {
+    /// Put the answer to a ping: its payload (at most 125 bytes, as tungstenite refuses
+    /// longer pings).
+    pub fn pong(&mut self, payload: &[u8]) {
         put_frame(&mut self.pending, PONG, payload);
-        self.send_pending().await
     }
 
     /// Send a close frame (after whatever a cancelled write left) and end the write side.
@@ -133,13 +126,14 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         payload.extend_from_slice(&code.to_be_bytes());
         payload.extend_from_slice(&reason.as_bytes()[..end]);
         put_frame(&mut self.pending, CLOSE, &payload);
-        self.send_pending().await?;
+        self.send().await?;
         self.io.shutdown().await
     }
 
-    /// Write out `pending`. Cancel-safe: each `write` either happened (and is counted) or
-    /// did not.
-    async fn send_pending(&mut self) -> io::Result<()> {
+    /// Write out every frame put so far, in one write if the socket takes it. Cancel-safe:
+    /// each `write` either happened (and is counted) or did not.
+    pub async fn send(&mut self) -> io::Result<()> {
+        self.batched = 0;
         while self.written < self.pending.len() {
             let wrote = self.io.write(&self.pending[self.written..]).await?;
             if wrote == 0 {
@@ -153,6 +147,19 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             self.pending = Vec::new();
         }
         Ok(())
+    }
+}
+
+/// The hub's frames go into the buffer as text frames, copied straight from the room's feed.
+/// Each is UTF-8 JSON from `hub::encode` (or from the store, which checks it once).
+impl<W> Frames for Writer<W> {
+    fn put(&mut self, frame: &[u8]) {
+        put_frame(&mut self.pending, TEXT, frame);
+        self.batched += 1;
+    }
+
+    fn count(&self) -> usize {
+        self.batched
     }
 }
 
@@ -234,6 +241,7 @@ pub async fn open(upgraded: Upgraded, max_frame_bytes: usize) -> (Reader, Writer
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn frame_lengths_use_the_shortest_of_the_three_encodings() {
@@ -296,12 +304,11 @@ mod tests {
         let (mut client, server) = tokio::io::duplex(64);
         let mut writer = Writer::new(server);
         let text = "x".repeat(1_000);
-        let mut frames = vec![Bytes::from(text.clone()); 10];
+        for _ in 0..10 {
+            writer.put(text.as_bytes());
+        }
         // Nobody reads: the write blocks after 64 bytes, and is given up.
-        let blocked = tokio::time::timeout(
-            std::time::Duration::from_millis(50),
-            writer.text(&mut frames),
-        );
+        let blocked = tokio::time::timeout(std::time::Duration::from_millis(50), writer.send());
         assert!(blocked.await.is_err(), "the peer reads nothing");
         let reading = tokio::spawn(async move {
             let mut wire = Vec::new();
