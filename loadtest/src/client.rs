@@ -194,21 +194,22 @@ pub fn chat_text(sent_nanos: u64, number: u64, size: usize) -> String {
     text
 }
 
-/// What a Plenary chat event frame tells the loadtest: its `seq` and the embedded send time.
-pub fn scan_chat_event(text: &[u8]) -> Option<(u64, u64)> {
+/// What a Plenary event frame tells the loadtest: its `seq`, and the send time embedded in
+/// the text if it is one of the loadtest's chat messages (`None` for the room's other events,
+/// such as a session starting, which take a `seq` too).
+pub fn scan_event(text: &[u8]) -> Option<(u64, Option<u64>)> {
     if !text.starts_with(b"{\"type\":\"event\"") {
         return None;
     }
     let seq = number_after(text, b"\"seq\":")?;
-    let sent = number_after(text, b"\"text\":\"t=")?;
-    Some((seq, sent))
+    Some((seq, number_after(text, b"\"text\":\"t=")))
 }
 
 /// What a baseline frame (the chat text itself) tells: message number and send time.
-pub fn scan_baseline(text: &[u8]) -> Option<(u64, u64)> {
+pub fn scan_baseline(text: &[u8]) -> Option<(u64, Option<u64>)> {
     let sent = number_after(text, b"t=")?;
     let number = number_after(text, b" k=")?;
-    Some((number, sent))
+    Some((number, Some(sent)))
 }
 
 #[cfg(test)]
@@ -216,16 +217,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_chat_event_yields_its_seq_and_send_time() {
+    fn an_event_yields_its_seq_and_a_chat_event_its_send_time() {
         let frame = r#"{"type":"event","room":"main-stage","seq":42,"event":{"kind":"chat","id":42,"text":"t=123456 k=7 lorem","author":{"id":"u","name":"n"},"at":"x"}}"#;
-        assert_eq!(scan_chat_event(frame.as_bytes()), Some((42, 123_456)));
-        assert_eq!(scan_chat_event(br#"{"type":"ack","id":3}"#), None);
+        assert_eq!(scan_event(frame.as_bytes()), Some((42, Some(123_456))));
+        let session = r#"{"type":"event","room":"main-stage","seq":43,"event":{"kind":"session"}}"#;
+        assert_eq!(scan_event(session.as_bytes()), Some((43, None)));
+        assert_eq!(scan_event(br#"{"type":"ack","id":3}"#), None);
     }
 
     #[test]
     fn chat_texts_have_the_asked_size_and_round_trip() {
         let text = chat_text(987, 5, 200);
         assert_eq!(text.len(), 200);
-        assert_eq!(scan_baseline(text.as_bytes()), Some((5, 987)));
+        assert_eq!(scan_baseline(text.as_bytes()), Some((5, Some(987))));
     }
 }

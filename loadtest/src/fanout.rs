@@ -501,7 +501,7 @@ async fn read_group(
                         continue;
                     }
                     let scanned = match kind {
-                        Kind::Plenary => client::scan_chat_event(text),
+                        Kind::Plenary => client::scan_event(text),
                         Kind::Baseline => client::scan_baseline(text),
                     };
                     let Some((number, sent)) = scanned else {
@@ -537,6 +537,11 @@ async fn read_group(
                         stats.duplicates += 1;
                         continue;
                     }
+                    // Another event of the room (a session starting): it took a seq, and
+                    // is not one of the deliveries counted.
+                    let Some(sent) = sent else {
+                        continue;
+                    };
                     stats.delivered += 1;
                     track.received += 1;
                     unreported.0 += 1;
