@@ -137,6 +137,8 @@ pub enum StartError {
     DataDir(std::io::Error),
     #[error("listen: {0}")]
     Listen(std::io::Error),
+    #[error("the rooms' thread: {0}")]
+    Rooms(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -201,6 +203,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     };
     // Revocations of the right to publish or be in a room, from rooms to the SFU.
     let (media_revoked, revocations) = tokio::sync::mpsc::channel(256);
+    let rooms = hub::room_thread(shutdown.clone()).map_err(StartError::Rooms)?;
     let hub = Hub::start(
         HubParts {
             store,
@@ -208,6 +211,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             limits,
             clock: config.clock.clone(),
             media_revoked,
+            rooms,
         },
         programme,
         &tasks,

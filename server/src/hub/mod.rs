@@ -415,6 +415,27 @@ struct RoomSpawner {
     context: actor::RoomContext,
     limits: HubLimits,
     tasks: TaskTracker,
+    /// The rooms' own runtime ([`room_thread`]).
+    runtime: tokio::runtime::Handle,
+}
+
+/// Start the thread the rooms run on, a runtime of their own, until `shutdown`.
+///
+/// On the server's runtime, a room whose event woke five thousand writers waited behind them
+/// all before it could take the next message (its wake-ups from the store's thread are
+/// queued after theirs): at 500,000 deliveries/s that cost 70 ms of latency per message. On
+/// a thread of its own a room's turn starts as soon as there is something to do, and the
+/// writers it wakes run on the server's runtime.
+pub fn room_thread(shutdown: CancellationToken) -> std::io::Result<tokio::runtime::Handle> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("plenary-rooms")
+        .build()?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("plenary-rooms".into())
+        .spawn(move || runtime.block_on(shutdown.cancelled()))?;
+    Ok(handle)
 }
 
 /// What a hub starts from, besides the programme.
@@ -425,6 +446,8 @@ pub struct HubParts {
     pub clock: Clock,
     /// Where rooms report media rights they take away, for the SFU.
     pub media_revoked: mpsc::Sender<MediaRevoked>,
+    /// Where the rooms' tasks run ([`room_thread`]).
+    pub rooms: tokio::runtime::Handle,
 }
 
 /// What a room needs to know of the programme: its kind, and its sessions with whether their
@@ -471,6 +494,7 @@ impl Hub {
             limits,
             clock,
             media_revoked,
+            rooms,
         } = parts;
         let person_outboxes = Arc::new(PersonOutboxes::default());
         let hub = Hub {
@@ -495,6 +519,7 @@ impl Hub {
                 },
                 limits,
                 tasks: tasks.clone(),
+                runtime: rooms,
             },
             replacing: Arc::new(tokio::sync::Mutex::new(())),
             person_outboxes,
@@ -523,9 +548,10 @@ impl Hub {
         let spawner = &self.spawner;
         let room = room::Room::restore(setup, record, spawner.limits.room);
         let (commands, queue) = mpsc::channel(spawner.limits.room_queue);
-        spawner
-            .tasks
-            .spawn(actor::run(room, queue, spawner.context.clone()));
+        spawner.tasks.spawn_on(
+            actor::run(room, queue, spawner.context.clone()),
+            &spawner.runtime,
+        );
         self.rooms.insert(id, RoomHandle { commands });
     }
 
