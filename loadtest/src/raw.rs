@@ -242,7 +242,10 @@ fn frame_at(buffer: &[u8]) -> Result<Option<(u8, Range<usize>, usize)>> {
         },
         short => (u64::from(short), 2),
     };
-    let end = header + usize::try_from(length)?;
+    let end = usize::try_from(length)
+        .ok()
+        .and_then(|length| length.checked_add(header))
+        .ok_or_else(|| anyhow!("a frame of {length} bytes"))?;
     Ok((buffer.len() >= end).then_some((opcode, header..end, end)))
 }
 
@@ -308,16 +311,28 @@ mod tests {
                 (CLOSE, vec![0x0F, 0xA8]),
             ]
         );
-        for cut in [1, 3, 8, wire.len() - 1] {
-            let (_, _, first) = frame_at(&wire).expect("valid").expect("whole");
-            if cut < first {
-                assert_eq!(frame_at(&wire[..cut]).expect("valid"), None, "cut at {cut}");
-            }
+        // Cut anywhere in the second frame (its 16-bit length included): the first is
+        // whole, the second waits for the rest.
+        let (_, _, first) = frame_at(&wire).expect("valid").expect("whole");
+        let second = first + 4 + 300;
+        for cut in first + 1..second {
+            let found: Vec<u8> = frames(&wire[..cut]).map(|(op, _)| op).collect();
+            assert_eq!(found, vec![TEXT], "cut at {cut}");
+            assert_eq!(
+                frame_at(&wire[first..cut]).expect("valid"),
+                None,
+                "cut at {cut}"
+            );
         }
         assert!(frame_at(&[0x01, 0x00]).is_err(), "a fragment is refused");
         assert!(
             frame_at(&[0x83, 0x00]).is_err(),
             "an undefined opcode is refused"
+        );
+        let huge = [0x81, 127, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+        assert!(
+            frame_at(&huge).is_err(),
+            "a length past the address space is refused"
         );
     }
 

@@ -325,9 +325,15 @@ async fn upgrade(State(state): State<AppState>, mut request: Request) -> Respons
     }
     let (response, on_upgrade) = match crate::ws::accept(&mut request) {
         Ok(accepted) => accepted,
-        Err(problem) => {
-            return ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, problem)
-                .into_response();
+        Err((status, problem)) => {
+            let mut refusal = ApiError::new(status, ErrorCode::BadRequest, problem).into_response();
+            if status == StatusCode::UPGRADE_REQUIRED {
+                refusal.headers_mut().insert(
+                    header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                );
+            }
+            return refusal;
         }
     };
     let tasks = state.tasks.clone();

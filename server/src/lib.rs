@@ -165,6 +165,9 @@ pub struct Server {
     state: AppState,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
     writer: std::thread::JoinHandle<()>,
+    /// A server dropped without [`Server::shutdown`] still stops its rooms (on a thread of
+    /// their own, which would otherwise outlive it).
+    _stop_on_drop: tokio_util::sync::DropGuard,
 }
 
 /// Start a server: open the store (seeding the demo conference into an empty one), start
@@ -241,7 +244,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let app = http::app(state.clone());
     let http = tokio::spawn(
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future(),
     );
     tracing::info!(%addr, "listening");
@@ -251,6 +254,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         state,
         http,
         writer,
+        _stop_on_drop: shutdown.drop_guard(),
     })
 }
 

@@ -31,7 +31,7 @@ use crate::rtc::RtcError;
 mod wire;
 pub use wire::accept;
 
-/// Frames the writer sends before one flush.
+/// Frames the writer puts into one write, at most.
 const WRITE_BATCH: usize = 64;
 
 /// Refused frames after which a flooding connection is closed.
@@ -144,12 +144,14 @@ pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
             }
         }
     }
-    Box::pin(session.leave_all()).await;
-    Box::pin(state.sfu.disconnect(conn)).await;
+    // The peer hears the close now (a close it sent is answered at once), while the rooms and
+    // the SFU let go of the connection (unless it was closed for a reason of its own).
     outbox.close(CloseReason {
         code: 1000,
         reason: "bye",
     });
+    Box::pin(session.leave_all()).await;
+    Box::pin(state.sfu.disconnect(conn)).await;
     let _ = writer.await;
 }
 
@@ -196,12 +198,14 @@ async fn write(
     loop {
         // Every wait, including a write blocked on a peer that stopped reading, gives way
         // to closing: a lagging or dead connection is let go now, not after its backlog.
+        // Pings and pongs come before the next batch: a connection that always has more to
+        // read must still ping, and answer the peer's pings, or it would be closed as idle.
         let next = tokio::select! {
             biased;
             reason = &mut closing => Next::Close(reason),
-            more = receiver.next_batch(&mut socket, WRITE_BATCH) => Next::Batch(more),
             _ = ping.tick() => Next::Ping,
             () = pinged.bell.rung() => Next::Pong,
+            more = receiver.next_batch(&mut socket, WRITE_BATCH) => Next::Batch(more),
         };
         match next {
             Next::Close(reason) => return say_goodbye(&mut socket, reason).await,

@@ -356,6 +356,22 @@ async fn the_wire_answers_pings_frames_text_and_refuses_what_is_not_a_websocket(
     assert_eq!(plain.status(), 400);
     let body: Value = plain.json().await?;
     assert_eq!(body["error"]["code"], "bad_request");
+
+    // Another version of the protocol: 426, naming the one spoken (RFC 6455 4.2.2).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await?;
+    tcp.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 12\r\n\r\n",
+    )
+    .await?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await?);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 426"), "{head}");
+    assert!(head.contains("sec-websocket-version: 13"), "{head}");
     Ok(())
 }
 

@@ -254,6 +254,19 @@ impl std::fmt::Debug for Reader {
     }
 }
 
+/// A reader that goes (its connection left the room, or ended) takes its subscription out of
+/// the waiters, or joining and leaving a quiet room would pile them up until the next append.
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.subscription.armed.load(Ordering::Acquire) {
+            self.feed
+                .ring()
+                .waiters
+                .retain(|waiting| !Arc::ptr_eq(waiting, &self.subscription));
+        }
+    }
+}
+
 impl Reader {
     pub fn feed(&self) -> FeedId {
         self.feed.id
@@ -402,6 +415,29 @@ mod tests {
             receiver.close_reason().map(|reason| reason.code),
             Some(plenary_protocol::close::LAGGED)
         );
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_leaves_is_not_left_among_the_waiters() {
+        let feed = Arc::new(Feed::new(4));
+        let (outbox, mut receiver) = Outbox::new(16);
+        subscribe(&feed, &outbox);
+        let mut out = Vec::new();
+        let wait = Duration::from_millis(50);
+        // Nothing to read: the writer waits for the feed.
+        assert!(
+            tokio::time::timeout(wait, receiver.next_batch(&mut out, 64))
+                .await
+                .is_err()
+        );
+        assert_eq!(feed.ring().waiters.len(), 1);
+        assert!(outbox.push_after(feed.fence(), Outgoing::Unsubscribe(feed.fence().feed)));
+        assert!(
+            tokio::time::timeout(wait, receiver.next_batch(&mut out, 64))
+                .await
+                .is_err()
+        );
+        assert!(feed.ring().waiters.is_empty(), "it left the room");
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! The hub: every live room, and the way connections reach them.
 //!
-//! Each room runs as one task (`actor`) that owns its [`room::Room`] state; connections talk
-//! to it through a bounded command channel ([`RoomHandle`]) and hear back through their own
-//! bounded [`Outbox`]. The [`Hub`] is a directory of handles only: no lock is ever held
-//! across an `.await`, and room state is touched by its own task alone.
+//! Each room runs as one task (`actor`, on the rooms' own thread: [`room_thread`]) that owns
+//! its [`room::Room`] state; connections talk to it through a bounded command channel
+//! ([`RoomHandle`]) and hear back through the room's [`feed::Feed`] (events, read by every
+//! member's writer) and their own bounded [`Outbox`] (replies, fenced among the events). The
+//! [`Hub`] is a directory of handles only: no lock is ever held across an `.await`, and room
+//! state is touched by its own task alone.
 //!
 //! No axum and no sockets here: the WebSocket layer (`ws`) turns frames into commands.
 
@@ -164,16 +166,10 @@ impl Outbox {
 
     /// Queue a frame. Returns false if the connection is gone or was closed for lagging.
     pub fn push(&self, frame: Bytes) -> bool {
-        self.push_item(Outgoing::Frame(frame))
-    }
-
-    /// Queue a replay.
-    pub fn push_replay(&self, frames: Vec<Bytes>) -> bool {
-        self.push_item(Outgoing::Replay(frames))
-    }
-
-    fn push_item(&self, item: Outgoing) -> bool {
-        self.push_queued(Queued { item, after: None })
+        self.push_queued(Queued {
+            item: Outgoing::Frame(frame),
+            after: None,
+        })
     }
 
     /// Queue an item from a room, to go out after the room's feed entries before `fence`.
@@ -415,8 +411,14 @@ struct RoomSpawner {
     context: actor::RoomContext,
     limits: HubLimits,
     tasks: TaskTracker,
-    /// The rooms' own runtime ([`room_thread`]).
-    runtime: tokio::runtime::Handle,
+    rooms: RoomThread,
+}
+
+/// The rooms' own runtime, on a thread of its own ([`room_thread`]).
+pub struct RoomThread {
+    handle: tokio::runtime::Handle,
+    /// Every room task, which the thread waits for once shut down.
+    tasks: TaskTracker,
 }
 
 /// Start the thread the rooms run on, a runtime of their own, until `shutdown`.
@@ -426,16 +428,27 @@ struct RoomSpawner {
 /// queued after theirs): at 500,000 deliveries/s that cost 70 ms of latency per message. On
 /// a thread of its own a room's turn starts as soon as there is something to do, and the
 /// writers it wakes run on the server's runtime.
-pub fn room_thread(shutdown: CancellationToken) -> std::io::Result<tokio::runtime::Handle> {
+///
+/// Once `shutdown` is cancelled, the thread waits for every room to finish its turn (a
+/// commit in flight lands) and stop, then ends.
+pub fn room_thread(shutdown: CancellationToken) -> std::io::Result<RoomThread> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("plenary-rooms")
         .build()?;
     let handle = runtime.handle().clone();
+    let tasks = TaskTracker::new();
+    let rooms = tasks.clone();
     std::thread::Builder::new()
         .name("plenary-rooms".into())
-        .spawn(move || runtime.block_on(shutdown.cancelled()))?;
-    Ok(handle)
+        .spawn(move || {
+            runtime.block_on(async move {
+                shutdown.cancelled().await;
+                rooms.close();
+                rooms.wait().await;
+            });
+        })?;
+    Ok(RoomThread { handle, tasks })
 }
 
 /// What a hub starts from, besides the programme.
@@ -447,7 +460,7 @@ pub struct HubParts {
     /// Where rooms report media rights they take away, for the SFU.
     pub media_revoked: mpsc::Sender<MediaRevoked>,
     /// Where the rooms' tasks run ([`room_thread`]).
-    pub rooms: tokio::runtime::Handle,
+    pub rooms: RoomThread,
 }
 
 /// What a room needs to know of the programme: its kind, and its sessions with whether their
@@ -519,7 +532,7 @@ impl Hub {
                 },
                 limits,
                 tasks: tasks.clone(),
-                runtime: rooms,
+                rooms,
             },
             replacing: Arc::new(tokio::sync::Mutex::new(())),
             person_outboxes,
@@ -548,9 +561,10 @@ impl Hub {
         let spawner = &self.spawner;
         let room = room::Room::restore(setup, record, spawner.limits.room);
         let (commands, queue) = mpsc::channel(spawner.limits.room_queue);
+        let room = actor::run(room, queue, spawner.context.clone());
         spawner.tasks.spawn_on(
-            actor::run(room, queue, spawner.context.clone()),
-            &spawner.runtime,
+            spawner.rooms.tasks.track_future(room),
+            &spawner.rooms.handle,
         );
         self.rooms.insert(id, RoomHandle { commands });
     }

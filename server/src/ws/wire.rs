@@ -181,29 +181,39 @@ fn put_frame(buffer: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     buffer.extend_from_slice(payload);
 }
 
+/// Why an upgrade was refused: the status (400, or 426 with `Sec-WebSocket-Version: 13` for
+/// another version, RFC 6455 4.2.2) and what is wrong.
+pub type Refused = (StatusCode, &'static str);
+
 /// Check a request is a WebSocket opening handshake (RFC 6455, 4.2.1, over HTTP/1.1) and
 /// answer it: `101 Switching Protocols`, and the upgrade to await. Refusals say what is wrong.
-pub fn accept(request: &mut Request) -> Result<(Response, OnUpgrade), &'static str> {
+pub fn accept(request: &mut Request) -> Result<(Response, OnUpgrade), Refused> {
+    let bad = |problem| Err((StatusCode::BAD_REQUEST, problem));
     if request.version() != Version::HTTP_11 || request.method() != Method::GET {
-        return Err("a WebSocket opens with an HTTP/1.1 GET");
+        return bad("a WebSocket opens with an HTTP/1.1 GET");
     }
     let headers = request.headers();
     if !has_token(headers, header::CONNECTION, "upgrade")
         || !has_token(headers, header::UPGRADE, "websocket")
     {
-        return Err("expected `Connection: upgrade` and `Upgrade: websocket`");
+        return bad("expected `Connection: upgrade` and `Upgrade: websocket`");
     }
     if headers.get(header::SEC_WEBSOCKET_VERSION) != Some(&HeaderValue::from_static("13")) {
-        return Err("only WebSocket version 13 is spoken here");
+        return Err((
+            StatusCode::UPGRADE_REQUIRED,
+            "only WebSocket version 13 is spoken here",
+        ));
     }
-    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-        return Err("missing Sec-WebSocket-Key");
+    let Some(key) = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .filter(|key| is_key(key.as_bytes()))
+    else {
+        return bad("Sec-WebSocket-Key must be 16 bytes in base64");
     };
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-    let on_upgrade = request
-        .extensions_mut()
-        .remove::<OnUpgrade>()
-        .ok_or("this connection cannot be upgraded")?;
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return bad("this connection cannot be upgraded");
+    };
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -214,6 +224,15 @@ pub fn accept(request: &mut Request) -> Result<(Response, OnUpgrade), &'static s
         HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
     );
     Ok((response, on_upgrade))
+}
+
+/// Whether `key` is 16 bytes in base64: 22 characters of the alphabet and `==`.
+fn is_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/'))
 }
 
 /// Whether a comma-separated header lists `token` (case-insensitive).
