@@ -465,6 +465,34 @@ pub enum ModerateAction {
     Merge,
 }
 
+impl ModerateAction {
+    /// Every action, in declaration order.
+    pub const ALL: [ModerateAction; 8] = [
+        ModerateAction::Approve,
+        ModerateAction::Reject,
+        ModerateAction::Restore,
+        ModerateAction::Pin,
+        ModerateAction::Unpin,
+        ModerateAction::Answered,
+        ModerateAction::Edit,
+        ModerateAction::Merge,
+    ];
+
+    /// The name used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerateAction::Approve => "approve",
+            ModerateAction::Reject => "reject",
+            ModerateAction::Restore => "restore",
+            ModerateAction::Pin => "pin",
+            ModerateAction::Unpin => "unpin",
+            ModerateAction::Answered => "answered",
+            ModerateAction::Edit => "edit",
+            ModerateAction::Merge => "merge",
+        }
+    }
+}
+
 /// What a host does to a session's timing.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -488,6 +516,26 @@ pub enum SessionPhase {
     Live,
     /// Over; its Q&A is closed.
     Ended,
+}
+
+impl SessionPhase {
+    /// Every phase, in declaration order.
+    pub const ALL: [SessionPhase; 4] = [
+        SessionPhase::Scheduled,
+        SessionPhase::Open,
+        SessionPhase::Live,
+        SessionPhase::Ended,
+    ];
+
+    /// The name used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionPhase::Scheduled => "scheduled",
+            SessionPhase::Open => "open",
+            SessionPhase::Live => "live",
+            SessionPhase::Ended => "ended",
+        }
+    }
 }
 
 /// What a host does to a poll.
@@ -1012,6 +1060,19 @@ pub enum RoomKind {
     Workshop,
 }
 
+impl RoomKind {
+    /// Every kind of room, in declaration order.
+    pub const ALL: [RoomKind; 2] = [RoomKind::Stage, RoomKind::Workshop];
+
+    /// The name used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Stage => "stage",
+            RoomKind::Workshop => "workshop",
+        }
+    }
+}
+
 /// A session of the programme.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Session {
@@ -1052,6 +1113,28 @@ pub enum SessionKind {
     Break,
 }
 
+impl SessionKind {
+    /// Every kind of session, in declaration order.
+    pub const ALL: [SessionKind; 5] = [
+        SessionKind::Keynote,
+        SessionKind::Panel,
+        SessionKind::Workshop,
+        SessionKind::Talk,
+        SessionKind::Break,
+    ];
+
+    /// The name used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Keynote => "keynote",
+            SessionKind::Panel => "panel",
+            SessionKind::Workshop => "workshop",
+            SessionKind::Talk => "talk",
+            SessionKind::Break => "break",
+        }
+    }
+}
+
 /// The answer to `POST /api/schedule/import`: what the imported programme holds, and what
 /// the importer had to guess or leave out.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -1083,6 +1166,23 @@ pub struct HttpErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn as_str_names_are_the_wire_names() {
+        fn check<T: Serialize + Copy>(all: &[T], name: fn(T) -> &'static str) {
+            for &value in all {
+                assert_eq!(
+                    serde_json::to_value(value).expect("unit variants serialise"),
+                    name(value)
+                );
+            }
+        }
+        check(&Role::ALL, Role::as_str);
+        check(&ModerateAction::ALL, ModerateAction::as_str);
+        check(&SessionPhase::ALL, SessionPhase::as_str);
+        check(&RoomKind::ALL, RoomKind::as_str);
+        check(&SessionKind::ALL, SessionKind::as_str);
+    }
 
     #[test]
     fn client_messages_use_the_documented_shape() {

@@ -487,14 +487,6 @@ impl SqliteStore {
     }
 }
 
-/// A unit enum's wire name (`QuestionStatus::Answered` → `answered`).
-pub(crate) fn enum_text<T: serde::Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        other => unreachable!("unit enum variants serialise as strings, got {other:?}"),
-    }
-}
-
 fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|error| StoreError::Corrupt(format!("{text:?}: {error}")))
@@ -749,7 +741,7 @@ impl Store for SqliteStore {
                 upsert.execute(params![
                     room.id,
                     room.name,
-                    enum_text(room.kind),
+                    room.kind.as_str(),
                     room.capacity,
                     position as i64
                 ])?;
@@ -784,7 +776,7 @@ impl Store for SqliteStore {
                     number,
                     session.title,
                     session.subtitle,
-                    enum_text(session.kind),
+                    session.kind.as_str(),
                     session.room,
                     millis(session.start),
                     millis(session.end),
@@ -1126,7 +1118,7 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
                 .prepare_cached(
                     "INSERT OR REPLACE INTO session_phases (session, phase) VALUES (?1, ?2)",
                 )?
-                .execute(params![session, enum_text(*phase)])?;
+                .execute(params![session, phase.as_str()])?;
         }
         Change::SessionOverride {
             session,

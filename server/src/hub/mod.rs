@@ -11,6 +11,8 @@
 
 mod actor;
 pub mod feed;
+pub mod frame;
+pub mod person;
 pub mod personal;
 pub mod room;
 
@@ -21,9 +23,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use bytes::Bytes;
 use dashmap::DashMap;
 use futures_util::task::AtomicWaker;
-use plenary_protocol::{
-    PollId, QuestionId, Registration, RoomId, RoomKind, ServerMessage, SessionId, User,
-};
+use plenary_protocol::{PollId, QuestionId, Registration, RoomId, RoomKind, SessionId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -31,35 +31,10 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, SessionPeople, Store, StoreError};
+pub use frame::encode;
+pub use person::{ConnId, Person};
 pub use personal::{Listing, PersonOutboxes};
 pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan};
-
-/// A connection's number, unique in this process.
-pub type ConnId = u64;
-
-/// A person as the server knows them on one connection.
-#[derive(Debug, Clone)]
-pub struct Person {
-    pub user: User,
-    /// Rooms their token is limited to; `None` for all.
-    pub rooms: Option<Vec<RoomId>>,
-}
-
-impl Person {
-    /// Whether this person may curate Q&A and chat in `room`.
-    pub fn may_moderate(&self, room: &str) -> bool {
-        self.user.role.is_staff()
-            && self
-                .rooms
-                .as_ref()
-                .is_none_or(|rooms| rooms.iter().any(|id| id == room))
-    }
-}
-
-/// Serialise a server message once, into bytes shared by every recipient.
-pub fn encode(message: &ServerMessage) -> Bytes {
-    Bytes::from(serde_json::to_vec(message).expect("protocol types always serialise to JSON"))
-}
 
 /// Why a connection is being closed, sent as the WebSocket close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

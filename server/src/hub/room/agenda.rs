@@ -15,7 +15,8 @@ use jiff::Timestamp;
 use plenary_protocol::{ServerMessage, SessionId, SessionPhase, UserId};
 
 use super::{Output, Refusal, Room};
-use crate::hub::{Person, encode};
+use crate::hub::frame::encode;
+use crate::hub::person::Person;
 use crate::store::Change;
 
 /// Who bookmarked which session of the room, and whom its reminder reached.

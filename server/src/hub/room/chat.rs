@@ -7,7 +7,7 @@ use plenary_protocol::{
 };
 
 use super::{Output, Public, Refusal, Room, author, checked_text, reply};
-use crate::hub::Person;
+use crate::hub::person::Person;
 use crate::programme::rfc3339;
 use crate::store::{Change, Sanction};
 

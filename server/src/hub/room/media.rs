@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use plenary_protocol::{ErrorCode, RoomEvent, ServerMessage, TrackInfo, UserId};
 
 use super::{Caller, Output, Public, Refusal, Room};
-use crate::hub::Person;
+use crate::hub::person::Person;
 use crate::store::{Change, StoredEvent};
 
 /// The track list the log last published. After a restart no track is live any more, but

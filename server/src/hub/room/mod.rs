@@ -32,7 +32,8 @@ use plenary_protocol::{
 };
 use tokio::sync::oneshot;
 
-use super::{ConnId, Person, encode};
+use super::frame::encode;
+use super::person::{ConnId, Person};
 use crate::store::{Change, LoadLimits, RoomRecord, Sanction, SessionPeople, StoredEvent};
 
 /// Who sent an input.

@@ -11,7 +11,7 @@ use plenary_protocol::{
 };
 
 use super::{Output, Public, Refusal, Room, checked_text};
-use crate::hub::Person;
+use crate::hub::person::Person;
 use crate::store::{Change, StoredPoll};
 
 const MAX_POLL_QUESTION_CHARS: usize = 300;

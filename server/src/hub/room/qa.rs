@@ -10,9 +10,9 @@ use plenary_protocol::{
 };
 
 use super::{Output, Public, Refusal, Room, author, checked_text};
-use crate::hub::Person;
+use crate::hub::person::Person;
 use crate::programme::rfc3339;
-use crate::store::{Change, StoredQuestion, enum_text};
+use crate::store::{Change, StoredQuestion};
 
 /// A question and what only the server knows of it.
 pub(super) struct QuestionState {
@@ -244,12 +244,11 @@ impl Room {
             }
             self.question_changed(question, out);
         }
-        let action = enum_text(action);
         self.log_moderation(
             now,
             person,
             &before.session,
-            &action,
+            action.as_str(),
             Some(question),
             detail,
             out,

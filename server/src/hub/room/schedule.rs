@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::{ErrorCode, Role, RoomEvent, SessionControl, SessionId, SessionPhase};
 
 use super::{Output, Public, Refusal, Room};
-use crate::hub::Person;
+use crate::hub::person::Person;
 use crate::store::Change;
 
 /// The longest a host may extend a session in one go.

@@ -23,7 +23,8 @@ use plenary_protocol::{
 };
 
 use super::{Caller, Output, Public, Refusal, Room, reply};
-use crate::hub::{Person, encode};
+use crate::hub::frame::encode;
+use crate::hub::person::Person;
 use crate::store::Change;
 
 /// One request for a place.

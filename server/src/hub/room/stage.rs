@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use plenary_protocol::{Author, ErrorCode, REACTIONS, RaisedHand, RoomKind, ServerMessage, UserId};
 
 use super::{Output, Refusal, Room, author};
-use crate::hub::{Person, encode};
+use crate::hub::frame::encode;
+use crate::hub::person::Person;
 use crate::programme::rfc3339;
 
 /// Reactions, hands and presence of one room.
