@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{RoomId, RoomKind, SessionId, SessionKind, UserId};
+use crate::ids::{RoomId, SessionId, UserId};
+use crate::schedule::{RoomKind, SessionKind};
 
 /// A track as `GET /api/tracks` lists it. Sessions name it by `id`; `GET /api/schedule` shows
 /// its `name`.
