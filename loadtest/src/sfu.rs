@@ -13,29 +13,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use bytes::Bytes;
+use anyhow::{Result, bail};
 use futures_util::StreamExt;
+use plenary_loadtest::media::{self, PeerSettings, Source};
 use plenary_protocol::{ClientMessage, PcKind, ServerMessage};
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
-use webrtc::api::APIBuilder;
-use webrtc::api::interceptor_registry::register_default_interceptors;
-use webrtc::api::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
-use webrtc::api::setting_engine::SettingEngine;
-use webrtc::ice::mdns::MulticastDnsMode;
-use webrtc::ice::network_type::NetworkType;
-use webrtc::interceptor::registry::Registry;
-use webrtc::media::Sample;
 use webrtc::peer_connection::RTCPeerConnection;
-use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-use webrtc::rtp_transceiver::rtp_codec::{RTCRtpCodecCapability, RTPCodecType};
-use webrtc::track::track_local::TrackLocal;
-use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
+use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
 
 use crate::client::{self, Socket};
 use crate::server::{self, LocalServer};
+
+/// How long a peer waits for its candidates before sending what it has.
+const GATHERING: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args, Debug)]
 pub struct SfuArgs {
@@ -74,40 +66,13 @@ pub struct SfuResult {
     pub server_peak_rss_bytes: Option<u64>,
 }
 
-/// A client-side peer connection.
+/// A client-side peer connection, as the loadtest's peers have it.
 async fn peer_connection(loopback: bool) -> Result<Arc<RTCPeerConnection>> {
-    let mut media = MediaEngine::default();
-    media.register_default_codecs()?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
-    let mut settings = SettingEngine::default();
-    settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-    if loopback {
-        settings.set_include_loopback_candidate(true);
-        settings.set_ip_filter(Box::new(|ip: std::net::IpAddr| ip.is_loopback()));
-        settings.set_network_types(vec![NetworkType::Udp4]);
-    }
-    let api = APIBuilder::new()
-        .with_media_engine(media)
-        .with_interceptor_registry(registry)
-        .with_setting_engine(settings)
-        .build();
-    Ok(Arc::new(
-        api.new_peer_connection(RTCConfiguration::default()).await?,
-    ))
-}
-
-async fn complete_sdp(
-    pc: &RTCPeerConnection,
-    description: RTCSessionDescription,
-) -> Result<String> {
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(description).await?;
-    let _ = tokio::time::timeout(Duration::from_secs(5), gathered.recv()).await;
-    Ok(pc
-        .local_description()
-        .await
-        .context("no local description")?
-        .sdp)
+    media::peer_connection(PeerSettings {
+        loopback,
+        see_repairs: false,
+    })
+    .await
 }
 
 /// What one viewer saw: packets per SSRC with the highest extended sequence number.
@@ -147,31 +112,11 @@ pub async fn run(url: &str, local: Option<&LocalServer>, args: &SfuArgs) -> Resu
     // The publisher.
     let (mut socket, _) = client::attend(url, "", Some(&token), &[room]).await?;
     let pc = peer_connection(args.loopback).await?;
-    let camera = Arc::new(TrackLocalStaticSample::new(
-        RTCRtpCodecCapability {
-            mime_type: MIME_TYPE_VP8.into(),
-            clock_rate: 90_000,
-            ..Default::default()
-        },
-        "camera".into(),
-        "loadtest".into(),
-    ));
-    let microphone = Arc::new(TrackLocalStaticSample::new(
-        RTCRtpCodecCapability {
-            mime_type: MIME_TYPE_OPUS.into(),
-            clock_rate: 48_000,
-            channels: 2,
-            ..Default::default()
-        },
-        "microphone".into(),
-        "loadtest".into(),
-    ));
-    pc.add_track(Arc::clone(&camera) as Arc<dyn TrackLocal + Send + Sync>)
-        .await?;
-    pc.add_track(Arc::clone(&microphone) as Arc<dyn TrackLocal + Send + Sync>)
-        .await?;
-    let offer = pc.create_offer(None).await?;
-    let sdp = complete_sdp(&pc, offer).await?;
+    let sources = [Source::camera("loadtest"), Source::microphone("loadtest")];
+    for source in &sources {
+        pc.add_track(source.track()).await?;
+    }
+    let sdp = media::offer(&pc, GATHERING).await?;
     client::send(
         &mut socket,
         &ClientMessage::RtcPublish {
@@ -187,10 +132,7 @@ pub async fn run(url: &str, local: Option<&LocalServer>, args: &SfuArgs) -> Resu
     };
     pc.set_remote_description(RTCSessionDescription::answer(sdp)?)
         .await?;
-    let senders = [
-        send_samples(camera, 1_200, Duration::from_millis(33)),
-        send_samples(microphone, 80, Duration::from_millis(20)),
-    ];
+    let senders = sources.map(Source::send);
     let publisher_socket = tokio::spawn(drain(socket));
 
     // The viewers, one after another.
@@ -281,26 +223,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn send_samples(
-    track: Arc<TrackLocalStaticSample>,
-    size: usize,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    let payload = Bytes::from(vec![0xAB; size]);
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        loop {
-            interval.tick().await;
-            let sample = Sample {
-                data: payload.clone(),
-                duration: every,
-                ..Default::default()
-            };
-            let _ = track.write_sample(&sample).await;
-        }
-    })
-}
-
 /// Read and drop what the server sends (answering its pings).
 async fn drain(mut socket: Socket) {
     while let Some(Ok(_)) = socket.next().await {}
@@ -385,11 +307,7 @@ async fn subscribe(
                 continue;
             };
             let answered = async {
-                answerer
-                    .set_remote_description(RTCSessionDescription::offer(sdp)?)
-                    .await?;
-                let answer = answerer.create_answer(None).await?;
-                let sdp = complete_sdp(&answerer, answer).await?;
+                let sdp = media::answer(&answerer, sdp, GATHERING).await?;
                 let message = ClientMessage::RtcAnswer {
                     room: room.clone(),
                     pc: PcKind::Subscribe,

@@ -85,6 +85,17 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Media: ICE servers for clients, UDP ports, announced addresses.
     pub rtc: RtcConfig,
+    /// The store to run on instead of opening SQLite in `data_dir` (the token secret stays
+    /// there): for tests that wrap the real store, to make its writes fail on demand. `None`,
+    /// the default, opens `data_dir`'s database.
+    pub store: Option<Arc<dyn Store>>,
+}
+
+/// For `Config`'s `Debug`: a store shows as no more than that.
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Store")
+    }
 }
 
 impl Config {
@@ -110,6 +121,7 @@ impl Config {
             doors: Duration::from_secs(10 * 60),
             reminder: Duration::from_secs(10 * 60),
             rtc: RtcConfig::new(listen.ip()),
+            store: None,
         }
     }
 
@@ -170,12 +182,15 @@ pub struct Server {
     _stop_on_drop: tokio_util::sync::DropGuard,
 }
 
-/// Start a server: open the store (seeding the demo conference into an empty one), start
-/// every room, and listen.
+/// Start a server: open the store, or take [`Config::store`] (seeding the demo conference into
+/// an empty one), start every room, and listen.
 pub async fn start(config: Config) -> Result<Server, StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(StartError::DataDir)?;
     let keys = Keys::load(&config.data_dir, config.secret.as_deref())?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+    let store: Arc<dyn Store> = match &config.store {
+        Some(store) => Arc::clone(store),
+        None => Arc::new(SqliteStore::open(&config.data_dir)?),
+    };
     let (programme, seeded_demo) = match store.load_programme()? {
         Some(programme) => (programme, false),
         None => {

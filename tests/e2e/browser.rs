@@ -1,123 +1,12 @@
 //! The web client in real headless Chromium (Debian's `chromium` and `chromium-driver`),
 //! driven through WebDriver against the real server.
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use anyhow::{Context, Result, bail};
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use anyhow::{Context, Result};
+use fantoccini::{Client, Locator};
 use plenary_protocol::Role;
-use plenary_tests::{PATIENCE, TestServer};
-use serde_json::json;
-use tokio::process::{Child, Command};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// A chromedriver process; each [`Driver::page`] is a separate browser with its own profile,
-/// as two people on two machines would be.
-struct Driver {
-    url: String,
-    /// The language the browsers prefer (`Accept-Language`, `navigator.languages`).
-    language: Option<String>,
-    _process: Child,
-}
-
-impl Driver {
-    async fn start() -> Result<Driver> {
-        Driver::start_as(None).await
-    }
-
-    /// A chromedriver whose browsers run as a person's computer set to a time zone (an IANA
-    /// name) and a language (`en-GB`) would; `None` keeps this machine's.
-    async fn start_as(locale: Option<(&str, &str)>) -> Result<Driver> {
-        for path in [CHROMIUM, CHROMEDRIVER] {
-            if !std::path::Path::new(path).exists() {
-                bail!(
-                    "{path} is missing: install Debian's chromium and chromium-driver (the README's test command does)"
-                );
-            }
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let mut command = Command::new(CHROMEDRIVER);
-        if let Some((zone, _)) = locale {
-            // Chromium takes its zone from TZ, which chromedriver passes on.
-            command.env("TZ", zone);
-        }
-        let process = command
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting chromedriver")?;
-        let url = format!("http://127.0.0.1:{port}");
-        eventually("chromedriver to answer", async || {
-            Ok(reqwest::get(format!("{url}/status")).await.ok().map(drop))
-        })
-        .await?;
-        Ok(Driver {
-            url,
-            language: locale.map(|(_, language)| language.to_owned()),
-            _process: process,
-        })
-    }
-
-    /// A new browser window showing `url`.
-    async fn page(&self, url: &str) -> Result<Client> {
-        self.page_with(url, &[]).await
-    }
-
-    /// A new browser window with a fake camera and microphone that may use WebRTC over
-    /// 127.0.0.1, as the server does in tests.
-    async fn media_page(&self, url: &str) -> Result<Client> {
-        self.page_with(
-            url,
-            &[
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                "--allow-loopback-in-peer-connection",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        .await
-    }
-
-    async fn page_with(&self, url: &str, extra_args: &[&str]) -> Result<Client> {
-        let mut args = vec![
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1280,900",
-        ];
-        args.extend_from_slice(extra_args);
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": args,
-                "prefs": { "intl.accept_languages": self.language.as_deref().unwrap_or("en-US") },
-            }),
-        );
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&self.url)
-            .await
-            .context("opening a Chromium session")?;
-        client.goto(url).await?;
-        Ok(client)
-    }
-}
+use plenary_tests::browser::Driver;
+use plenary_tests::demo::{OTHER_WORKSHOP_ROOM, STAGE, WORKSHOP_ROOM};
+use plenary_tests::{PATIENCE, TestServer, eventually};
 
 /// Wait for an element.
 async fn wait_for(page: &Client, css: &str) -> Result<fantoccini::elements::Element> {
@@ -126,20 +15,6 @@ async fn wait_for(page: &Client, css: &str) -> Result<fantoccini::elements::Elem
         .for_element(Locator::Css(css))
         .await
         .with_context(|| format!("waiting for {css}"))
-}
-
-/// Poll `probe` every 50 ms until it gives a value, for at most [`PATIENCE`].
-async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Result<Option<T>>) -> Result<T> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = probe().await? {
-            return Ok(value);
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("waited {PATIENCE:?} for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Wait for an element found by XPath (for matching on text).
@@ -202,10 +77,10 @@ fn xpath_text(text: &str) -> String {
 #[tokio::test]
 async fn two_attendees_chat_in_chromium_and_markup_stays_text() -> Result<()> {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
+    let driver = Driver::shared().await?;
     let link = server.server.invite_link(Role::Attendee, 1);
-    let ana = enter(&driver, &link, "Ana", "main-stage").await?;
-    let ben = enter(&driver, &link, "Ben", "main-stage").await?;
+    let ana = enter(&driver, &link, "Ana", STAGE).await?;
+    let ben = enter(&driver, &link, "Ben", STAGE).await?;
 
     let hostile = "<img src=x onerror=alert(1)>";
     submit(
@@ -255,12 +130,12 @@ async fn two_attendees_chat_in_chromium_and_markup_stays_text() -> Result<()> {
 #[tokio::test]
 async fn a_moderator_approves_a_question_and_attendee_pages_show_it() -> Result<()> {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
+    let driver = Driver::shared().await?;
     let attendee_link = server.server.invite_link(Role::Attendee, 1);
     let moderator_link = server.server.invite_link(Role::Moderator, 1);
-    let asker = enter(&driver, &attendee_link, "Priya", "main-stage").await?;
-    let listener = enter(&driver, &attendee_link, "Lars", "main-stage").await?;
-    let moderator = enter(&driver, &moderator_link, "Mona", "main-stage").await?;
+    let asker = enter(&driver, &attendee_link, "Priya", STAGE).await?;
+    let listener = enter(&driver, &attendee_link, "Lars", STAGE).await?;
+    let moderator = enter(&driver, &moderator_link, "Mona", STAGE).await?;
 
     let question = "How did you fund the first exchange";
     submit(
@@ -307,14 +182,14 @@ fn question_xpath(scope: &str, status: &str, text: &str) -> String {
 async fn the_moderator_console_shows_pending_questions_of_every_room_and_approves_them()
 -> Result<()> {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
+    let driver = Driver::shared().await?;
     let attendee_link = server.server.invite_link(Role::Attendee, 1);
     let moderator_link = server.server.invite_link(Role::Moderator, 1);
 
     // The moderator opens the console before anything is asked: it joins every room.
     let moderator = sign_in(&driver, &moderator_link, "Mona").await?;
     wait_for(&moderator, "#open-console").await?.click().await?;
-    for room in ["main-stage", "workshop-1", "workshop-2", "workshop-3"] {
+    for room in [STAGE, WORKSHOP_ROOM, OTHER_WORKSHOP_ROOM, "workshop-3"] {
         wait_for(
             &moderator,
             &format!("#console:not([hidden]) section.console-room[data-room='{room}']"),
@@ -325,8 +200,8 @@ async fn the_moderator_console_shows_pending_questions_of_every_room_and_approve
     // One attendee asks in the live keynote, another in the panel (both moderated).
     let keynote_question = "What should a small library try first";
     let panel_question = "How do partners share the cost of travel";
-    let aiko = enter(&driver, &attendee_link, "Aiko", "main-stage").await?;
-    let bruno = enter(&driver, &attendee_link, "Bruno", "main-stage").await?;
+    let aiko = enter(&driver, &attendee_link, "Aiko", STAGE).await?;
+    let bruno = enter(&driver, &attendee_link, "Bruno", STAGE).await?;
     submit(
         &aiko,
         "#ask-input",
@@ -396,19 +271,19 @@ async fn the_moderator_console_shows_pending_questions_of_every_room_and_approve
 #[tokio::test]
 async fn a_host_runs_a_poll_and_the_attendee_vote_is_counted_on_both_pages() -> Result<()> {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
+    let driver = Driver::shared().await?;
     let host = enter(
         &driver,
         &server.server.invite_link(Role::Host, 1),
         "Hana",
-        "workshop-1",
+        WORKSHOP_ROOM,
     )
     .await?;
     let attendee = enter(
         &driver,
         &server.server.invite_link(Role::Attendee, 1),
         "Ravi",
-        "workshop-1",
+        WORKSHOP_ROOM,
     )
     .await?;
 
@@ -470,11 +345,14 @@ async fn a_host_runs_a_poll_and_the_attendee_vote_is_counted_on_both_pages() -> 
     wait_for_xpath(&attendee, counted)
         .await
         .context("the attendee sees the results")?;
-    let status = wait_for(&attendee, "#poll-list .poll-vote-status")
-        .await?
-        .text()
-        .await?;
-    assert!(!status.is_empty(), "the attendee is told the vote counted");
+    let status = wait_for_text(&attendee, "#poll-list .poll-vote-status", |text| {
+        !text.is_empty()
+    })
+    .await?;
+    assert_eq!(
+        status, "Your vote was counted.",
+        "the attendee is told the vote counted"
+    );
 
     host.close().await?;
     attendee.close().await?;
@@ -484,19 +362,19 @@ async fn a_host_runs_a_poll_and_the_attendee_vote_is_counted_on_both_pages() -> 
 #[tokio::test]
 async fn a_moderator_mutes_then_removes_an_attendee_and_the_attendee_page_follows() -> Result<()> {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
+    let driver = Driver::shared().await?;
     let moderator = enter(
         &driver,
         &server.server.invite_link(Role::Moderator, 1),
         "Mona",
-        "main-stage",
+        STAGE,
     )
     .await?;
     let attendee = enter(
         &driver,
         &server.server.invite_link(Role::Attendee, 1),
         "Tom",
-        "main-stage",
+        STAGE,
     )
     .await?;
     submit(
@@ -541,7 +419,7 @@ async fn a_moderator_mutes_then_removes_an_attendee_and_the_attendee_page_follow
         &driver,
         &server.server.invite_link(Role::Moderator, 1),
         "Lena",
-        "main-stage",
+        STAGE,
     )
     .await?;
     let entry = wait_for(&later, "#muted-people:not([hidden]) li").await?;
@@ -639,8 +517,8 @@ async fn wait_for_frames(page: &Client, count: u64) -> Result<u64> {
 #[tokio::test]
 async fn a_host_goes_live_in_chromium_and_a_viewer_page_decodes_the_video() -> Result<()> {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
-    let room = "workshop-1";
+    let driver = Driver::shared().await?;
+    let room = WORKSHOP_ROOM;
     let viewer_link = server.server.invite_link(Role::Attendee, 1);
     let host_link = server.server.invite_link(Role::Host, 1);
     let viewer = enter_page(driver.media_page(&viewer_link).await?, "Vera", room).await?;
@@ -690,8 +568,8 @@ async fn a_host_goes_live_in_chromium_and_a_viewer_page_decodes_the_video() -> R
 async fn a_host_moves_to_another_workshop_and_comes_back_after_a_dropped_connection() -> Result<()>
 {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
-    let (first_room, second_room) = ("workshop-1", "workshop-2");
+    let driver = Driver::shared().await?;
+    let (first_room, second_room) = (WORKSHOP_ROOM, OTHER_WORKSHOP_ROOM);
     let viewer_link = server.server.invite_link(Role::Attendee, 1);
     let host_link = server.server.invite_link(Role::Host, 1);
     let first = enter_page(driver.media_page(&viewer_link).await?, "Vera", first_room).await?;
@@ -812,7 +690,7 @@ async fn the_programme_shows_local_times_for_the_browser_zone_and_filters_by_day
     assert_ne!(in_kolkata, in_venue);
 
     // A browser in Kolkata, writing British English (24-hour clock).
-    let driver = Driver::start_as(Some(("Asia/Kolkata", "en-GB"))).await?;
+    let driver = Driver::shared_as(Some(("Asia/Kolkata", "en-GB"))).await?;
     let page = driver.page(&server.url("/")).await?;
     wait_for(&page, &format!("#programme-days button[data-day='{date}']"))
         .await?
@@ -883,7 +761,7 @@ async fn the_programme_shows_local_times_for_the_browser_zone_and_filters_by_day
 async fn an_attendee_bookmarks_and_registers_from_the_programme_and_a_reload_keeps_both()
 -> Result<()> {
     let server = TestServer::start().await?;
-    let driver = Driver::start().await?;
+    let driver = Driver::shared().await?;
     let link = server.server.invite_link(Role::Attendee, 1);
     let page = sign_in(&driver, &link, "Planner").await?;
     wait_for(

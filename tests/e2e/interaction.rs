@@ -3,15 +3,9 @@
 
 use anyhow::Result;
 use plenary_protocol::Role;
+use plenary_tests::demo::{KEYNOTE, STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::{Client, TestServer};
 use serde_json::{Value, json};
-
-const STAGE: &str = "main-stage";
-const WORKSHOP: &str = "workshop-1";
-/// Moderated Q&A in the main stage.
-const KEYNOTE: &str = "keynote-open";
-/// Open Q&A in workshop room 1.
-const WORKSHOP_SESSION: &str = "workshop-partnerships";
 
 fn kind(message: &Value) -> (&str, &str) {
     (
@@ -45,7 +39,7 @@ async fn votes_can_be_withdrawn_and_merging_counts_each_person_once() -> Result<
     let mut bo = server.client(Role::Attendee, "Bo").await?;
     let mut mo = server.client(Role::Moderator, "Mo").await?;
     for client in [&mut ada, &mut bo, &mut mo] {
-        client.join(WORKSHOP).await?;
+        client.join(WORKSHOP_ROOM).await?;
     }
     let original = ask(&mut ada, "How do we start a partnership?").await?;
     let duplicate = ask(&mut bo, "How to begin a partnership?").await?;
@@ -82,8 +76,8 @@ async fn moderators_edit_reject_and_restore_and_every_action_is_logged() -> Resu
     let server = TestServer::start().await?;
     let mut asker = server.client(Role::Attendee, "Asker").await?;
     let mut mo = server.client(Role::Moderator, "Mo").await?;
-    asker.join(WORKSHOP).await?;
-    mo.join(WORKSHOP).await?;
+    asker.join(WORKSHOP_ROOM).await?;
+    mo.join(WORKSHOP_ROOM).await?;
     let id = ask(&mut asker, "Waht about funding?").await?;
 
     mo.ok(json!({"type":"moderate","question":id,"action":"edit","text":"What about funding?"}))
@@ -335,9 +329,9 @@ async fn a_poll_goes_from_draft_to_open_to_closed_with_live_results() -> Result<
     let mut ada = server.client(Role::Attendee, "Ada").await?;
     let mut bo = server.client(Role::Attendee, "Bo").await?;
     for client in [&mut host, &mut ada, &mut bo] {
-        client.join(WORKSHOP).await?;
+        client.join(WORKSHOP_ROOM).await?;
     }
-    let poll = json!({"type":"create_poll","room":WORKSHOP,"question":"Which partner first?",
+    let poll = json!({"type":"create_poll","room":WORKSHOP_ROOM,"question":"Which partner first?",
         "options":["A library abroad","A school nearby","A museum"],"multiple":false});
     let (refused, _) = ada.request(poll.clone()).await?;
     assert_eq!(refused["code"], "forbidden");
@@ -399,7 +393,7 @@ async fn a_poll_goes_from_draft_to_open_to_closed_with_live_results() -> Result<
     // The closed poll stays in the room's history, with the person's own choice.
     let mut again = Client::connect(server.addr()).await?;
     again.hello(&server.token(Role::Attendee, "Later")).await?;
-    let joined = again.join(WORKSHOP).await?;
+    let joined = again.join(WORKSHOP_ROOM).await?;
     assert_eq!(joined["snapshot"]["polls"][0]["state"], "closed");
     Ok(())
 }
@@ -459,14 +453,14 @@ async fn hands_are_raised_in_workshops_and_hosts_see_and_clear_the_queue() -> Re
     host.ephemeral = true;
     let mut ada = server.client(Role::Attendee, "Ada").await?;
     let mut bo = server.client(Role::Attendee, "Bo").await?;
-    host.join(WORKSHOP).await?;
+    host.join(WORKSHOP_ROOM).await?;
     for attendee in [&mut ada, &mut bo] {
-        attendee.join(WORKSHOP).await?;
+        attendee.join(WORKSHOP_ROOM).await?;
         attendee.join(STAGE).await?;
     }
-    ada.ok(json!({"type":"hand","room":WORKSHOP,"raised":true}))
+    ada.ok(json!({"type":"hand","room":WORKSHOP_ROOM,"raised":true}))
         .await?;
-    bo.ok(json!({"type":"hand","room":WORKSHOP,"raised":true}))
+    bo.ok(json!({"type":"hand","room":WORKSHOP_ROOM,"raised":true}))
         .await?;
     let queue = host
         .recv_until(|m| m["type"] == "hands" && m["queue"].as_array().map(Vec::len) == Some(2))
@@ -482,11 +476,11 @@ async fn hands_are_raised_in_workshops_and_hosts_see_and_clear_the_queue() -> Re
 
     assert_eq!(refused["code"], "conflict", "no hands on the stage");
     let (refused, _) = ada
-        .request(json!({"type":"clear_hands","room":WORKSHOP}))
+        .request(json!({"type":"clear_hands","room":WORKSHOP_ROOM}))
         .await?;
     assert_eq!(refused["code"], "forbidden");
     let (_, before) = host
-        .ok(json!({"type":"clear_hands","room":WORKSHOP,"user":ada.user_id}))
+        .ok(json!({"type":"clear_hands","room":WORKSHOP_ROOM,"user":ada.user_id}))
         .await?;
     // The new queue reaches the host before the ack.
     let queue = before
@@ -499,7 +493,7 @@ async fn hands_are_raised_in_workshops_and_hosts_see_and_clear_the_queue() -> Re
     // Ada is told her hand came down.
     ada.ephemeral = true;
     let yours = ada
-        .recv_until(|m| m["type"] == "hands" && m["room"] == WORKSHOP)
+        .recv_until(|m| m["type"] == "hands" && m["room"] == WORKSHOP_ROOM)
         .await?;
     assert_eq!(yours["queue"], json!([]));
     Ok(())
@@ -510,13 +504,13 @@ async fn presence_counts_each_person_once_and_follows_closed_tabs() -> Result<()
     let server = TestServer::start().await?;
     let mut host = server.client(Role::Host, "Host").await?;
     host.ephemeral = true;
-    host.join(WORKSHOP).await?;
+    host.join(WORKSHOP_ROOM).await?;
     let token = server.token(Role::Attendee, "Two Tabs");
     let mut tab1 = Client::connect(server.addr()).await?;
     let mut tab2 = Client::connect(server.addr()).await?;
     for tab in [&mut tab1, &mut tab2] {
         tab.hello(&token).await?;
-        tab.join(WORKSHOP).await?;
+        tab.join(WORKSHOP_ROOM).await?;
     }
     let present = |count: u64| move |m: &Value| m["type"] == "presence" && m["count"] == count;
     // A second tab of the same person learns who is here at once, though nothing changed.
@@ -531,7 +525,7 @@ async fn presence_counts_each_person_once_and_follows_closed_tabs() -> Result<()
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert_eq!(names, ["Host", "Two Tabs"]);
-    tab3.join(WORKSHOP).await?;
+    tab3.join(WORKSHOP_ROOM).await?;
     let told = tab3.recv_until(|m| m["type"] == "presence").await?;
     assert_eq!(told["count"], 2);
     tab1.close().await?;

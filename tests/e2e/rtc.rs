@@ -7,74 +7,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
-use bytes::Bytes;
+use anyhow::{Context, Result, bail};
+use plenary_loadtest::media::{self, PeerSettings, Source};
 use plenary_protocol::Role;
-use plenary_tests::{Client, PATIENCE, TestServer};
+use plenary_tests::demo::{OTHER_WORKSHOP_ROOM, WORKSHOP_ROOM};
+use plenary_tests::{Client, PATIENCE, TestServer, eventually};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use webrtc::api::APIBuilder;
-use webrtc::api::interceptor_registry::register_default_interceptors;
-use webrtc::api::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
-use webrtc::api::setting_engine::SettingEngine;
-use webrtc::ice::mdns::MulticastDnsMode;
-use webrtc::ice::network_type::NetworkType;
-use webrtc::interceptor::registry::Registry;
-use webrtc::media::Sample;
 use webrtc::peer_connection::RTCPeerConnection;
-use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use webrtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
-use webrtc::rtp_transceiver::rtp_codec::{RTCRtpCodecCapability, RTPCodecType};
+use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
 use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
-use webrtc::track::track_local::TrackLocal;
-use webrtc::track::track_local::track_local_static_sample::TrackLocalStaticSample;
 
-const WORKSHOP: &str = "workshop-1";
-const OTHER_WORKSHOP: &str = "workshop-2";
 /// VP8 and Opus with webrtc-rs's default codecs.
 const VP8: u8 = 96;
 const OPUS: u8 = 111;
 
-/// A client-side peer connection on loopback only, as the server's in tests.
+/// A client-side peer connection on loopback only, as the server's in tests, that lets a
+/// repaired packet through to be seen.
 async fn peer_connection() -> Result<Arc<RTCPeerConnection>> {
-    let mut media = MediaEngine::default();
-    media.register_default_codecs()?;
-    let registry = register_default_interceptors(Registry::new(), &mut media)?;
-    let mut settings = SettingEngine::default();
-    settings.set_include_loopback_candidate(true);
-    settings.set_ip_filter(Box::new(|ip: std::net::IpAddr| ip.is_loopback()));
-    settings.set_network_types(vec![NetworkType::Udp4]);
-    settings.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
-    // A repaired packet arrives again with its sequence number: let it through, to see it.
-    settings.disable_srtp_replay_protection(true);
-    let api = APIBuilder::new()
-        .with_media_engine(media)
-        .with_interceptor_registry(registry)
-        .with_setting_engine(settings)
-        .build();
-    Ok(Arc::new(
-        api.new_peer_connection(RTCConfiguration::default()).await?,
-    ))
-}
-
-/// Set a local description and return its SDP with every candidate in it (no trickling).
-async fn complete_sdp(
-    pc: &RTCPeerConnection,
-    description: RTCSessionDescription,
-) -> Result<String> {
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(description).await?;
-    tokio::time::timeout(PATIENCE, gathered.recv())
-        .await
-        .context("ICE gathering did not complete")?;
-    Ok(pc
-        .local_description()
-        .await
-        .ok_or_else(|| anyhow!("no local description"))?
-        .sdp)
+    media::peer_connection(PeerSettings {
+        loopback: true,
+        see_repairs: true,
+    })
+    .await
 }
 
 /// A person publishing a synthetic camera (VP8, 30 frames a second) and microphone (Opus,
@@ -92,28 +51,9 @@ struct Publisher {
 impl Publisher {
     async fn new(client: Client) -> Result<Publisher> {
         let pc = peer_connection().await?;
-        let camera = Arc::new(TrackLocalStaticSample::new(
-            RTCRtpCodecCapability {
-                mime_type: MIME_TYPE_VP8.into(),
-                clock_rate: 90_000,
-                ..Default::default()
-            },
-            "camera".into(),
-            "host".into(),
-        ));
-        let microphone = Arc::new(TrackLocalStaticSample::new(
-            RTCRtpCodecCapability {
-                mime_type: MIME_TYPE_OPUS.into(),
-                clock_rate: 48_000,
-                channels: 2,
-                ..Default::default()
-            },
-            "microphone".into(),
-            "host".into(),
-        ));
-        let camera_sender = pc
-            .add_track(Arc::clone(&camera) as Arc<dyn TrackLocal + Send + Sync>)
-            .await?;
+        let camera = Source::camera("host");
+        let microphone = Source::microphone("host");
+        let camera_sender = pc.add_track(camera.track()).await?;
         // Keyframe requests that reach the publisher's camera.
         let keyframe_requests = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&keyframe_requests);
@@ -126,14 +66,8 @@ impl Publisher {
                 counted.fetch_add(plis as u64, Ordering::Relaxed);
             }
         });
-        let microphone_sender = pc
-            .add_track(Arc::clone(&microphone) as Arc<dyn TrackLocal + Send + Sync>)
-            .await?;
-        // Dummy payloads: webrtc-rs receivers count packets, they never decode.
-        let senders = vec![
-            send_samples(camera, vec![0xAB; 1_200], Duration::from_millis(33)),
-            send_samples(microphone, vec![0xF8; 80], Duration::from_millis(20)),
-        ];
+        let microphone_sender = pc.add_track(microphone.track()).await?;
+        let senders = vec![camera.send(), microphone.send()];
         Ok(Publisher {
             client,
             pc,
@@ -153,30 +87,15 @@ impl Publisher {
     }
 
     async fn publish_with(&mut self, room: &str, sources: Value) -> Result<Value> {
-        let offer = self.pc.create_offer(None).await?;
-        let sdp = complete_sdp(&self.pc, offer).await?;
+        let sdp = media::offer(&self.pc, PATIENCE).await?;
         self.send_offer_with(room, sdp, sources).await
     }
 
     /// Start sharing a (synthetic) screen next to the camera: a renegotiation.
     async fn share_screen(&mut self, room: &str) -> Result<Value> {
-        let screen = Arc::new(TrackLocalStaticSample::new(
-            RTCRtpCodecCapability {
-                mime_type: MIME_TYPE_VP8.into(),
-                clock_rate: 90_000,
-                ..Default::default()
-            },
-            "slides".into(),
-            "host".into(),
-        ));
-        self.pc
-            .add_track(Arc::clone(&screen) as Arc<dyn TrackLocal + Send + Sync>)
-            .await?;
-        self.senders.push(send_samples(
-            screen,
-            vec![0xCD; 1_000],
-            Duration::from_millis(100),
-        ));
+        let screen = Source::video("slides", "host", 1_000, Duration::from_millis(100));
+        self.pc.add_track(screen.track()).await?;
+        self.senders.push(screen.send());
         self.publish_with(room, json!({"slides": "screen"})).await
     }
 
@@ -266,27 +185,6 @@ impl Drop for Publisher {
             sender.abort();
         }
     }
-}
-
-fn send_samples(
-    track: Arc<TrackLocalStaticSample>,
-    payload: Vec<u8>,
-    every: Duration,
-) -> JoinHandle<()> {
-    let payload = Bytes::from(payload);
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        loop {
-            interval.tick().await;
-            let sample = Sample {
-                data: payload.clone(),
-                duration: every,
-                ..Default::default()
-            };
-            // Fails until the connection is up; the next sample tries again.
-            let _ = track.write_sample(&sample).await;
-        }
-    })
 }
 
 /// Packets received per payload type, and the ids of the tracks they came on.
@@ -416,38 +314,25 @@ impl Viewer {
 
     /// Wait, at most [`PATIENCE`], until at least `count` packets of each payload type came.
     async fn wait_for_packets(&self, payload_types: &[u8], count: u64) -> Result<()> {
-        let waited = tokio::time::timeout(PATIENCE, async {
-            while payload_types.iter().any(|pt| self.packets(*pt) < count) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        let what = format!("{count} packets of each of {payload_types:?}");
+        eventually(&what, async || {
+            Ok((payload_types.iter().all(|pt| self.packets(*pt) >= count)).then_some(()))
         })
-        .await;
-        if waited.is_err() {
-            bail!(
-                "wanted {count} packets of each of {payload_types:?}, got {:?}",
-                lock(&self.received).packets
-            );
-        }
-        Ok(())
+        .await
+        .with_context(|| format!("got {:?}", lock(&self.received).packets))
     }
 
     /// Wait, at most [`PATIENCE`], for an answered offer that satisfies `matches`.
     async fn offer(&self, matches: impl Fn(&Value) -> bool) -> Result<Value> {
-        let waited = tokio::time::timeout(PATIENCE, async {
-            loop {
-                if let Some(offer) = lock(&self.received)
-                    .offers
-                    .iter()
-                    .rev()
-                    .find(|o| matches(o))
-                {
-                    return offer.clone();
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        eventually("such an offer answered", async || {
+            Ok(lock(&self.received)
+                .offers
+                .iter()
+                .rev()
+                .find(|o| matches(o))
+                .cloned())
         })
-        .await;
-        waited.context("no such offer answered in time")
+        .await
     }
 
     /// Wait for the room's `tracks` event that satisfies `matches`.
@@ -486,10 +371,7 @@ async fn answer(
     offer: &Value,
 ) -> Result<()> {
     let sdp = offer["sdp"].as_str().context("rtc_offer has an sdp")?;
-    pc.set_remote_description(RTCSessionDescription::offer(sdp.to_owned())?)
-        .await?;
-    let answer = pc.create_answer(None).await?;
-    let sdp = complete_sdp(pc, answer).await?;
+    let sdp = media::answer(pc, sdp.to_owned(), PATIENCE).await?;
     client
         .send(json!({"type":"rtc_answer","room":room,"pc":"subscribe","sdp":sdp}))
         .await?;
@@ -535,12 +417,13 @@ async fn viewers_early_and_late_receive_a_hosts_video_and_audio() -> Result<()> 
     let server = TestServer::start().await?;
     // The first viewer is there before anything is published: its offer follows the tracks.
     let mut early = Viewer::subscribe(
-        member(&server, Role::Attendee, "Early", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Early", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
-    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
-    let answer = host.publish(WORKSHOP).await?;
+    let mut host =
+        Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?).await?;
+    let answer = host.publish(WORKSHOP_ROOM).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     let sdp = answer["sdp"].as_str().unwrap_or_default();
     assert!(
@@ -557,8 +440,8 @@ async fn viewers_early_and_late_receive_a_hosts_video_and_audio() -> Result<()> 
             .all(|track| track["publisher"]["name"] == "Hana")
     );
     let second = Viewer::subscribe(
-        member(&server, Role::Attendee, "Second", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Second", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
     early.wait_for_packets(&[VP8, OPUS], 50).await?;
@@ -575,7 +458,7 @@ async fn viewers_early_and_late_receive_a_hosts_video_and_audio() -> Result<()> 
 
     // Much later, another viewer joins: a snapshot lists the tracks, and media flows.
     let mut late_client = server.client(Role::Attendee, "Late").await?;
-    let joined = late_client.join(WORKSHOP).await?;
+    let joined = late_client.join(WORKSHOP_ROOM).await?;
     assert_eq!(
         sources(
             joined["snapshot"]["tracks"]
@@ -585,7 +468,7 @@ async fn viewers_early_and_late_receive_a_hosts_video_and_audio() -> Result<()> 
         camera_and_microphone()
     );
     let subscribed = std::time::Instant::now();
-    let late = Viewer::subscribe(late_client, WORKSHOP).await?;
+    let late = Viewer::subscribe(late_client, WORKSHOP_ROOM).await?;
     late.wait_for_packets(&[VP8], 1).await?;
     // Measured, not asserted: timing belongs in the loadtest.
     println!(
@@ -602,42 +485,42 @@ async fn viewers_early_and_late_receive_a_hosts_video_and_audio() -> Result<()> 
 #[tokio::test]
 async fn an_attendee_publishes_only_while_on_stage() -> Result<()> {
     let server = TestServer::start().await?;
-    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP).await?;
+    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP_ROOM).await?;
     let mut viewer = Viewer::subscribe(
-        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
-    let attendee_client = member(&server, Role::Attendee, "Ada", WORKSHOP).await?;
+    let attendee_client = member(&server, Role::Attendee, "Ada", WORKSHOP_ROOM).await?;
     let ada = attendee_client.user_id.clone();
     let mut attendee = Publisher::new(attendee_client).await?;
 
-    let refused = attendee.publish(WORKSHOP).await?;
+    let refused = attendee.publish(WORKSHOP_ROOM).await?;
     assert_eq!(
         (refused["type"].as_str(), refused["code"].as_str()),
         (Some("error"), Some("forbidden"))
     );
     // Another attendee may not bring anyone on stage.
-    let mut other = member(&server, Role::Attendee, "Bo", WORKSHOP).await?;
+    let mut other = member(&server, Role::Attendee, "Bo", WORKSHOP_ROOM).await?;
     let (refused, _) = other
-        .request(json!({"type":"grant_stage","room":WORKSHOP,"user":ada,"allowed":true}))
+        .request(json!({"type":"grant_stage","room":WORKSHOP_ROOM,"user":ada,"allowed":true}))
         .await?;
     assert_eq!(refused["code"], "forbidden");
 
     moderator
-        .ok(json!({"type":"grant_stage","room":WORKSHOP,"user":ada,"allowed":true}))
+        .ok(json!({"type":"grant_stage","room":WORKSHOP_ROOM,"user":ada,"allowed":true}))
         .await?;
-    let answer = attendee.publish(WORKSHOP).await?;
+    let answer = attendee.publish(WORKSHOP_ROOM).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     viewer.tracks_event(|tracks| tracks.len() == 2).await?;
     viewer.wait_for_packets(&[VP8, OPUS], 20).await?;
 
     // Taking the right away ends the tracks at once.
     moderator
-        .ok(json!({"type":"grant_stage","room":WORKSHOP,"user":ada,"allowed":false}))
+        .ok(json!({"type":"grant_stage","room":WORKSHOP_ROOM,"user":ada,"allowed":false}))
         .await?;
     viewer.tracks_event(|tracks| tracks.is_empty()).await?;
-    let refused = attendee.publish(WORKSHOP).await?;
+    let refused = attendee.publish(WORKSHOP_ROOM).await?;
     assert_eq!(refused["code"], "forbidden");
     Ok(())
 }
@@ -645,19 +528,20 @@ async fn an_attendee_publishes_only_while_on_stage() -> Result<()> {
 #[tokio::test]
 async fn a_host_moves_their_tracks_to_another_room_without_renegotiating() -> Result<()> {
     let server = TestServer::start().await?;
-    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
-    host.client.join(OTHER_WORKSHOP).await?;
+    let mut host =
+        Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?).await?;
+    host.client.join(OTHER_WORKSHOP_ROOM).await?;
     let mut in_first = Viewer::subscribe(
-        member(&server, Role::Attendee, "First", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "First", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
     let in_second = Viewer::subscribe(
-        member(&server, Role::Attendee, "Second", OTHER_WORKSHOP).await?,
-        OTHER_WORKSHOP,
+        member(&server, Role::Attendee, "Second", OTHER_WORKSHOP_ROOM).await?,
+        OTHER_WORKSHOP_ROOM,
     )
     .await?;
-    let answer = host.publish(WORKSHOP).await?;
+    let answer = host.publish(WORKSHOP_ROOM).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     in_first.wait_for_packets(&[VP8, OPUS], 20).await?;
     assert_eq!(
@@ -667,7 +551,7 @@ async fn a_host_moves_their_tracks_to_another_room_without_renegotiating() -> Re
     );
 
     host.client
-        .ok(json!({"type":"rtc_move","from":WORKSHOP,"to":OTHER_WORKSHOP}))
+        .ok(json!({"type":"rtc_move","from":WORKSHOP_ROOM,"to":OTHER_WORKSHOP_ROOM}))
         .await?;
     in_first.tracks_event(|tracks| tracks.is_empty()).await?;
     in_second.wait_for_packets(&[VP8, OPUS], 20).await?;
@@ -685,15 +569,16 @@ async fn a_host_moves_their_tracks_to_another_room_without_renegotiating() -> Re
 async fn a_host_adds_a_screen_share_and_drops_the_microphone_by_renegotiating() -> Result<()> {
     let server = TestServer::start().await?;
     let mut viewer = Viewer::subscribe(
-        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
-    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
-    host.publish(WORKSHOP).await?;
+    let mut host =
+        Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?).await?;
+    host.publish(WORKSHOP_ROOM).await?;
     viewer.tracks_event(|tracks| tracks.len() == 2).await?;
 
-    let answer = host.share_screen(WORKSHOP).await?;
+    let answer = host.share_screen(WORKSHOP_ROOM).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     let tracks = viewer.tracks_event(|tracks| tracks.len() == 3).await?;
     let mut expected = camera_and_microphone();
@@ -706,15 +591,15 @@ async fn a_host_adds_a_screen_share_and_drops_the_microphone_by_renegotiating() 
         .and_then(|track| track["id"].as_str())
         .context("the screen track has an id")?
         .to_owned();
-    let waited = tokio::time::timeout(PATIENCE, async {
-        while !lock(&viewer.received).tracks.contains(&screen_id) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    eventually("the viewer receiving the screen share", async || {
+        Ok(lock(&viewer.received)
+            .tracks
+            .contains(&screen_id)
+            .then_some(()))
     })
-    .await;
-    assert!(waited.is_ok(), "the viewer receives the screen share");
+    .await?;
 
-    let answer = host.stop_microphone(WORKSHOP).await?;
+    let answer = host.stop_microphone(WORKSHOP_ROOM).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     let tracks = viewer
         .tracks_event(|tracks| tracks.iter().all(|t| t["kind"] == "video"))
@@ -731,19 +616,20 @@ async fn a_publisher_that_trickles_its_candidates_reaches_viewers() -> Result<()
     // adds is that trickled candidates are taken, not refused, and media flows.)
     let server = TestServer::start().await?;
     let viewer = Viewer::subscribe(
-        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
-    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
-    let answer = host.publish_trickling(WORKSHOP).await?;
+    let mut host =
+        Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?).await?;
+    let answer = host.publish_trickling(WORKSHOP_ROOM).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     viewer.wait_for_packets(&[VP8, OPUS], 20).await?;
     // No candidate was refused: the server answers in order, so any refusal of them
     // comes before the answer to a later message.
     let (_, before) = host
         .client
-        .ok(json!({"type":"chat","room":WORKSHOP,"text":"candidates sent"}))
+        .ok(json!({"type":"chat","room":WORKSHOP_ROOM,"text":"candidates sent"}))
         .await?;
     assert!(
         before.iter().all(|message| message["type"] != "error"),
@@ -755,9 +641,9 @@ async fn a_publisher_that_trickles_its_candidates_reaches_viewers() -> Result<()
 #[tokio::test]
 async fn bad_signalling_gets_error_codes_not_a_crash() -> Result<()> {
     let server = TestServer::start().await?;
-    let mut host = member(&server, Role::Host, "Hana", WORKSHOP).await?;
+    let mut host = member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?;
     let (refused, _) = host
-        .request(json!({"type":"rtc_publish","room":WORKSHOP,"sdp":"not an SDP"}))
+        .request(json!({"type":"rtc_publish","room":WORKSHOP_ROOM,"sdp":"not an SDP"}))
         .await?;
     assert_eq!(refused["code"], "bad_request", "{refused}");
     assert!(
@@ -766,25 +652,25 @@ async fn bad_signalling_gets_error_codes_not_a_crash() -> Result<()> {
             .is_some_and(|m| m.contains("SDP"))
     );
     let (refused, _) = host
-        .request(json!({"type":"rtc_publish","room":WORKSHOP,"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"}))
+        .request(json!({"type":"rtc_publish","room":WORKSHOP_ROOM,"sdp":"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"}))
         .await?;
     assert_eq!(refused["code"], "bad_request", "{refused}");
     let (refused, _) = host
-        .request(json!({"type":"rtc_answer","room":WORKSHOP,"pc":"subscribe","sdp":"v=0"}))
+        .request(json!({"type":"rtc_answer","room":WORKSHOP_ROOM,"pc":"subscribe","sdp":"v=0"}))
         .await?;
     assert_eq!(refused["type"], "error", "{refused}");
     let (refused, _) = host
-        .request(json!({"type":"rtc_candidate","room":WORKSHOP,"pc":"publish","candidate":{"candidate":"candidate:garbage"}}))
+        .request(json!({"type":"rtc_candidate","room":WORKSHOP_ROOM,"pc":"publish","candidate":{"candidate":"candidate:garbage"}}))
         .await?;
     assert_eq!(refused["code"], "not_found", "{refused}");
     // A viewer must have joined the room.
     let mut stranger = server.client(Role::Attendee, "Stranger").await?;
     let (refused, _) = stranger
-        .request(json!({"type":"rtc_subscribe","room":WORKSHOP}))
+        .request(json!({"type":"rtc_subscribe","room":WORKSHOP_ROOM}))
         .await?;
     assert_eq!(refused["code"], "not_joined", "{refused}");
     // The connection still works.
-    host.ok(json!({"type":"chat","room":WORKSHOP,"text":"still here"}))
+    host.ok(json!({"type":"chat","room":WORKSHOP_ROOM,"text":"still here"}))
         .await?;
     Ok(())
 }
@@ -792,16 +678,16 @@ async fn bad_signalling_gets_error_codes_not_a_crash() -> Result<()> {
 #[tokio::test]
 async fn a_person_removed_from_a_room_stops_receiving_its_media() -> Result<()> {
     let server = TestServer::start().await?;
-    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP).await?;
-    let mut troll = member(&server, Role::Attendee, "Troll", WORKSHOP).await?;
+    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP_ROOM).await?;
+    let mut troll = member(&server, Role::Attendee, "Troll", WORKSHOP_ROOM).await?;
     troll
-        .ok(json!({"type":"rtc_subscribe","room":WORKSHOP}))
+        .ok(json!({"type":"rtc_subscribe","room":WORKSHOP_ROOM}))
         .await?;
     // While receiving, an answer nobody asked for is a conflict; once the subscription is
     // gone, it is not found.
     let stray_answer = json!({
         "type": "rtc_answer",
-        "room": WORKSHOP,
+        "room": WORKSHOP_ROOM,
         "pc": "subscribe",
         "sdp": "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
     });
@@ -810,29 +696,29 @@ async fn a_person_removed_from_a_room_stops_receiving_its_media() -> Result<()> 
 
     let troll_id = troll.user_id.clone();
     moderator
-        .ok(json!({"type":"remove_person","room":WORKSHOP,"user":troll_id}))
+        .ok(json!({"type":"remove_person","room":WORKSHOP_ROOM,"user":troll_id}))
         .await?;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let (answer, _) = troll.request(stray_answer.clone()).await?;
-        if answer["code"] == "not_found" {
-            break;
-        }
-        assert_eq!(answer["code"], "conflict", "{answer}");
-        if tokio::time::Instant::now() > deadline {
-            bail!("the removed person still receives the room's media");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
+    eventually(
+        "the removed person to stop receiving the room's media",
+        async || {
+            let (answer, _) = troll.request(stray_answer.clone()).await?;
+            if answer["code"] == "not_found" {
+                return Ok(Some(()));
+            }
+            assert_eq!(answer["code"], "conflict", "{answer}");
+            Ok(None)
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn after_a_restart_clients_resuming_learn_that_no_track_is_live() -> Result<()> {
     let server = TestServer::start().await?;
-    let mut viewer = member(&server, Role::Attendee, "Vi", WORKSHOP).await?;
-    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
-    host.publish(WORKSHOP).await?;
+    let mut viewer = member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?;
+    let mut host =
+        Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?).await?;
+    host.publish(WORKSHOP_ROOM).await?;
     let live = viewer
         .recv_until(|m| {
             m["event"]["kind"] == "tracks"
@@ -850,7 +736,7 @@ async fn after_a_restart_clients_resuming_learn_that_no_track_is_live() -> Resul
     let mut resumed = plenary_tests::Client::connect(server.addr()).await?;
     resumed.hello(&token).await?;
     resumed
-        .ok(json!({"type":"join","room":WORKSHOP,"since":seen}))
+        .ok(json!({"type":"join","room":WORKSHOP_ROOM,"since":seen}))
         .await?;
     resumed
         .recv_until(|m| {
@@ -860,7 +746,7 @@ async fn after_a_restart_clients_resuming_learn_that_no_track_is_live() -> Resul
         .await?;
     // A fresh join's snapshot agrees.
     let mut fresh = server.client(Role::Attendee, "Fresh").await?;
-    let joined = fresh.join(WORKSHOP).await?;
+    let joined = fresh.join(WORKSHOP_ROOM).await?;
     assert_eq!(joined["snapshot"]["tracks"], json!([]));
     Ok(())
 }
@@ -882,9 +768,9 @@ async fn configured_ice_servers_reach_clients_and_media_uses_the_configured_port
         welcome["ice_servers"],
         json!([{"urls":["turn:turn.example.org:3478?transport=udp"],"username":"plenary","credential":"secret"}])
     );
-    client.join(WORKSHOP).await?;
+    client.join(WORKSHOP_ROOM).await?;
     let mut host = Publisher::new(client).await?;
-    let answer = host.publish(WORKSHOP).await?;
+    let answer = host.publish(WORKSHOP_ROOM).await?;
     let sdp = answer["sdp"].as_str().context("an answer")?;
     let ports: Vec<u16> = sdp
         .lines()
@@ -907,9 +793,9 @@ async fn behind_a_nat_the_server_announces_its_public_address() -> Result<()> {
     .await?;
     let mut client = Client::connect(server.addr()).await?;
     client.hello(&server.token(Role::Host, "Hana")).await?;
-    client.join(WORKSHOP).await?;
+    client.join(WORKSHOP_ROOM).await?;
     let mut host = Publisher::new(client).await?;
-    let answer = host.publish(WORKSHOP).await?;
+    let answer = host.publish(WORKSHOP_ROOM).await?;
     let sdp = answer["sdp"].as_str().context("an answer")?;
     let addresses: Vec<&str> = sdp
         .lines()
@@ -927,45 +813,46 @@ async fn behind_a_nat_the_server_announces_its_public_address() -> Result<()> {
 #[tokio::test]
 async fn keyframe_requests_reach_the_publisher_when_a_viewer_connects_and_asks() -> Result<()> {
     let server = TestServer::start().await?;
-    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
-    host.publish(WORKSHOP).await?;
+    let mut host =
+        Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?).await?;
+    host.publish(WORKSHOP_ROOM).await?;
     let viewer = Viewer::subscribe(
-        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
     viewer.wait_for_packets(&[VP8], 1).await?;
     // The viewer's connection coming up asked for a keyframe on its behalf.
     let requests = || host.keyframe_requests.load(Ordering::Relaxed);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while requests() == 0 {
-        if tokio::time::Instant::now() > deadline {
-            bail!("no keyframe was requested for the new viewer");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("a keyframe requested for the new viewer", async || {
+        Ok((requests() > 0).then_some(()))
+    })
+    .await?;
     // The viewer's own PLI goes upstream too (at most one per 250 ms per track, so it asks
     // again until one passes).
     let before = requests();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while requests() == before {
-        if tokio::time::Instant::now() > deadline {
-            bail!("the viewer's keyframe request never reached the publisher");
-        }
-        viewer.request_keyframe().await?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
+    eventually(
+        "the viewer's keyframe request to reach the publisher",
+        async || {
+            if requests() != before {
+                return Ok(Some(()));
+            }
+            viewer.request_keyframe().await?;
+            Ok(None)
+        },
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_viewer_that_reports_a_lost_packet_gets_it_again() -> Result<()> {
     let server = TestServer::start().await?;
-    let mut host = Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP).await?).await?;
-    host.publish(WORKSHOP).await?;
+    let mut host =
+        Publisher::new(member(&server, Role::Host, "Hana", WORKSHOP_ROOM).await?).await?;
+    host.publish(WORKSHOP_ROOM).await?;
     let viewer = Viewer::subscribe(
-        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
     viewer.wait_for_packets(&[VP8], 10).await?;
@@ -981,15 +868,17 @@ async fn a_viewer_that_reports_a_lost_packet_gets_it_again() -> Result<()> {
     };
     assert_eq!(arrivals(), 1);
     // The SFU keeps what it sent each viewer and sends it again on a NACK.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while arrivals() < 2 {
-        if tokio::time::Instant::now() > deadline {
-            bail!("packet {lost} was reported lost and never sent again");
-        }
-        viewer.report_lost(lost).await?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
+    eventually(
+        &format!("packet {lost}, reported lost, sent again"),
+        async || {
+            if arrivals() >= 2 {
+                return Ok(Some(()));
+            }
+            viewer.report_lost(lost).await?;
+            Ok(None)
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -998,25 +887,25 @@ async fn a_person_brought_on_stage_may_still_publish_after_a_restart() -> Result
     let token = server.token(Role::Attendee, "Ada");
     let mut ada = plenary_tests::Client::connect(server.addr()).await?;
     ada.hello(&token).await?;
-    ada.join(WORKSHOP).await?;
-    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP).await?;
+    ada.join(WORKSHOP_ROOM).await?;
+    let mut moderator = member(&server, Role::Moderator, "Mo", WORKSHOP_ROOM).await?;
     moderator
-        .ok(json!({"type":"grant_stage","room":WORKSHOP,"user":ada.user_id,"allowed":true}))
+        .ok(json!({"type":"grant_stage","room":WORKSHOP_ROOM,"user":ada.user_id,"allowed":true}))
         .await?;
     drop((ada, moderator));
     let server = TestServer::start_in(server.stop().await).await?;
 
     let mut ada = plenary_tests::Client::connect(server.addr()).await?;
     ada.hello(&token).await?;
-    let joined = ada.join(WORKSHOP).await?;
+    let joined = ada.join(WORKSHOP_ROOM).await?;
     assert_eq!(joined["snapshot"]["on_stage"], json!([ada.user_id]));
     let mut viewer = Viewer::subscribe(
-        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
     let mut ada = Publisher::new(ada).await?;
-    let answer = ada.publish(WORKSHOP).await?;
+    let answer = ada.publish(WORKSHOP_ROOM).await?;
     assert_eq!(answer["type"], "rtc_answer", "{answer}");
     viewer.tracks_event(|tracks| tracks.len() == 2).await?;
     Ok(())
@@ -1026,15 +915,16 @@ async fn a_person_brought_on_stage_may_still_publish_after_a_restart() -> Result
 async fn a_viewer_reuses_the_m_lines_of_ended_tracks_for_the_next_ones() -> Result<()> {
     let server = TestServer::start().await?;
     let mut viewer = Viewer::subscribe(
-        member(&server, Role::Attendee, "Vi", WORKSHOP).await?,
-        WORKSHOP,
+        member(&server, Role::Attendee, "Vi", WORKSHOP_ROOM).await?,
+        WORKSHOP_ROOM,
     )
     .await?;
     // Host after host goes on and off: the viewer's SDP keeps one audio and one video m-line.
     for round in 0..3 {
         let name = format!("Host {round}");
-        let mut host = Publisher::new(member(&server, Role::Host, &name, WORKSHOP).await?).await?;
-        host.publish(WORKSHOP).await?;
+        let mut host =
+            Publisher::new(member(&server, Role::Host, &name, WORKSHOP_ROOM).await?).await?;
+        host.publish(WORKSHOP_ROOM).await?;
         let tracks = viewer
             .tracks_event(|tracks| tracks.len() == 2 && tracks[0]["publisher"]["name"] == name)
             .await?;
@@ -1057,7 +947,7 @@ async fn a_viewer_reuses_the_m_lines_of_ended_tracks_for_the_next_ones() -> Resu
         viewer.wait_for_packets(&[VP8], video + 20).await?;
         viewer.wait_for_packets(&[OPUS], audio + 20).await?;
         host.client
-            .ok(json!({"type":"rtc_unpublish","room":WORKSHOP}))
+            .ok(json!({"type":"rtc_unpublish","room":WORKSHOP_ROOM}))
             .await?;
         viewer.tracks_event(<[Value]>::is_empty).await?;
     }

@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::Role;
 use plenary_server::clock::Clock;
+use plenary_tests::demo::STAGE;
 use plenary_tests::{Client, TestServer};
 use serde_json::{Value, json};
 
-const STAGE: &str = "main-stage";
 const ORDER: [&str; 4] = ["scheduled", "open", "live", "ended"];
 
 /// The phase step, Q&A closing or reminder a message tells of, if it is one.

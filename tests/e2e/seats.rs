@@ -8,12 +8,9 @@ use futures_util::future::join_all;
 use icalendar::Component;
 use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::Role;
+use plenary_tests::demo::{STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::{Client, TestServer};
 use serde_json::{Value, json};
-
-const STAGE: &str = "main-stage";
-const WORKSHOP_ROOM: &str = "workshop-1";
-const WORKSHOP: &str = "workshop-partnerships";
 
 /// The served programme's entry `id` in its list `kind` (`rooms`, `sessions`).
 async fn programme_entry(server: &TestServer, kind: &str, id: &str) -> Result<Value> {
@@ -244,7 +241,7 @@ async fn concurrent_registrations_fill_the_places_exactly_and_the_waitlist_moves
         .await
         .into_iter()
         .collect::<Result<_>>()?;
-    let register = json!({"type":"register","session":WORKSHOP});
+    let register = json!({"type":"register","session":WORKSHOP_SESSION});
     let answers: Vec<Value> = join_all(clients.iter_mut().map(|client| {
         let register = register.clone();
         async move { client.ok(register).await.map(|(answer, _)| answer) }
@@ -280,13 +277,13 @@ async fn concurrent_registrations_fill_the_places_exactly_and_the_waitlist_moves
     // every connection, and the second moves up.
     let leaver = registered[0];
     let (left, _) = clients[leaver]
-        .ok(json!({"type":"unregister","session":WORKSHOP}))
+        .ok(json!({"type":"unregister","session":WORKSHOP_SESSION}))
         .await?;
     assert_eq!(left["status"], "unregistered");
     let told = clients[first]
         .recv_until(|m| m["type"] == "registration")
         .await?;
-    assert_eq!(told["session"], WORKSHOP);
+    assert_eq!(told["session"], WORKSHOP_SESSION);
     assert_eq!(told["status"], "registered");
     assert_eq!(told["promoted"], true);
     let (agenda, before) = clients[second].ok(json!({"type":"agenda"})).await?;
@@ -296,7 +293,7 @@ async fn concurrent_registrations_fill_the_places_exactly_and_the_waitlist_moves
     );
     assert_eq!(
         agenda["registrations"],
-        json!([{"session":WORKSHOP,"status":"waitlisted","position":1}])
+        json!([{"session":WORKSHOP_SESSION,"status":"waitlisted","position":1}])
     );
 
     // The counts are there for everyone who looks at the room.
@@ -307,7 +304,7 @@ async fn concurrent_registrations_fill_the_places_exactly_and_the_waitlist_moves
         "registered": capacity,
         "waitlisted": 2 * capacity - 1,
     });
-    assert_eq!(joined["snapshot"]["seats"][WORKSHOP], counts);
+    assert_eq!(joined["snapshot"]["seats"][WORKSHOP_SESSION], counts);
 
     // Everything survives a restart.
     let dir = server.stop().await;
@@ -316,14 +313,14 @@ async fn concurrent_registrations_fill_the_places_exactly_and_the_waitlist_moves
     let (agenda, _) = promoted.ok(json!({"type":"agenda"})).await?;
     assert_eq!(
         agenda["registrations"],
-        json!([{"session":WORKSHOP,"status":"registered"}])
+        json!([{"session":WORKSHOP_SESSION,"status":"registered"}])
     );
     let mut leaver = connect(&server, &tokens[leaver]).await?;
     let (agenda, _) = leaver.ok(json!({"type":"agenda"})).await?;
     assert_eq!(agenda["registrations"], json!([]));
     let mut host = server.client(Role::Host, "Workshop Host").await?;
     let joined = host.join(WORKSHOP_ROOM).await?;
-    assert_eq!(joined["snapshot"]["seats"][WORKSHOP], counts);
+    assert_eq!(joined["snapshot"]["seats"][WORKSHOP_SESSION], counts);
     Ok(())
 }
 
@@ -358,7 +355,7 @@ async fn a_full_workshop_room_refuses_attendees_without_a_place_and_admits_the_r
 {
     let server = TestServer::start().await?;
     set_capacity(&server, WORKSHOP_ROOM, 2).await?;
-    let register = json!({"type":"register","session":WORKSHOP});
+    let register = json!({"type":"register","session":WORKSHOP_SESSION});
     let mut first = server.client(Role::Attendee, "First").await?;
     let mut second = server.client(Role::Attendee, "Second").await?;
     let mut third = server.client(Role::Attendee, "Third").await?;
@@ -376,7 +373,7 @@ async fn a_full_workshop_room_refuses_attendees_without_a_place_and_admits_the_r
     // The workshop goes live: its two places are taken by the registered.
     move_clock_to(
         &server,
-        start_of(&server, WORKSHOP).await? + SignedDuration::from_mins(1),
+        start_of(&server, WORKSHOP_SESSION).await? + SignedDuration::from_mins(1),
     );
     for client in [&mut third, &mut walk_in] {
         let refused = join_answer(client, WORKSHOP_ROOM).await?;
@@ -404,7 +401,7 @@ async fn a_full_workshop_room_refuses_attendees_without_a_place_and_admits_the_r
 
     // A place frees: the first in line gets it, is told, and is let in.
     second
-        .ok(json!({"type":"unregister","session":WORKSHOP}))
+        .ok(json!({"type":"unregister","session":WORKSHOP_SESSION}))
         .await?;
     let told = third.recv_until(|m| m["type"] == "registration").await?;
     assert_eq!(told["promoted"], true);
@@ -423,11 +420,11 @@ async fn a_full_workshop_room_refuses_attendees_without_a_place_and_admits_the_r
 #[tokio::test]
 async fn a_workshop_moved_to_another_room_keeps_its_bookmarks_and_places() -> Result<()> {
     let server = TestServer::start().await?;
-    let start = start_of(&server, WORKSHOP).await?;
+    let start = start_of(&server, WORKSHOP_SESSION).await?;
     let token = server.token(Role::Attendee, "Mover");
     let mut ada = connect(&server, &token).await?;
-    let bookmark = json!({"type":"bookmark","session":WORKSHOP});
-    let register = json!({"type":"register","session":WORKSHOP});
+    let bookmark = json!({"type":"bookmark","session":WORKSHOP_SESSION});
+    let register = json!({"type":"register","session":WORKSHOP_SESSION});
     ada.ok(bookmark.clone()).await?;
     let (registered, _) = ada.ok(register.clone()).await?;
     assert_eq!(standing(&registered), ("registered".into(), None));
@@ -445,14 +442,14 @@ async fn a_workshop_moved_to_another_room_keeps_its_bookmarks_and_places() -> Re
         .json()
         .await?;
     let annexe = room["id"].as_str().context("the new room's id")?;
-    http.patch(server.url(&format!("/api/sessions/{WORKSHOP}")))
+    http.patch(server.url(&format!("/api/sessions/{WORKSHOP_SESSION}")))
         .bearer_auth(&organiser)
         .json(&json!({"room": annexe}))
         .send()
         .await?
         .error_for_status()?;
     assert_eq!(
-        programme_entry(&server, "sessions", WORKSHOP).await?["room"],
+        programme_entry(&server, "sessions", WORKSHOP_SESSION).await?["room"],
         annexe
     );
 

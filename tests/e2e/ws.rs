@@ -1,16 +1,11 @@
 //! The WebSocket protocol through the real server: chat fan-out, resume with `since`, the
-//! question lifecycle, bad input, and restarts.
+//! question lifecycle, bad input, restarts, and a failed durable write.
 
 use anyhow::Result;
 use plenary_protocol::Role;
+use plenary_tests::demo::{KEYNOTE, STAGE, WORKSHOP_SESSION};
 use plenary_tests::{Client, DeafClient, TestServer};
 use serde_json::{Value, json};
-
-const STAGE: &str = "main-stage";
-/// The demo's live keynote: its Q&A is moderated.
-const KEYNOTE: &str = "keynote-open";
-/// A demo workshop: its Q&A is open.
-const WORKSHOP: &str = "workshop-partnerships";
 
 fn seq(message: &Value) -> u64 {
     message["seq"].as_u64().expect("message has a seq")
@@ -122,6 +117,101 @@ async fn join_with_since_replays_exactly_the_missed_events_then_live_ones() -> R
     Ok(())
 }
 
+/// Whether a text frame is a chat event with this text.
+fn is_chat(text: &str, wanted: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .is_ok_and(|message| is_event("chat")(&message) && message["event"]["text"] == wanted)
+}
+
+#[tokio::test]
+async fn a_failed_commit_closes_the_room_with_1011_and_members_resume_without_a_gap() -> Result<()>
+{
+    let (server, store) = TestServer::start_failing().await?;
+    let alice_token = server.token(Role::Attendee, "Alice");
+    let bjorn_token = server.token(Role::Attendee, "Bjørn");
+    let mut alice = Client::connect(server.addr()).await?;
+    alice.hello(&alice_token).await?;
+    let start = seq(&alice.join(STAGE).await?);
+    let mut bjorn = Client::connect(server.addr()).await?;
+    bjorn.hello(&bjorn_token).await?;
+    bjorn.join(STAGE).await?;
+
+    // Acknowledged messages are durable.
+    for n in 1..=3 {
+        let (ack, _) = alice
+            .ok(json!({"type":"chat","room":STAGE,"text":format!("kept {n}")}))
+            .await?;
+        assert_eq!(ack["id"], start + n);
+    }
+    let bjorn_seen = seq(&bjorn.recv_until(is_event("chat")).await?);
+    assert_eq!(bjorn_seen, start + 1);
+
+    // The next write fails: the room answers nobody, closes its members with 1011 (reconnect
+    // and resume with since) and goes back to what the store has.
+    store.fail_commits(true);
+    let lost = alice
+        .send(json!({"type":"chat","room":STAGE,"text":"lost"}))
+        .await?;
+    let (alice_saw, code) = alice.until_closed().await?;
+    assert_eq!(code, Some(1011), "{alice_saw:?}");
+    assert!(
+        alice_saw.iter().all(|text| {
+            !is_chat(text, "lost")
+                && serde_json::from_str::<Value>(text).is_ok_and(|m| m["ref"] != json!(lost))
+        }),
+        "the unacknowledged message is neither answered nor shown: {alice_saw:?}"
+    );
+    let (bjorn_saw, code) = bjorn.until_closed().await?;
+    assert_eq!(code, Some(1011), "{bjorn_saw:?}");
+    assert!(
+        !bjorn_saw.iter().any(|text| is_chat(text, "lost")),
+        "{bjorn_saw:?}"
+    );
+    store.fail_commits(false);
+
+    // Resuming, each sees every acknowledged message after what it had, once, and not the
+    // lost one.
+    let mut alice = Client::connect(server.addr()).await?;
+    alice.hello(&alice_token).await?;
+    let mut bjorn = Client::connect(server.addr()).await?;
+    bjorn.hello(&bjorn_token).await?;
+    for (client, since) in [(&mut alice, start), (&mut bjorn, bjorn_seen)] {
+        let (joined, _) = client
+            .ok(json!({"type":"join","room":STAGE,"since":since}))
+            .await?;
+        assert_eq!(seq(&joined), start + 3, "the room is as the store has it");
+        let mut replayed = Vec::new();
+        for _ in since..start + 3 {
+            let event = client.recv().await?;
+            replayed.push((seq(&event), event["event"]["text"].clone()));
+        }
+        let expected: Vec<_> = (since + 1..=start + 3)
+            .map(|n| (n, json!(format!("kept {}", n - start))))
+            .collect();
+        assert_eq!(replayed, expected);
+    }
+
+    // The room carries on: the next message takes the next seq, which nobody saw before.
+    let (ack, _) = alice
+        .ok(json!({"type":"chat","room":STAGE,"text":"after"}))
+        .await?;
+    assert_eq!(ack["id"], start + 4);
+    let live = bjorn.recv().await?;
+    assert_eq!(
+        (seq(&live), &live["event"]["text"]),
+        (start + 4, &json!("after")),
+        "no duplicate and no gap after the replay"
+    );
+    let mut fresh = server.client(Role::Attendee, "Fresh").await?;
+    let joined = fresh.join(STAGE).await?;
+    let chat: Vec<&str> = joined["snapshot"]["chat"]
+        .as_array()
+        .map(|chat| chat.iter().filter_map(|m| m["text"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(chat, ["kept 1", "kept 2", "kept 3", "after"]);
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_moderated_question_reaches_attendees_only_once_approved() -> Result<()> {
     let server = TestServer::start().await?;
@@ -211,7 +301,7 @@ async fn anonymous_questions_hide_the_author_from_attendees_but_not_moderators()
         client.join("workshop-1").await?;
     }
     asker
-        .ok(json!({"type":"ask","session":WORKSHOP,"text":"Is a small library too small?","anonymous":true}))
+        .ok(json!({"type":"ask","session":WORKSHOP_SESSION,"text":"Is a small library too small?","anonymous":true}))
         .await?;
     // Workshops are not moderated: everyone sees the question at once.
     let seen = audience.recv_until(is_event("question")).await?;

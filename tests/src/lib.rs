@@ -2,10 +2,17 @@
 //! to it as a client would, over real WebSockets.
 //!
 //! `TEST_LOG=1` turns on the server's logs.
+//!
+//! Beside the server and its clients: [`demo`] names the demo conference's rooms and
+//! sessions, [`eventually`] waits for a condition, [`browser`] shares one chromedriver
+//! among the browser tests, and [`store`] makes a server's writes fail on demand.
+
+pub mod browser;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -13,15 +20,51 @@ use futures_util::{SinkExt, StreamExt};
 use plenary_protocol::Role;
 use plenary_server::auth::{Claims, Keys, random_hex, unix_now};
 use plenary_server::clock::Clock;
+use plenary_server::store::Store;
 use plenary_server::{Config, Server};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::store::FailingStore;
+
 /// How long a test waits for a message it expects before failing (a bound on hanging, not a
 /// speed requirement).
 pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The demo conference's rooms and sessions that tests use (what a new data directory is
+/// seeded with).
+pub mod demo {
+    /// The main stage.
+    pub const STAGE: &str = "main-stage";
+    /// The live keynote on the main stage: its Q&A is moderated.
+    pub const KEYNOTE: &str = "keynote-open";
+    /// Workshop room 1.
+    pub const WORKSHOP_ROOM: &str = "workshop-1";
+    /// Workshop room 2.
+    pub const OTHER_WORKSHOP_ROOM: &str = "workshop-2";
+    /// A workshop in workshop room 1: its Q&A is open, and it takes sign-ups.
+    pub const WORKSHOP_SESSION: &str = "workshop-partnerships";
+}
+
+/// Poll `probe` every 50 ms until it gives a value, for at most [`PATIENCE`]; `what` names
+/// what was waited for when it never came.
+pub async fn eventually<T>(
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Result<Option<T>>,
+) -> Result<T> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe().await? {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("waited {PATIENCE:?} for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 fn init_logs() {
     static ONCE: Once = Once::new();
@@ -73,6 +116,16 @@ impl TestServer {
     pub async fn start_in(dir: tempfile::TempDir) -> Result<TestServer> {
         let config = test_config(&dir)?;
         TestServer::start_configured(dir, config).await
+    }
+
+    /// A fresh server with the demo conference on a store whose commits fail while the test
+    /// says so.
+    pub async fn start_failing() -> Result<(TestServer, Arc<FailingStore>)> {
+        let dir = tempfile::tempdir()?;
+        let store = FailingStore::open(dir.path())?;
+        let mut config = test_config(&dir)?;
+        config.store = Some(Arc::clone(&store) as Arc<dyn Store>);
+        Ok((TestServer::start_configured(dir, config).await?, store))
     }
 
     /// The server's clock: it stands still until a test moves it, so sessions change phase
@@ -266,16 +319,24 @@ impl Client {
 
     /// Read until the server closes the connection; returns the close code it sent.
     pub async fn close_code(&mut self) -> Result<Option<u16>> {
+        Ok(self.until_closed().await?.1)
+    }
+
+    /// Read until the server closes the connection: the text messages that came first (all
+    /// of them, ephemeral or not, as they came) and the close code it sent.
+    pub async fn until_closed(&mut self) -> Result<(Vec<String>, Option<u16>)> {
+        let mut texts = Vec::new();
         loop {
             let frame = tokio::time::timeout(PATIENCE, self.socket.next())
                 .await
                 .context("the server did not close the connection in time")?;
             match frame {
                 Some(Ok(Message::Close(frame))) => {
-                    return Ok(frame.map(|frame| u16::from(frame.code)));
+                    return Ok((texts, frame.map(|frame| u16::from(frame.code))));
                 }
+                Some(Ok(Message::Text(text))) => texts.push(text.as_str().to_owned()),
                 Some(Ok(_)) => continue,
-                None | Some(Err(_)) => return Ok(None),
+                None | Some(Err(_)) => return Ok((texts, None)),
             }
         }
     }
