@@ -17,12 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::feed::{Entry, Feed, Subscription};
 use super::frame::encode;
+use super::handle::{Command, MediaRevoked};
 use super::kick::CloseReason;
 use super::outbox::{LAGGED, Outbox, Outgoing};
 use super::person::ConnId;
 use super::personal::PersonOutboxes;
 use super::room::{Input, Output, Room, RoomLimits};
-use super::{Command, MediaRevoked};
 use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
 use plenary_protocol::{ErrorCode, ServerMessage};

@@ -8,15 +8,24 @@
 //! state is touched by its own task alone.
 //!
 //! No axum and no sockets here: the WebSocket layer (`ws`) turns frames into commands.
+//!
+//! This file is the directory and the programme edits; the rest lives beside it, each module
+//! importing only those listed before it: `person` and `frame` (leaves), `kick` (a
+//! connection's close signal and doorbell), `feed` (a room's ring), `outbox` (a connection's
+//! delivery), `personal` (delivery to a person), `room` (the state machine), `handle` (the way
+//! into a room's task), `actor` (the task), `thread` (where the tasks run). None imports this
+//! file; other layers reach the hub through its re-exports.
 
 mod actor;
 pub mod feed;
 pub mod frame;
+mod handle;
 mod kick;
 mod outbox;
 pub mod person;
 pub mod personal;
 pub mod room;
+mod thread;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,67 +41,13 @@ use crate::clock::Clock;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, SessionPeople, Store, StoreError};
 pub use frame::{Frames, encode};
+pub use handle::{Command, MediaRevoked, RoomClosed, RoomHandle};
 pub use kick::CloseReason;
 pub use outbox::{Outbox, OutboxReceiver, Outgoing};
 pub use person::{ConnId, Person};
 pub use personal::{Listing, PersonOutboxes};
 pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan};
-
-/// A person lost the right to publish in a room (taken off stage), or to be there at all
-/// (removed by a moderator); the SFU ends their media there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MediaRevoked {
-    pub room: RoomId,
-    pub user: plenary_protocol::UserId,
-    /// They were removed from the room: what they receive ends too, not only what they
-    /// publish.
-    pub receiving: bool,
-}
-
-/// A message to a room's task.
-pub struct Command {
-    pub input: Input,
-    /// Where replies to the sender go; `None` for inputs nobody answers (from the hub or the
-    /// SFU).
-    pub outbox: Option<Outbox>,
-}
-
-/// The way into one room's task.
-#[derive(Clone)]
-pub struct RoomHandle {
-    commands: mpsc::Sender<Command>,
-}
-
-/// The room's task has stopped (the server is shutting down).
-#[derive(Debug, thiserror::Error)]
-#[error("the room is closed")]
-pub struct RoomClosed;
-
-impl RoomHandle {
-    /// Send a command, waiting while the room's queue is full.
-    pub async fn send(&self, input: Input, outbox: Outbox) -> Result<(), RoomClosed> {
-        self.commands
-            .send(Command {
-                input,
-                outbox: Some(outbox),
-            })
-            .await
-            .map_err(|_| RoomClosed)
-    }
-
-    /// Send a command that nobody answers, waiting while the room's queue is full. The hub
-    /// tells a room what an imported programme says about it this way (`Input::Setup`); it
-    /// takes effect in order with the commands already queued.
-    pub async fn tell(&self, input: Input) -> Result<(), RoomClosed> {
-        self.commands
-            .send(Command {
-                input,
-                outbox: None,
-            })
-            .await
-            .map_err(|_| RoomClosed)
-    }
-}
+pub use thread::{RoomThread, room_thread};
 
 /// How the hub is tuned.
 #[derive(Debug, Clone, Copy)]
@@ -138,43 +93,6 @@ struct RoomSpawner {
     limits: HubLimits,
     tasks: TaskTracker,
     rooms: RoomThread,
-}
-
-/// The rooms' own runtime, on a thread of its own ([`room_thread`]).
-pub struct RoomThread {
-    handle: tokio::runtime::Handle,
-    /// Every room task, which the thread waits for once shut down.
-    tasks: TaskTracker,
-}
-
-/// Start the thread the rooms run on, a runtime of their own, until `shutdown`.
-///
-/// On the server's runtime, a room whose event woke five thousand writers waited behind them
-/// all before it could take the next message (its wake-ups from the store's thread are
-/// queued after theirs): at 500,000 deliveries/s that cost 70 ms of latency per message. On
-/// a thread of its own a room's turn starts as soon as there is something to do, and the
-/// writers it wakes run on the server's runtime.
-///
-/// Once `shutdown` is cancelled, the thread waits for every room to finish its turn (a
-/// commit in flight lands) and stop, then ends.
-pub fn room_thread(shutdown: CancellationToken) -> std::io::Result<RoomThread> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("plenary-rooms")
-        .build()?;
-    let handle = runtime.handle().clone();
-    let tasks = TaskTracker::new();
-    let rooms = tasks.clone();
-    std::thread::Builder::new()
-        .name("plenary-rooms".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                shutdown.cancelled().await;
-                rooms.close();
-                rooms.wait().await;
-            });
-        })?;
-    Ok(RoomThread { handle, tasks })
 }
 
 /// What a hub starts from, besides the programme.
