@@ -16,10 +16,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::feed::{Entry, Feed, Subscription};
+use super::frame::encode;
+use super::handle::{Command, MediaRevoked};
+use super::kick::CloseReason;
+use super::outbox::{LAGGED, Outbox, Outgoing};
+use super::person::ConnId;
+use super::personal::PersonOutboxes;
 use super::room::{Input, Output, Room, RoomLimits};
-use super::{
-    CloseReason, Command, ConnId, LAGGED, MediaRevoked, Outbox, Outgoing, PersonOutboxes, encode,
-};
 use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
 use plenary_protocol::{ErrorCode, ServerMessage};

@@ -24,7 +24,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use plenary_protocol::UserId;
 
-use super::{Frames, Kick};
+use super::frame::Frames;
+/// A connection's doorbell, found here by the connection layer.
+pub use super::kick::Bell;
+use super::kick::Kick;
 
 /// Feeds are told apart by a number unique in this process.
 pub type FeedId = u64;
@@ -189,36 +192,6 @@ impl Feed {
     }
 }
 
-/// A connection's doorbell: rooms ring it when they append to a feed its writer waits for.
-/// A flag and one waker: lighter than a `tokio::sync::Notify`, which queues its waiters.
-#[derive(Default)]
-pub struct Bell {
-    rung: AtomicBool,
-    waker: futures_util::task::AtomicWaker,
-}
-
-impl Bell {
-    pub fn ring(&self) {
-        self.rung.store(true, Ordering::Release);
-        self.waker.wake();
-    }
-
-    /// Resolves once the bell has rung since the last time this resolved.
-    pub fn rung(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(move |cx| {
-            if self.rung.swap(false, Ordering::AcqRel) {
-                return std::task::Poll::Ready(());
-            }
-            self.waker.register(cx.waker());
-            if self.rung.swap(false, Ordering::AcqRel) {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
-    }
-}
-
 /// What a member's writer and the room share about one subscription.
 pub struct Subscription {
     /// The next position the writer reads; the room looks at it to find stuck writers.
@@ -331,7 +304,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::hub::{Outbox, OutboxReceiver, Outgoing};
+    use crate::hub::outbox::{Outbox, OutboxReceiver, Outgoing};
 
     impl Frames for Vec<Bytes> {
         fn put(&mut self, frame: &[u8]) {

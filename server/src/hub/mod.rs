@@ -8,21 +8,30 @@
 //! state is touched by its own task alone.
 //!
 //! No axum and no sockets here: the WebSocket layer (`ws`) turns frames into commands.
+//!
+//! This file is the directory and the programme edits; the rest lives beside it, each module
+//! importing only those listed before it: `person` and `frame` (leaves), `kick` (a
+//! connection's close signal and doorbell), `feed` (a room's ring), `outbox` (a connection's
+//! delivery), `personal` (delivery to a person), `room` (the state machine), `handle` (the way
+//! into a room's task), `actor` (the task), `thread` (where the tasks run). None imports this
+//! file; other layers reach the hub through its re-exports.
 
 mod actor;
 pub mod feed;
 pub mod frame;
+mod handle;
+mod kick;
+mod outbox;
 pub mod person;
 pub mod personal;
 pub mod room;
+mod thread;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use bytes::Bytes;
 use dashmap::DashMap;
-use futures_util::task::AtomicWaker;
 use plenary_protocol::{PollId, QuestionId, Registration, RoomId, RoomKind, SessionId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -31,317 +40,14 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, SessionPeople, Store, StoreError};
-pub use frame::encode;
+pub use frame::{Frames, encode};
+pub use handle::{Command, MediaRevoked, RoomClosed, RoomHandle};
+pub use kick::CloseReason;
+pub use outbox::{Outbox, OutboxReceiver, Outgoing};
 pub use person::{ConnId, Person};
 pub use personal::{Listing, PersonOutboxes};
 pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan};
-
-/// Why a connection is being closed, sent as the WebSocket close frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseReason {
-    pub code: u16,
-    pub reason: &'static str,
-}
-
-struct Kick {
-    reason: OnceLock<CloseReason>,
-    token: CancellationToken,
-    /// Woken when the reason is set: the writer's wait for it ([`OutboxReceiver::closing`])
-    /// is an atomic load, where the token's takes a lock each time it is polled.
-    closer: AtomicWaker,
-    /// Rung by the rooms whose feeds the connection's writer waits for.
-    bell: feed::Bell,
-}
-
-impl Kick {
-    /// Close the connection with a reason (the first reason given wins).
-    fn close(&self, reason: CloseReason) {
-        let _ = self.reason.set(reason);
-        self.token.cancel();
-        self.closer.wake();
-    }
-}
-
-/// Where a connection's writer puts the frames of a batch: each a serialised message, to
-/// go out as one WebSocket text frame.
-pub trait Frames {
-    fn put(&mut self, frame: &[u8]);
-    /// How many frames were put in this batch so far.
-    fn count(&self) -> usize;
-}
-
-/// One item of a connection's outgoing queue.
-#[derive(Debug)]
-pub enum Outgoing {
-    Frame(Bytes),
-    /// Frames that go out back to back, counted as one item: a resume's replay, so that a
-    /// client catching up on many events is not mistaken for one that reads too slowly.
-    Replay(Vec<Bytes>),
-    /// Start reading a room's feed (the connection joined the room).
-    Subscribe(feed::Reader),
-    /// Stop reading a room's feed at the item's fence (the connection left the room).
-    Unsubscribe(feed::FeedId),
-}
-
-/// An item and, if a room sent it, the room's feed position it comes after.
-#[derive(Debug)]
-struct Queued {
-    item: Outgoing,
-    after: Option<feed::Fence>,
-}
-
-/// The sending side of one connection's bounded outgoing queue. Cheap to clone; rooms hold
-/// one per member. When the queue is full the connection is closed with
-/// [`plenary_protocol::close::LAGGED`]: a slow reader never slows anyone else, and it
-/// resumes from the log when it reconnects. Room events do not go through it: the
-/// connection's writer reads them from each joined room's [`feed::Feed`].
-#[derive(Clone)]
-pub struct Outbox {
-    frames: mpsc::Sender<Queued>,
-    kick: Arc<Kick>,
-}
-
-/// The receiving side of an [`Outbox`], drained by the connection's writer together with the
-/// feeds of the rooms it joined.
-pub struct OutboxReceiver {
-    frames: mpsc::Receiver<Queued>,
-    kick: Arc<Kick>,
-    /// The feeds of the rooms joined, few.
-    readers: Vec<feed::Reader>,
-}
-
-/// Why a room closes a connection that fell behind.
-const LAGGED: CloseReason = CloseReason {
-    code: plenary_protocol::close::LAGGED,
-    reason: "lagged: reconnect and resume with since",
-};
-
-impl Outbox {
-    /// A queue of at most `capacity` frames.
-    pub fn new(capacity: usize) -> (Outbox, OutboxReceiver) {
-        let (frames, receiver) = mpsc::channel(capacity);
-        let kick = Arc::new(Kick {
-            reason: OnceLock::new(),
-            token: CancellationToken::new(),
-            closer: AtomicWaker::new(),
-            bell: feed::Bell::default(),
-        });
-        (
-            Outbox {
-                frames,
-                kick: Arc::clone(&kick),
-            },
-            OutboxReceiver {
-                frames: receiver,
-                kick,
-                readers: Vec::new(),
-            },
-        )
-    }
-
-    /// Queue a frame. Returns false if the connection is gone or was closed for lagging.
-    pub fn push(&self, frame: Bytes) -> bool {
-        self.push_queued(Queued {
-            item: Outgoing::Frame(frame),
-            after: None,
-        })
-    }
-
-    /// Queue an item from a room, to go out after the room's feed entries before `fence`.
-    fn push_after(&self, fence: feed::Fence, item: Outgoing) -> bool {
-        self.push_queued(Queued {
-            item,
-            after: Some(fence),
-        })
-    }
-
-    fn push_queued(&self, queued: Queued) -> bool {
-        match self.frames.try_send(queued) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(LAGGED);
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        }
-    }
-
-    /// Close the connection with a reason (the first reason given wins).
-    pub fn close(&self, reason: CloseReason) {
-        self.kick.close(reason);
-    }
-
-    /// Resolves once the connection has been told to close.
-    pub async fn closed(&self) {
-        self.kick.token.cancelled().await;
-    }
-}
-
-impl OutboxReceiver {
-    /// Wait for frames to send and append them, in order, to `out`: replies and replays from
-    /// the queue, and the joined rooms' feed entries this connection may see. About `max`
-    /// frames at most (a replay goes whole, and the feed entries a queued reply comes after
-    /// go with it). Returns false once nothing more will come: the queue's senders are gone,
-    /// or the connection fell out of a feed and is being closed as lagged.
-    pub async fn next_batch(&mut self, out: &mut impl Frames, max: usize) -> bool {
-        loop {
-            // Where each feed ends now. Every queued item fenced before one of these ends
-            // was queued before that entry was appended, so the queue is drained below
-            // before the feeds are read up to them: no entry overtakes a reply it follows.
-            self.readers.iter_mut().for_each(feed::Reader::mark);
-            let mut drained = false;
-            while out.count() < max {
-                match self.frames.try_recv() {
-                    Ok(queued) => {
-                        if self.take(queued, out).is_err() {
-                            return self.lagged();
-                        }
-                    }
-                    Err(mpsc::error::TryRecvError::Empty) => {
-                        drained = true;
-                        break;
-                    }
-                    Err(mpsc::error::TryRecvError::Disconnected) => return false,
-                }
-            }
-            if drained {
-                for reader in &mut self.readers {
-                    if reader.read_marked(out, max).is_err() {
-                        return self.lagged();
-                    }
-                }
-            }
-            if out.count() > 0 {
-                return true;
-            }
-            // Nothing to send: wait for a room to append or for the queue, unless something
-            // came in meanwhile.
-            if self.readers.iter().any(feed::Reader::arm) {
-                continue;
-            }
-            let queued = tokio::select! {
-                biased;
-                () = self.kick.bell.rung() => continue,
-                queued = self.frames.recv() => queued,
-            };
-            match queued {
-                Some(queued) => {
-                    if self.take(queued, out).is_err() {
-                        return self.lagged();
-                    }
-                }
-                None => return false,
-            }
-        }
-    }
-
-    /// Take one queued item: the feed entries it comes after, then the item.
-    fn take(&mut self, queued: Queued, out: &mut impl Frames) -> Result<(), feed::Lagged> {
-        let Queued { item, after } = queued;
-        if let Some(fence) = after {
-            if let Some(reader) = self.reader(fence.feed) {
-                reader.read(fence.position, out, usize::MAX)?;
-            }
-        }
-        match item {
-            Outgoing::Frame(frame) => out.put(&frame),
-            Outgoing::Replay(frames) => frames.iter().for_each(|frame| out.put(frame)),
-            Outgoing::Subscribe(reader) => {
-                let feed = reader.feed();
-                self.readers.retain(|other| other.feed() != feed);
-                self.readers.push(reader);
-            }
-            Outgoing::Unsubscribe(feed) => self.readers.retain(|other| other.feed() != feed),
-        }
-        Ok(())
-    }
-
-    fn reader(&mut self, feed: feed::FeedId) -> Option<&mut feed::Reader> {
-        self.readers.iter_mut().find(|reader| reader.feed() == feed)
-    }
-
-    /// The connection fell out of a feed: close it as lagged.
-    fn lagged(&self) -> bool {
-        self.kick.close(LAGGED);
-        false
-    }
-
-    /// Why the connection is closing, once it is.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        self.kick.reason.get().copied()
-    }
-
-    /// Resolves with the reason once the connection has been told to close.
-    pub fn closing(&self) -> impl Future<Output = CloseReason> + Send + 'static {
-        let kick = Arc::clone(&self.kick);
-        std::future::poll_fn(move |cx| {
-            if let Some(reason) = kick.reason.get() {
-                return std::task::Poll::Ready(*reason);
-            }
-            kick.closer.register(cx.waker());
-            match kick.reason.get() {
-                Some(reason) => std::task::Poll::Ready(*reason),
-                None => std::task::Poll::Pending,
-            }
-        })
-    }
-}
-
-/// A person lost the right to publish in a room (taken off stage), or to be there at all
-/// (removed by a moderator); the SFU ends their media there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MediaRevoked {
-    pub room: RoomId,
-    pub user: plenary_protocol::UserId,
-    /// They were removed from the room: what they receive ends too, not only what they
-    /// publish.
-    pub receiving: bool,
-}
-
-/// A message to a room's task.
-pub struct Command {
-    pub input: Input,
-    /// Where replies to the sender go; `None` for inputs nobody answers (from the hub or the
-    /// SFU).
-    pub outbox: Option<Outbox>,
-}
-
-/// The way into one room's task.
-#[derive(Clone)]
-pub struct RoomHandle {
-    commands: mpsc::Sender<Command>,
-}
-
-/// The room's task has stopped (the server is shutting down).
-#[derive(Debug, thiserror::Error)]
-#[error("the room is closed")]
-pub struct RoomClosed;
-
-impl RoomHandle {
-    /// Send a command, waiting while the room's queue is full.
-    pub async fn send(&self, input: Input, outbox: Outbox) -> Result<(), RoomClosed> {
-        self.commands
-            .send(Command {
-                input,
-                outbox: Some(outbox),
-            })
-            .await
-            .map_err(|_| RoomClosed)
-    }
-
-    /// Send a command that nobody answers, waiting while the room's queue is full. The hub
-    /// tells a room what an imported programme says about it this way (`Input::Setup`); it
-    /// takes effect in order with the commands already queued.
-    pub async fn tell(&self, input: Input) -> Result<(), RoomClosed> {
-        self.commands
-            .send(Command {
-                input,
-                outbox: None,
-            })
-            .await
-            .map_err(|_| RoomClosed)
-    }
-}
+pub use thread::{RoomThread, room_thread};
 
 /// How the hub is tuned.
 #[derive(Debug, Clone, Copy)]
@@ -387,43 +93,6 @@ struct RoomSpawner {
     limits: HubLimits,
     tasks: TaskTracker,
     rooms: RoomThread,
-}
-
-/// The rooms' own runtime, on a thread of its own ([`room_thread`]).
-pub struct RoomThread {
-    handle: tokio::runtime::Handle,
-    /// Every room task, which the thread waits for once shut down.
-    tasks: TaskTracker,
-}
-
-/// Start the thread the rooms run on, a runtime of their own, until `shutdown`.
-///
-/// On the server's runtime, a room whose event woke five thousand writers waited behind them
-/// all before it could take the next message (its wake-ups from the store's thread are
-/// queued after theirs): at 500,000 deliveries/s that cost 70 ms of latency per message. On
-/// a thread of its own a room's turn starts as soon as there is something to do, and the
-/// writers it wakes run on the server's runtime.
-///
-/// Once `shutdown` is cancelled, the thread waits for every room to finish its turn (a
-/// commit in flight lands) and stop, then ends.
-pub fn room_thread(shutdown: CancellationToken) -> std::io::Result<RoomThread> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("plenary-rooms")
-        .build()?;
-    let handle = runtime.handle().clone();
-    let tasks = TaskTracker::new();
-    let rooms = tasks.clone();
-    std::thread::Builder::new()
-        .name("plenary-rooms".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                shutdown.cancelled().await;
-                rooms.close();
-                rooms.wait().await;
-            });
-        })?;
-    Ok(RoomThread { handle, tasks })
 }
 
 /// What a hub starts from, besides the programme.

@@ -15,7 +15,8 @@ use dashmap::DashMap;
 use plenary_protocol::UserId;
 
 use super::feed::Fence;
-use super::{ConnId, Outbox, Outgoing};
+use super::outbox::{Outbox, Outgoing};
+use super::person::ConnId;
 
 /// Every person's live connections. No guard is held beyond one call.
 #[derive(Default)]
