@@ -1,0 +1,112 @@
+//! [`SqliteStore`], the embedded default store: one SQLite file in the data directory, in
+//! WAL mode with full fsync, behind one connection. The only module that knows rusqlite: the
+//! schema and its migrations (`schema`), the programme (`programme`), a room's record
+//! (`rooms`), the people of sessions (`people`) and the writes (`apply`).
+
+mod apply;
+mod people;
+mod programme;
+mod rooms;
+mod schema;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use plenary_protocol::{ChatId, ChatMessage, PollId, QuestionId};
+use rusqlite::Connection;
+
+use super::{Change, LoadLimits, RoomRecord, SessionPeople, Store, StoreError, StoredAgenda};
+use crate::programme::Programme;
+
+/// The embedded default: SQLite in WAL mode with full fsync.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (or create) `plenary.db` in `data_dir`, migrating a data directory of an older
+    /// schema in place.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let mut connection = Connection::open(data_dir.join("plenary.db"))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut connection, data_dir)?;
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the transaction rolls back
+        // when dropped), so a poisoned lock is still safe to use.
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError::Backend(Box::new(error))
+    }
+}
+
+impl Store for SqliteStore {
+    fn load_programme(&self) -> Result<Option<Programme>, StoreError> {
+        programme::load(&self.lock())
+    }
+
+    fn save_programme(&self, programme: &Programme) -> Result<(), StoreError> {
+        programme::save(&mut self.lock(), programme)
+    }
+
+    fn load_room(&self, room: &str, limits: LoadLimits) -> Result<RoomRecord, StoreError> {
+        rooms::load(&self.lock(), room, limits)
+    }
+
+    fn max_question_id(&self) -> Result<QuestionId, StoreError> {
+        rooms::max_question_id(&self.lock())
+    }
+
+    fn max_poll_id(&self) -> Result<PollId, StoreError> {
+        rooms::max_poll_id(&self.lock())
+    }
+
+    fn chat_before(
+        &self,
+        room: &str,
+        before: ChatId,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        rooms::chat_before(&self.lock(), room, before, limit)
+    }
+
+    fn agenda_of(&self, user: &str) -> Result<StoredAgenda, StoreError> {
+        people::agenda_of(&self.lock(), user)
+    }
+
+    fn session_people(&self, session: &str) -> Result<SessionPeople, StoreError> {
+        people::people_of(&self.lock(), "t.session = ?1", session)
+    }
+
+    fn commit(&self, changes: &[&Change]) -> Result<(), StoreError> {
+        apply::commit(&mut self.lock(), changes)
+    }
+}
+
+fn enum_from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|error| StoreError::Corrupt(format!("{text:?}: {error}")))
+}
+
+/// Values kept as JSON in a column. Rows that hold a protocol value (a chat message, a
+/// question, a poll) keep its JSON: protocol types only gain fields, so old rows still read.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("{text:?}: {error}")))
+}
