@@ -98,3 +98,31 @@ impl Negotiation {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_offer_is_in_flight_and_changes_meanwhile_bring_one_more() {
+        let mut negotiation = Negotiation::default();
+        assert!(!negotiation.offer_now(|| true), "nothing to receive yet");
+        assert!(negotiation.offer_now(|| false));
+        assert!(negotiation.awaits_answer());
+        assert!(!negotiation.offer_now(|| false), "one is in flight");
+        assert!(!negotiation.offer_now(|| false));
+        assert!(
+            negotiation.answered(),
+            "the changes meanwhile bring one more"
+        );
+        assert!(!negotiation.answered(), "and only one");
+        assert!(!negotiation.awaits_answer());
+        assert!(
+            negotiation.offer_now(|| true),
+            "started: later offers go out even empty"
+        );
+        negotiation.offer_failed();
+        assert!(!negotiation.awaits_answer());
+        assert!(negotiation.offer_now(|| true));
+    }
+}
