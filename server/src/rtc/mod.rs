@@ -9,7 +9,7 @@
 //! - A [`Subscriber`] is one connection's receiving peer connection in one room (the server
 //!   offers). When the room's tracks change it is renegotiated, with at most one offer in
 //!   flight: changes meanwhile mark it dirty and one more offer follows the answer. Its
-//!   senders are [`Slot`]s, reused by later tracks of their kind, and each offer says which
+//!   senders are slots, reused by later tracks of their kind, and each offer says which
 //!   track each mid carries.
 //! - Viewers' PLI and FIR go up to the publisher as a PLI, at most one per track per
 //!   [`KEYFRAME_INTERVAL`]; a viewer whose connection comes up asks for one too, so it sees
@@ -19,198 +19,42 @@
 //! ([`Input::RtcPermit`]), and it tells everyone which tracks are live ([`Input::Tracks`]).
 //! Each room's media state sits behind one async lock ([`MediaRoom`]), held for the quick
 //! peer-connection edits and never across an SDP exchange.
+//!
+//! This file is the [`Sfu`]: the entry points the connection calls, the directories of
+//! publishers and rooms' media, and the wiring of peer-connection events back to them. Each
+//! part has its file, and imports point one way, from here down (none imports this file):
+//! `room.rs` → `subscriber.rs` → `negotiation.rs` → `error.rs` → `peer.rs`; `publisher.rs`
+//! → `peer.rs`; both `publisher.rs` and `subscriber.rs` → `forward.rs` → `lock.rs`.
 
+mod error;
+mod forward;
+mod lock;
+mod negotiation;
 mod peer;
+mod publisher;
+mod room;
+mod subscriber;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
-use plenary_protocol::{
-    Author, ErrorCode, IceCandidate, PcKind, Ref, RoomId, ServerMessage, TrackInfo, TrackKind,
-    TrackSource,
-};
+use plenary_protocol::{ErrorCode, IceCandidate, PcKind, Ref, RoomId, ServerMessage, TrackSource};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
-use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
-use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-use webrtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
-use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
-use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
-use webrtc::rtp_transceiver::{RTCRtpTransceiver, RTCRtpTransceiverInit};
-use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
-use webrtc::track::track_local::{TrackLocal, TrackLocalWriter};
 use webrtc::track::track_remote::TrackRemote;
 
-use crate::hub::{Caller, ConnId, Hub, Input, MediaRevoked, Outbox, Person, encode};
+use crate::hub::{Caller, ConnId, Hub, Input, MediaRevoked, Outbox};
+pub use error::RtcError;
+use forward::Forwarded;
+pub use forward::KEYFRAME_INTERVAL;
 pub use peer::RtcConfig;
-use peer::{Peer, SdpError};
-
-/// The least time between two keyframe requests sent upstream for one track.
-pub const KEYFRAME_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Why a signalling message was refused: its `error` code and message.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct RtcError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl RtcError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> RtcError {
-        RtcError {
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn internal(error: impl std::fmt::Display) -> RtcError {
-        tracing::error!(%error, "webrtc failed");
-        RtcError::new(ErrorCode::Internal, "the media server failed: try again")
-    }
-}
-
-impl From<SdpError> for RtcError {
-    fn from(error: SdpError) -> RtcError {
-        match error {
-            SdpError::Refused(error) => {
-                RtcError::new(ErrorCode::BadRequest, format!("bad SDP: {error}"))
-            }
-            SdpError::Failed(error) => RtcError::internal(error),
-        }
-    }
-}
-
-/// A published track as the SFU forwards it.
-struct Forwarded {
-    info: TrackInfo,
-    /// The one track every viewer's peer connection is bound to.
-    local: Arc<TrackLocalStaticRTP>,
-    /// The SSRC the publisher sends it with, for keyframe requests.
-    media_ssrc: u32,
-    /// Where keyframe requests go.
-    publisher: Weak<RTCPeerConnection>,
-    /// When a keyframe was last requested.
-    last_keyframe_request: Mutex<Option<Instant>>,
-}
-
-impl Forwarded {
-    /// Ask the publisher for a keyframe, unless one was asked for very recently.
-    async fn request_keyframe(&self) {
-        if self.info.kind != TrackKind::Video {
-            return;
-        }
-        {
-            let mut last = self
-                .last_keyframe_request
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let now = Instant::now();
-            if last.is_some_and(|last| now.duration_since(last) < KEYFRAME_INTERVAL) {
-                return;
-            }
-            *last = Some(now);
-        }
-        if let Some(publisher) = self.publisher.upgrade() {
-            let pli = PictureLossIndication {
-                sender_ssrc: 0,
-                media_ssrc: self.media_ssrc,
-            };
-            if let Err(error) = publisher.write_rtcp(&[Box::new(pli)]).await {
-                tracing::debug!(%error, track = %self.info.id, "keyframe request not sent");
-            }
-        }
-    }
-}
-
-/// One connection's publishing peer connection.
-struct Publisher {
-    conn: ConnId,
-    person: Arc<Person>,
-    peer: Peer,
-    /// The room its tracks are forwarded to; changed by `rtc_move`.
-    room: Mutex<RoomId>,
-    /// What the client said each track is.
-    sources: Mutex<BTreeMap<String, TrackSource>>,
-    /// Its live tracks.
-    tracks: Mutex<Vec<Arc<Forwarded>>>,
-}
-
-impl Publisher {
-    fn room(&self) -> RoomId {
-        lock(&self.room).clone()
-    }
-}
-
-/// Negotiation of a subscriber's peer connection: the server offers, one offer at a time.
-#[derive(Default)]
-struct Negotiation {
-    /// An offer went out and its answer has not come back.
-    in_flight: bool,
-    /// Tracks changed while an offer was in flight: offer again after the answer.
-    dirty: bool,
-    /// An offer was ever sent (none is sent while there is nothing to receive).
-    started: bool,
-}
-
-/// A sender on a subscriber's peer connection. It carries one forwarded track at a time; when
-/// that track ends it goes inactive and the next track of its kind takes it over, so a
-/// viewer's SDP holds as many m-lines of a kind as were ever live at once, not one for every
-/// track that came and went in a day.
-struct Slot {
-    transceiver: Arc<RTCRtpTransceiver>,
-    /// The track it carries, `None` while inactive. Shared with the slot's RTCP reader, which
-    /// passes keyframe requests to whatever track the slot carries then.
-    track: Arc<Mutex<Option<Arc<Forwarded>>>>,
-}
-
-impl Slot {
-    fn carries(&self, track: &Arc<Forwarded>) -> bool {
-        lock(&self.track)
-            .as_ref()
-            .is_some_and(|carried| Arc::ptr_eq(carried, track))
-    }
-}
-
-/// One connection's receiving peer connection in one room.
-struct Subscriber {
-    conn: ConnId,
-    /// Who receives, for ending it when they are removed from the room.
-    user: plenary_protocol::UserId,
-    room: RoomId,
-    outbox: Outbox,
-    peer: Peer,
-    /// Its senders, in the order they were added.
-    slots: Mutex<Vec<Slot>>,
-    negotiation: Mutex<Negotiation>,
-}
-
-/// One room's media.
-#[derive(Default)]
-struct MediaRoom {
-    state: tokio::sync::Mutex<MediaRoomState>,
-}
-
-#[derive(Default)]
-struct MediaRoomState {
-    tracks: Vec<Arc<Forwarded>>,
-    subscribers: HashMap<ConnId, Arc<Subscriber>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The data behind these locks stays consistent at every step; a panic elsewhere leaves
-    // nothing half-done.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use publisher::Publisher;
+use room::MediaRoom;
+use subscriber::Subscriber;
 
 /// The selective forwarding unit.
 pub struct Sfu {
@@ -328,8 +172,7 @@ impl Sfu {
         sources: BTreeMap<String, TrackSource>,
         reference: Option<Ref>,
     ) -> Result<ServerMessage, RtcError> {
-        let offer = RTCSessionDescription::offer(sdp)
-            .map_err(|error| RtcError::new(ErrorCode::BadRequest, format!("bad SDP: {error}")))?;
+        let offer = negotiation::client_offer(sdp)?;
         self.permit(&caller, &outbox, &room, true).await?;
         let existing = self
             .publishers
@@ -337,7 +180,7 @@ impl Sfu {
             .map(|entry| Arc::clone(entry.value()));
         let (publisher, renegotiating) = match existing {
             Some(publisher) if publisher.room() == room => {
-                lock(&publisher.sources).extend(sources);
+                publisher.add_sources(sources);
                 (publisher, true)
             }
             other => {
@@ -386,14 +229,7 @@ impl Sfu {
             .peer(outbox, room.clone(), PcKind::Publish)
             .await
             .map_err(RtcError::internal)?;
-        let publisher = Arc::new(Publisher {
-            conn: caller.conn,
-            person: Arc::clone(&caller.person),
-            peer,
-            room: Mutex::new(room.clone()),
-            sources: Mutex::new(sources),
-            tracks: Mutex::new(Vec::new()),
-        });
+        let publisher = Publisher::new(caller, peer, room, sources);
         let sfu = self.me.clone();
         let weak = Arc::downgrade(&publisher);
         publisher
@@ -434,46 +270,11 @@ impl Sfu {
 
     /// Forward one published track until it ends.
     async fn forward(&self, publisher: Arc<Publisher>, remote: Arc<TrackRemote>) {
-        let kind = match remote.kind() {
-            RTPCodecType::Audio => TrackKind::Audio,
-            RTPCodecType::Video => TrackKind::Video,
-            RTPCodecType::Unspecified => return,
+        let Some(info) = publisher.track_info(&remote, &self.next_track) else {
+            return;
         };
-        let source = {
-            let sources = lock(&publisher.sources);
-            sources
-                .get(&remote.id())
-                .or_else(|| sources.get(&remote.stream_id()))
-                .copied()
-        };
-        let source = source.unwrap_or(match kind {
-            TrackKind::Audio => TrackSource::Microphone,
-            TrackKind::Video => TrackSource::Camera,
-        });
-        let number = self.next_track.fetch_add(1, Ordering::Relaxed);
-        let info = TrackInfo {
-            id: format!("t{number}"),
-            stream: format!("p{}", publisher.conn),
-            kind,
-            source,
-            publisher: Author {
-                id: publisher.person.user.id.clone(),
-                name: publisher.person.user.name.clone(),
-            },
-        };
-        let local = Arc::new(TrackLocalStaticRTP::new(
-            remote.codec().capability,
-            info.id.clone(),
-            info.stream.clone(),
-        ));
-        let forwarded = Arc::new(Forwarded {
-            info,
-            local: Arc::clone(&local),
-            media_ssrc: remote.ssrc(),
-            publisher: Arc::downgrade(&publisher.peer.connection),
-            last_keyframe_request: Mutex::new(None),
-        });
-        lock(&publisher.tracks).push(Arc::clone(&forwarded));
+        let forwarded = Forwarded::new(info, &remote, &publisher.peer.connection);
+        publisher.add_track(Arc::clone(&forwarded));
         tracing::info!(
             conn = publisher.conn,
             track = %forwarded.info.id,
@@ -482,71 +283,25 @@ impl Sfu {
         );
         self.add_tracks(&publisher.room(), std::slice::from_ref(&forwarded))
             .await;
-        while let Ok((mut packet, _)) = remote.read_rtp().await {
-            // The publisher's header-extension ids mean nothing on the viewers' connections.
-            packet.header.extension = false;
-            packet.header.extensions.clear();
-            // An error means one binding failed (a viewer leaving): the others still get it.
-            let _ = local.write_rtp(&packet).await;
-        }
-        let ended = {
-            let mut tracks = lock(&publisher.tracks);
-            let before = tracks.len();
-            tracks.retain(|track| !Arc::ptr_eq(track, &forwarded));
-            tracks.len() != before
-        };
-        if ended {
+        forwarded.relay(&remote).await;
+        if publisher.end_track(&forwarded) {
             self.remove_tracks(&publisher.room(), std::slice::from_ref(&forwarded))
                 .await;
         }
     }
 
-    /// Bind tracks to every subscriber of a room, renegotiate, and tell the room.
+    /// [`MediaRoom::add_tracks`] in `room`.
     async fn add_tracks(&self, room: &str, tracks: &[Arc<Forwarded>]) {
-        let media = self.media_room(room);
-        let mut state = media.state.lock().await;
-        state.tracks.extend(tracks.iter().cloned());
-        for subscriber in state.subscribers.values() {
-            for track in tracks {
-                attach(subscriber, track).await;
-            }
-            self.renegotiate(Arc::clone(subscriber));
-        }
-        self.report_tracks(room, &state).await;
+        self.media_room(room)
+            .add_tracks(&self.hub, room, tracks)
+            .await;
     }
 
-    /// Unbind tracks from every subscriber of a room, renegotiate, and tell the room.
+    /// [`MediaRoom::remove_tracks`] in `room`.
     async fn remove_tracks(&self, room: &str, tracks: &[Arc<Forwarded>]) {
-        let media = self.media_room(room);
-        let mut state = media.state.lock().await;
-        let before = state.tracks.len();
-        state
-            .tracks
-            .retain(|live| !tracks.iter().any(|gone| Arc::ptr_eq(live, gone)));
-        if state.tracks.len() == before {
-            return;
-        }
-        for subscriber in state.subscribers.values() {
-            for track in tracks {
-                detach(subscriber, track).await;
-            }
-            self.renegotiate(Arc::clone(subscriber));
-        }
-        self.report_tracks(room, &state).await;
-    }
-
-    /// Tell the room its live tracks (under the room's media lock, so reports keep order).
-    async fn report_tracks(&self, room: &str, state: &MediaRoomState) {
-        let tracks = state
-            .tracks
-            .iter()
-            .map(|track| track.info.clone())
-            .collect();
-        if let Some(handle) = self.hub.room(room) {
-            if handle.tell(Input::Tracks { tracks }).await.is_err() {
-                tracing::debug!(room, "track list not reported: the room is closed");
-            }
-        }
+        self.media_room(room)
+            .remove_tracks(&self.hub, room, tracks)
+            .await;
     }
 
     /// Stop a publisher: its tracks end for every viewer, its peer connection closes.
@@ -554,7 +309,7 @@ impl Sfu {
         self.publishers.remove_if(&publisher.conn, |_, current| {
             Arc::ptr_eq(current, publisher)
         });
-        let tracks = std::mem::take(&mut *lock(&publisher.tracks));
+        let tracks = publisher.take_tracks();
         if !tracks.is_empty() {
             self.remove_tracks(&publisher.room(), &tracks).await;
         }
@@ -596,9 +351,9 @@ impl Sfu {
             return Ok(());
         }
         self.permit(&caller, &outbox, &to, true).await?;
-        let tracks = lock(&publisher.tracks).clone();
+        let tracks = publisher.tracks();
         self.remove_tracks(&from, &tracks).await;
-        *lock(&publisher.room) = to.clone();
+        publisher.move_to(to.clone());
         // As for a new publisher: a revocation in `to` meanwhile is not missed.
         if let Err(refused) = self.permit(&caller, &outbox, &to, true).await {
             self.end_publisher(&publisher).await;
@@ -619,13 +374,7 @@ impl Sfu {
     ) -> Result<(), RtcError> {
         self.permit(&caller, &outbox, &room, false).await?;
         let media = self.media_room(&room);
-        if media
-            .state
-            .lock()
-            .await
-            .subscribers
-            .contains_key(&caller.conn)
-        {
+        if media.subscriber(caller.conn).await.is_some() {
             return Err(RtcError::new(
                 ErrorCode::Conflict,
                 format!("already receiving {room}"),
@@ -636,15 +385,13 @@ impl Sfu {
             .peer(outbox.clone(), room.clone(), PcKind::Subscribe)
             .await
             .map_err(RtcError::internal)?;
-        let subscriber = Arc::new(Subscriber {
-            conn: caller.conn,
-            user: caller.person.user.id.clone(),
-            room: room.clone(),
+        let subscriber = Subscriber::new(
+            caller.conn,
+            caller.person.user.id.clone(),
+            room.clone(),
             outbox,
             peer,
-            slots: Mutex::new(Vec::new()),
-            negotiation: Mutex::new(Negotiation::default()),
-        });
+        );
         let sfu = self.me.clone();
         let weak = Arc::downgrade(&subscriber);
         subscriber
@@ -660,7 +407,7 @@ impl Sfu {
                     match state {
                         // Up: ask for keyframes so the viewer sees video at once.
                         RTCPeerConnectionState::Connected => {
-                            tokio::spawn(async move { sfu.request_keyframes(&subscriber).await });
+                            tokio::spawn(async move { subscriber.request_keyframes().await });
                         }
                         RTCPeerConnectionState::Failed => {
                             tokio::spawn(async move {
@@ -671,81 +418,28 @@ impl Sfu {
                     }
                 })
             }));
-        let mut state = media.state.lock().await;
-        if state.subscribers.contains_key(&caller.conn) {
-            drop(state);
+        if !media.add_subscriber(&subscriber).await {
             let _ = subscriber.peer.connection.close().await;
             return Err(RtcError::new(
                 ErrorCode::Conflict,
                 format!("already receiving {room}"),
             ));
         }
-        for track in &state.tracks {
-            attach(&subscriber, track).await;
-        }
-        state
-            .subscribers
-            .insert(caller.conn, Arc::clone(&subscriber));
-        drop(state);
-        self.renegotiate(subscriber);
+        subscriber.renegotiate();
         Ok(())
-    }
-
-    /// Send a subscriber a new offer, or mark it dirty if one is in flight.
-    fn renegotiate(&self, subscriber: Arc<Subscriber>) {
-        {
-            let mut negotiation = lock(&subscriber.negotiation);
-            if negotiation.in_flight {
-                negotiation.dirty = true;
-                return;
-            }
-            if !negotiation.started && lock(&subscriber.slots).is_empty() {
-                // Nothing to receive yet: the first offer waits for the first track.
-                return;
-            }
-            negotiation.in_flight = true;
-            negotiation.started = true;
-        }
-        tokio::spawn(offer(subscriber));
     }
 
     /// `rtc_answer` for a subscriber's offer.
     #[tracing::instrument(skip(self, sdp))]
     pub async fn answer(&self, conn: ConnId, room: &str, sdp: String) -> Result<(), RtcError> {
-        let answer = RTCSessionDescription::answer(sdp)
-            .map_err(|error| RtcError::new(ErrorCode::BadRequest, format!("bad SDP: {error}")))?;
-        let subscriber = self.subscriber(conn, room).await?;
-        if !lock(&subscriber.negotiation).in_flight {
-            return Err(RtcError::new(
-                ErrorCode::Conflict,
-                "no offer is waiting for an answer",
-            ));
-        }
-        subscriber
-            .peer
-            .connection
-            .set_remote_description(answer)
-            .await
-            .map_err(|error| RtcError::new(ErrorCode::BadRequest, format!("bad SDP: {error}")))?;
-        let again = {
-            let mut negotiation = lock(&subscriber.negotiation);
-            negotiation.in_flight = std::mem::take(&mut negotiation.dirty);
-            negotiation.in_flight
-        };
-        if subscriber.peer.connection.connection_state() == RTCPeerConnectionState::Connected {
-            // New tracks on a connection already up: their viewers need a keyframe.
-            self.request_keyframes(&subscriber).await;
-        }
-        if again {
-            tokio::spawn(offer(subscriber));
-        }
-        Ok(())
+        let answer = negotiation::client_answer(sdp)?;
+        self.subscriber(conn, room).await?.answer(answer).await
     }
 
     async fn subscriber(&self, conn: ConnId, room: &str) -> Result<Arc<Subscriber>, RtcError> {
         let media = self.rooms.get(room).map(|entry| Arc::clone(entry.value()));
         let subscriber = match media {
-            Some(media) => media.state.lock().await.subscribers.get(&conn).cloned(),
+            Some(media) => media.subscriber(conn).await,
             None => None,
         };
         subscriber.ok_or_else(|| {
@@ -754,16 +448,6 @@ impl Sfu {
                 format!("not receiving {room}: rtc_subscribe first"),
             )
         })
-    }
-
-    async fn request_keyframes(&self, subscriber: &Subscriber) {
-        let tracks: Vec<Arc<Forwarded>> = lock(&subscriber.slots)
-            .iter()
-            .filter_map(|slot| lock(&slot.track).clone())
-            .collect();
-        for track in tracks {
-            track.request_keyframe().await;
-        }
     }
 
     pub async fn candidate(
@@ -782,27 +466,7 @@ impl Sfu {
                 })?,
             PcKind::Subscribe => Arc::clone(&self.subscriber(conn, room).await?.peer.connection),
         };
-        if candidate.candidate.is_empty() {
-            // The end of the client's candidates: nothing to do.
-            return Ok(());
-        }
-        let mdns = candidate.candidate.contains(".local");
-        let init = RTCIceCandidateInit {
-            candidate: candidate.candidate,
-            sdp_mid: candidate.sdp_mid,
-            sdp_mline_index: candidate.sdp_mline_index,
-            username_fragment: candidate.username_fragment,
-        };
-        match connection.add_ice_candidate(init).await {
-            Ok(()) => Ok(()),
-            // A browser's `.local` name cannot be resolved here; its peer-reflexive address
-            // still pairs.
-            Err(_) if mdns => Ok(()),
-            Err(error) => Err(RtcError::new(
-                ErrorCode::BadRequest,
-                format!("bad candidate: {error}"),
-            )),
-        }
+        negotiation::add_candidate(&connection, candidate).await
     }
 
     /// `rtc_unsubscribe`.
@@ -821,8 +485,7 @@ impl Sfu {
         let Some(media) = self.rooms.get(room).map(|entry| Arc::clone(entry.value())) else {
             return false;
         };
-        let subscriber = media.state.lock().await.subscribers.remove(&conn);
-        let Some(subscriber) = subscriber else {
+        let Some(subscriber) = media.remove_subscriber(conn).await else {
             return false;
         };
         if let Err(error) = subscriber.peer.connection.close().await {
@@ -879,140 +542,9 @@ impl Sfu {
         else {
             return;
         };
-        let receiving: Vec<ConnId> = media
-            .state
-            .lock()
-            .await
-            .subscribers
-            .values()
-            .filter(|subscriber| subscriber.user == revoked.user)
-            .map(|subscriber| subscriber.conn)
-            .collect();
+        let receiving = media.receivers(&revoked.user).await;
         for conn in receiving {
             self.end_subscriber(conn, &revoked.room).await;
-        }
-    }
-}
-
-/// Bind a forwarded track to a subscriber: to an inactive slot of its kind if there is one,
-/// else to a new one whose viewer's keyframe requests are passed up.
-async fn attach(subscriber: &Subscriber, track: &Arc<Forwarded>) {
-    let local: Arc<dyn TrackLocal + Send + Sync> = Arc::clone(&track.local) as _;
-    let kind = track.local.kind();
-    let idle = lock(&subscriber.slots)
-        .iter()
-        .find(|slot| slot.transceiver.kind() == kind && lock(&slot.track).is_none())
-        .map(|slot| (Arc::clone(&slot.transceiver), Arc::clone(&slot.track)));
-    if let Some((transceiver, carried)) = idle {
-        // Claimed before the await: the room's media lock keeps other binds out meanwhile.
-        *lock(&carried) = Some(Arc::clone(track));
-        let sender = transceiver.sender().await;
-        match sender.replace_track(Some(Arc::clone(&local))).await {
-            Ok(()) => {
-                transceiver
-                    .set_direction(RTCRtpTransceiverDirection::Sendonly)
-                    .await;
-                return;
-            }
-            Err(error) => {
-                tracing::debug!(%error, "a viewer's idle slot did not take a track");
-                *lock(&carried) = None;
-            }
-        }
-    }
-    let init = RTCRtpTransceiverInit {
-        direction: RTCRtpTransceiverDirection::Sendonly,
-        send_encodings: Vec::new(),
-    };
-    let transceiver = match subscriber
-        .peer
-        .connection
-        .add_transceiver_from_track(local, Some(init))
-        .await
-    {
-        Ok(transceiver) => transceiver,
-        Err(error) => {
-            tracing::debug!(%error, "binding a track to a closed viewer");
-            return;
-        }
-    };
-    let sender = transceiver.sender().await;
-    // The next track in this slot continues its sequence numbers: a jump back would look
-    // like replayed packets to the viewer's SRTP and be dropped.
-    if let Err(error) = sender.enable_seq_transformer() {
-        tracing::debug!(%error, "a viewer's sender keeps its tracks' sequence numbers");
-    }
-    let carried = Arc::new(Mutex::new(Some(Arc::clone(track))));
-    lock(&subscriber.slots).push(Slot {
-        transceiver,
-        track: Arc::clone(&carried),
-    });
-    // Read until the sender stops: reading also runs the NACK responder and reports.
-    tokio::spawn(async move {
-        while let Ok((packets, _)) = sender.read_rtcp().await {
-            let wants_keyframe = packets.iter().any(|packet| {
-                let packet = packet.as_any();
-                packet.is::<PictureLossIndication>() || packet.is::<FullIntraRequest>()
-            });
-            let track = lock(&carried).clone();
-            if let (true, Some(track)) = (wants_keyframe, track) {
-                track.request_keyframe().await;
-            }
-        }
-    });
-}
-
-/// Unbind a track from a subscriber: its slot goes inactive, ready for the next track. (The
-/// ended track stays bound underneath until then; nothing is written to it any more.)
-async fn detach(subscriber: &Subscriber, track: &Arc<Forwarded>) {
-    let carrying: Vec<Arc<RTCRtpTransceiver>> = lock(&subscriber.slots)
-        .iter()
-        .filter(|slot| slot.carries(track))
-        .map(|slot| {
-            *lock(&slot.track) = None;
-            Arc::clone(&slot.transceiver)
-        })
-        .collect();
-    for transceiver in carrying {
-        transceiver
-            .set_direction(RTCRtpTransceiverDirection::Inactive)
-            .await;
-    }
-}
-
-/// Which track each of a subscriber's m-lines carries now, by mid.
-fn tracks_by_mid(subscriber: &Subscriber) -> BTreeMap<String, String> {
-    lock(&subscriber.slots)
-        .iter()
-        .filter_map(|slot| {
-            let mid = slot.transceiver.mid()?;
-            let track = lock(&slot.track).as_ref()?.info.id.clone();
-            Some((mid.to_string(), track))
-        })
-        .collect()
-}
-
-/// Create and send a subscriber's offer.
-async fn offer(subscriber: Arc<Subscriber>) {
-    let sdp = match subscriber.peer.connection.create_offer(None).await {
-        Ok(offer) => subscriber.peer.local_sdp(offer).await,
-        Err(error) => Err(error),
-    };
-    match sdp {
-        Ok(sdp) => {
-            subscriber.outbox.push(encode(&ServerMessage::RtcOffer {
-                room: subscriber.room.clone(),
-                pc: PcKind::Subscribe,
-                sdp,
-                tracks: tracks_by_mid(&subscriber),
-            }));
-        }
-        Err(error) => {
-            tracing::debug!(%error, conn = subscriber.conn, "no offer for a viewer");
-            *lock(&subscriber.negotiation) = Negotiation {
-                started: true,
-                ..Negotiation::default()
-            };
         }
     }
 }
