@@ -32,7 +32,7 @@ use plenary_protocol::{
     Author, ErrorCode, IceCandidate, PcKind, Ref, RoomId, ServerMessage, TrackInfo, TrackKind,
     TrackSource,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use webrtc::ice_transport::ice_candidate::RTCIceCandidateInit;
@@ -300,18 +300,9 @@ impl Sfu {
                 format!("no room {room}"),
             ));
         };
-        let (reply, verdict) = oneshot::channel();
-        let input = Input::RtcPermit {
-            caller: caller.clone(),
-            publish,
-            reply,
-        };
         let closed = || RtcError::new(ErrorCode::Internal, "the room is closed: retry");
         handle
-            .send(input, outbox.clone())
-            .await
-            .map_err(|_| closed())?;
-        verdict
+            .permit(caller.clone(), publish, outbox.clone())
             .await
             .map_err(|_| closed())?
             .map_err(|(code, message)| RtcError { code, message })
