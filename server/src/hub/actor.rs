@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::feed::{Entry, Feed, Subscription};
@@ -22,7 +22,7 @@ use super::kick::CloseReason;
 use super::outbox::{LAGGED, Outbox, Outgoing};
 use super::person::ConnId;
 use super::personal::PersonOutboxes;
-use super::room::{Input, Output, Room, RoomLimits};
+use super::room::{Input, Output, Refusal, Room, RoomLimits};
 use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
 use plenary_protocol::{ErrorCode, ServerMessage};
@@ -73,6 +73,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
     let mut senders: HashMap<ConnId, Outbox> = HashMap::new();
     let mut inbox = Vec::with_capacity(batch);
     let mut outputs = Vec::new();
+    let mut permits = Permits::default();
     let feed = Arc::new(Feed::new(feed));
     let mut woken = Vec::new();
     // Writers stuck on a socket never notice they fell out of the feed; the room looks at
@@ -102,7 +103,24 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
         if ticked {
             room.handle(now, Input::Tick, &mut outputs);
         }
-        for Command { input, outbox } in inbox.drain(..) {
+        for command in inbox.drain(..) {
+            let (input, outbox) = match command {
+                Command::Input { input, outbox } => (input, outbox),
+                Command::Permit {
+                    caller,
+                    publish,
+                    outbox,
+                    reply,
+                } => {
+                    let request = permits.ask(reply);
+                    let input = Input::RtcPermit {
+                        caller,
+                        publish,
+                        request,
+                    };
+                    (input, Some(outbox))
+                }
+            };
             if let (Some(conn), Some(outbox)) = (input.conn(), outbox) {
                 senders.insert(conn, outbox);
             }
@@ -130,6 +148,9 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                 members.clear();
                 senders.clear();
                 outputs.clear();
+                // The SFU's questions of this batch are not answered: it is told the room
+                // closed, and asks again.
+                permits.drop_all();
                 match reload(&room, Arc::clone(&store)).await {
                     Ok(restored) => room = restored,
                     Err(error) => {
@@ -201,9 +222,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                             .push_after(fence, Outgoing::Unsubscribe(fence.feed));
                     }
                 }
-                Output::Permit { reply, verdict } => {
-                    let _ = reply.send(verdict);
-                }
+                Output::Permit { request, verdict } => permits.answer(request, verdict),
                 Output::MediaRevoked { user, receiving } => {
                     let revoked = MediaRevoked {
                         room: room.id().to_owned(),
@@ -245,6 +264,35 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
             });
             next_look = head + look_every;
         }
+    }
+}
+
+/// The SFU's permission questions the room has not answered yet, by the request number the
+/// task gave each, so that the room sees a number and never a runtime channel.
+#[derive(Default)]
+struct Permits {
+    last: u64,
+    waiting: HashMap<u64, oneshot::Sender<Result<(), Refusal>>>,
+}
+
+impl Permits {
+    /// Number a question whose answer goes to `reply`.
+    fn ask(&mut self, reply: oneshot::Sender<Result<(), Refusal>>) -> u64 {
+        self.last += 1;
+        self.waiting.insert(self.last, reply);
+        self.last
+    }
+
+    /// Give the asker of question `request` the room's answer.
+    fn answer(&mut self, request: u64, verdict: Result<(), Refusal>) {
+        if let Some(reply) = self.waiting.remove(&request) {
+            let _ = reply.send(verdict);
+        }
+    }
+
+    /// Forget every question: their askers learn that the room closed.
+    fn drop_all(&mut self) {
+        self.waiting.clear();
     }
 }
 

@@ -3,10 +3,10 @@
 //! [`MediaRevoked`]. Replies and events come back through outboxes and feeds.
 
 use plenary_protocol::RoomId;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::outbox::Outbox;
-use super::room::Input;
+use super::room::{Caller, Input, Refusal};
 
 /// A person lost the right to publish in a room (taken off stage), or to be there at all
 /// (removed by a moderator); the SFU ends their media there.
@@ -20,11 +20,22 @@ pub struct MediaRevoked {
 }
 
 /// A message to a room's task.
-pub struct Command {
-    pub input: Input,
-    /// Where replies to the sender go; `None` for inputs nobody answers (from the hub or the
-    /// SFU).
-    pub outbox: Option<Outbox>,
+pub enum Command {
+    Input {
+        input: Input,
+        /// Where replies to the sender go; `None` for inputs nobody answers (from the hub or
+        /// the SFU).
+        outbox: Option<Outbox>,
+    },
+    /// The SFU asks whether `caller` may receive (`publish: false`) or publish media in the
+    /// room; the task numbers the question ([`Input::RtcPermit`]) and completes `reply`
+    /// with the room's answer.
+    Permit {
+        caller: Caller,
+        publish: bool,
+        outbox: Outbox,
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
 }
 
 /// The way into one room's task.
@@ -42,7 +53,7 @@ impl RoomHandle {
     /// Send a command, waiting while the room's queue is full.
     pub async fn send(&self, input: Input, outbox: Outbox) -> Result<(), RoomClosed> {
         self.commands
-            .send(Command {
+            .send(Command::Input {
                 input,
                 outbox: Some(outbox),
             })
@@ -50,12 +61,33 @@ impl RoomHandle {
             .map_err(|_| RoomClosed)
     }
 
+    /// Ask the room whether `caller` (whose outbox this is) may receive (`publish: false`)
+    /// or publish media there, waiting while the room's queue is full, then for its answer.
+    pub async fn permit(
+        &self,
+        caller: Caller,
+        publish: bool,
+        outbox: Outbox,
+    ) -> Result<Result<(), Refusal>, RoomClosed> {
+        let (reply, verdict) = oneshot::channel();
+        self.commands
+            .send(Command::Permit {
+                caller,
+                publish,
+                outbox,
+                reply,
+            })
+            .await
+            .map_err(|_| RoomClosed)?;
+        verdict.await.map_err(|_| RoomClosed)
+    }
+
     /// Send a command that nobody answers, waiting while the room's queue is full. The hub
     /// tells a room what an imported programme says about it this way (`Input::Setup`); it
     /// takes effect in order with the commands already queued.
     pub async fn tell(&self, input: Input) -> Result<(), RoomClosed> {
         self.commands
-            .send(Command {
+            .send(Command::Input {
                 input,
                 outbox: None,
             })

@@ -41,7 +41,7 @@ use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
 use plenary_protocol::{ErrorCode, IceCandidate, PcKind, Ref, RoomId, ServerMessage, TrackSource};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
@@ -144,18 +144,9 @@ impl Sfu {
                 format!("no room {room}"),
             ));
         };
-        let (reply, verdict) = oneshot::channel();
-        let input = Input::RtcPermit {
-            caller: caller.clone(),
-            publish,
-            reply,
-        };
         let closed = || RtcError::new(ErrorCode::Internal, "the room is closed: retry");
         handle
-            .send(input, outbox.clone())
-            .await
-            .map_err(|_| closed())?;
-        verdict
+            .permit(caller.clone(), publish, outbox.clone())
             .await
             .map_err(|_| closed())?
             .map_err(|(code, message)| RtcError { code, message })

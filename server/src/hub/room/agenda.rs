@@ -11,12 +11,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::{ServerMessage, SessionId, SessionPhase, UserId};
 
-use super::{Output, Refusal, Room};
+use super::common::Output;
+use super::phases::Phases;
+use super::setup::SessionPlan;
 use crate::hub::frame::encode;
-use crate::hub::person::Person;
 use crate::store::Change;
 
 /// Who bookmarked which session of the room, and whom its reminder reached.
@@ -51,35 +52,23 @@ impl Agenda {
         self.bookmarks.retain(|session, _| here(session));
         self.reminded.retain(|session, _| here(session));
     }
-}
 
-/// Whole minutes from `now` to `start`, rounded up.
-fn minutes_until(now: Timestamp, start: Timestamp) -> u32 {
-    let seconds = start.duration_since(now).as_secs().max(0);
-    u32::try_from((seconds + 59) / 60).unwrap_or(u32::MAX)
-}
-
-impl Room {
-    /// Bookmark a session of this room (`on`) or take the bookmark off. Doing it twice
-    /// changes nothing and stores nothing.
+    /// Bookmark a session of this room for `user` (`on`) or take the bookmark off. Doing it
+    /// twice changes nothing and stores nothing.
     pub(super) fn bookmark(
         &mut self,
-        person: &Person,
+        user: &UserId,
         session: SessionId,
         on: bool,
         out: &mut Vec<Output>,
-    ) -> Result<(), Refusal> {
-        self.session_here(&session)?;
-        let user = &person.user.id;
+    ) {
         let changed = if on {
-            self.agenda
-                .bookmarks
+            self.bookmarks
                 .entry(session.clone())
                 .or_default()
                 .insert(user.clone())
         } else {
-            self.agenda
-                .bookmarks
+            self.bookmarks
                 .get_mut(&session)
                 .is_some_and(|people| people.remove(user))
         };
@@ -90,29 +79,34 @@ impl Room {
                 on,
             }));
         }
-        Ok(())
     }
 
-    /// Remind everyone due a reminder: their session has not started and starts within
-    /// `reminder`, and they have not been reminded of it before.
-    pub(super) fn send_reminders(&mut self, now: Timestamp, out: &mut Vec<Output>) {
-        let mut sessions: Vec<(Timestamp, SessionId)> = self
-            .agenda
+    /// Remind everyone due a reminder: their session of `room` (one of `sessions`, on the
+    /// clock as `phases` say) has not started and starts within `reminder`, and they have
+    /// not been reminded of it before.
+    pub(super) fn send_reminders(
+        &mut self,
+        now: Timestamp,
+        room: &str,
+        reminder: SignedDuration,
+        sessions: &HashMap<SessionId, SessionPlan>,
+        phases: &Phases,
+        out: &mut Vec<Output>,
+    ) {
+        let mut due_sessions: Vec<(Timestamp, SessionId)> = self
             .bookmarks
             .iter()
             .filter(|(_, people)| !people.is_empty())
-            .filter(|(session, _)| self.phase_of(session) < SessionPhase::Live)
+            .filter(|(session, _)| phases.phase_of(session) < SessionPhase::Live)
             .filter_map(|(session, _)| {
-                let (start, _) = self.times_of(session)?;
-                (now >= start - self.limits.reminder && now < start)
-                    .then(|| (start, session.clone()))
+                let (start, _) = phases.times_of(sessions, session)?;
+                (now >= start - reminder && now < start).then(|| (start, session.clone()))
             })
             .collect();
-        sessions.sort();
-        for (start, session) in sessions {
-            let reminded = self.agenda.reminded.entry(session.clone()).or_default();
+        due_sessions.sort();
+        for (start, session) in due_sessions {
+            let reminded = self.reminded.entry(session.clone()).or_default();
             let mut due: Vec<UserId> = self
-                .agenda
                 .bookmarks
                 .get(&session)
                 .into_iter()
@@ -133,13 +127,19 @@ impl Room {
             }
             let frame = encode(&ServerMessage::Reminder {
                 session,
-                room: self.setup.id.clone(),
+                room: room.to_owned(),
                 start: crate::programme::rfc3339(start),
                 minutes: minutes_until(now, start),
             });
             out.push(Output::ToPeople { users: due, frame });
         }
     }
+}
+
+/// Whole minutes from `now` to `start`, rounded up.
+fn minutes_until(now: Timestamp, start: Timestamp) -> u32 {
+    let seconds = start.duration_since(now).as_secs().max(0);
+    u32::try_from((seconds + 59) / 60).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

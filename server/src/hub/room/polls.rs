@@ -3,14 +3,15 @@
 //! is acknowledged; the new counts are published at most once per tick, so a thousand
 //! votes in a second cost one event, not a thousand.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use plenary_protocol::{
     ErrorCode, Poll, PollAction, PollId, PollOption, PollState as Phase, PollVoteRecord, RoomEvent,
     UserId,
 };
 
-use super::{Output, Public, Refusal, Room, checked_text};
+use super::common::{Output, Public, Refusal, checked_text};
+use super::log::EventLog;
 use crate::hub::person::Person;
 use crate::store::{Change, StoredPoll};
 
@@ -18,8 +19,13 @@ const MAX_POLL_QUESTION_CHARS: usize = 300;
 const MAX_POLL_OPTION_CHARS: usize = 100;
 const MAX_POLL_OPTIONS: usize = 10;
 
+/// A room's polls.
+pub(super) struct Polls {
+    polls: BTreeMap<PollId, PollState>,
+}
+
 /// A poll and everyone's choices.
-pub(super) struct PollState {
+struct PollState {
     /// With its counts always filled in; views hide them where they must.
     poll: Poll,
     votes: HashMap<UserId, Vec<u32>>,
@@ -54,9 +60,19 @@ impl PollState {
     }
 }
 
-impl Room {
+impl Polls {
+    /// The polls as stored.
+    pub(super) fn restore(stored: Vec<StoredPoll>) -> Polls {
+        Polls {
+            polls: stored
+                .into_iter()
+                .map(|stored| (stored.poll.id, PollState::from(stored)))
+                .collect(),
+        }
+    }
+
     /// The polls a person may see, as they may see them.
-    pub(super) fn visible_polls(&self, staff: bool) -> Vec<Poll> {
+    pub(super) fn visible(&self, staff: bool) -> Vec<Poll> {
         self.polls
             .values()
             .filter_map(|state| {
@@ -70,7 +86,7 @@ impl Room {
     }
 
     /// A person's choices in this room's polls.
-    pub(super) fn poll_votes_of(&self, user: &str) -> Vec<PollVoteRecord> {
+    pub(super) fn votes_of(&self, user: &str) -> Vec<PollVoteRecord> {
         self.polls
             .values()
             .filter_map(|state| {
@@ -82,12 +98,13 @@ impl Room {
             .collect()
     }
 
-    pub(super) fn create_poll(
+    pub(super) fn create(
         &mut self,
         id: PollId,
         question: String,
         options: Vec<String>,
         multiple: bool,
+        events: &mut EventLog,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
         let question = checked_text(&question, MAX_POLL_QUESTION_CHARS, "poll question")?;
@@ -108,7 +125,7 @@ impl Room {
             .collect::<Result<Vec<_>, Refusal>>()?;
         let poll = Poll {
             id,
-            room: self.setup.id.clone(),
+            room: events.room().clone(),
             question,
             options,
             multiple,
@@ -124,14 +141,15 @@ impl Room {
                 dirty: false,
             },
         );
-        self.poll_changed(id, out);
+        self.changed(id, events, out);
         Ok(())
     }
 
-    pub(super) fn poll_action(
+    pub(super) fn act(
         &mut self,
         id: PollId,
         action: PollAction,
+        events: &mut EventLog,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
         let state = self
@@ -155,12 +173,12 @@ impl Room {
             PollAction::HideResults => poll.results_visible = false,
         }
         if (poll.state, poll.results_visible) != before {
-            self.poll_changed(id, out);
+            self.changed(id, events, out);
         }
         Ok(())
     }
 
-    pub(super) fn poll_vote(
+    pub(super) fn vote(
         &mut self,
         person: &Person,
         id: PollId,
@@ -228,7 +246,7 @@ impl Room {
     }
 
     /// Publish the counts of polls that took votes since the last tick.
-    pub(super) fn publish_poll_results(&mut self, out: &mut Vec<Output>) {
+    pub(super) fn publish_results(&mut self, events: &mut EventLog, out: &mut Vec<Output>) {
         let dirty: Vec<PollId> = self
             .polls
             .values()
@@ -236,12 +254,12 @@ impl Room {
             .map(|state| state.poll.id)
             .collect();
         for id in dirty {
-            self.poll_changed(id, out);
+            self.changed(id, events, out);
         }
     }
 
     /// Persist a poll's new state and publish it to those who may see it.
-    fn poll_changed(&mut self, id: PollId, out: &mut Vec<Output>) {
+    fn changed(&mut self, id: PollId, events: &mut EventLog, out: &mut Vec<Output>) {
         let Some(state) = self.polls.get_mut(&id) else {
             return;
         };
@@ -253,6 +271,6 @@ impl Room {
             None => Public::Hidden,
         };
         let staff = RoomEvent::Poll(state.poll.clone());
-        self.publish(staff, public, None, out);
+        events.publish(staff, public, None, out);
     }
 }

@@ -1,7 +1,7 @@
 //! Q&A in a room: questions to its sessions, votes, moderation, the moderation log, and
 //! opening and closing a session's Q&A.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
 use plenary_protocol::{
@@ -9,18 +9,29 @@ use plenary_protocol::{
     QuestionStatus, RoomEvent, SessionId, UserId,
 };
 
-use super::{Output, Public, Refusal, Room, author, checked_text};
+use super::common::{Output, Public, Refusal, author, checked_text};
+use super::log::EventLog;
+use super::setup::SessionPlan;
 use crate::hub::person::Person;
 use crate::programme::rfc3339;
 use crate::store::{Change, StoredQuestion};
 
+/// The Q&A of a room's sessions.
+pub(super) struct Qa {
+    questions: BTreeMap<QuestionId, QuestionState>,
+    /// Sessions of this room whose Q&A is closed.
+    closed: HashSet<SessionId>,
+    /// Moderation log entries per session, oldest first.
+    log: HashMap<SessionId, Vec<ModerationEntry>>,
+}
+
 /// A question and what only the server knows of it.
-pub(super) struct QuestionState {
+struct QuestionState {
     /// Always with its author; views hide it where they must.
-    pub question: Question,
+    question: Question,
     /// Attendees have seen it, so they must also see it rejected or merged.
-    pub ever_public: bool,
-    pub voters: HashSet<UserId>,
+    ever_public: bool,
+    voters: HashSet<UserId>,
 }
 
 impl From<StoredQuestion> for QuestionState {
@@ -68,7 +79,37 @@ impl QuestionState {
     }
 }
 
-impl Room {
+impl Qa {
+    /// The Q&A as stored: questions, closed sessions and the moderation log, oldest first.
+    pub(super) fn restore(
+        questions: Vec<StoredQuestion>,
+        closed: Vec<SessionId>,
+        entries: Vec<(SessionId, ModerationEntry)>,
+    ) -> Qa {
+        let mut log: HashMap<SessionId, Vec<_>> = HashMap::new();
+        for (session, entry) in entries {
+            log.entry(session).or_default().push(entry);
+        }
+        Qa {
+            questions: questions
+                .into_iter()
+                .map(|stored| (stored.question.id, QuestionState::from(stored)))
+                .collect(),
+            closed: closed.into_iter().collect(),
+            log,
+        }
+    }
+
+    /// Forget that the sessions this room no longer holds are closed. Their questions stay.
+    pub(super) fn retain_closed(&mut self, here: impl Fn(&str) -> bool) {
+        self.closed.retain(|session| here(session));
+    }
+
+    /// The sessions whose Q&A is closed.
+    pub(super) fn closed(&self) -> Vec<SessionId> {
+        self.closed.iter().cloned().collect()
+    }
+
     /// The questions a person may see, as they may see them.
     pub(super) fn visible_questions(&self, staff: bool, user: &str) -> Vec<Question> {
         self.questions
@@ -84,6 +125,16 @@ impl Room {
             .collect()
     }
 
+    /// The questions a person voted for.
+    pub(super) fn voted(&self, user: &str) -> Vec<QuestionId> {
+        self.questions
+            .values()
+            .filter(|state| state.voters.contains(user))
+            .map(|state| state.question.id)
+            .collect()
+    }
+
+    /// Ask a question to one of `sessions`, the room's.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn ask(
         &mut self,
@@ -93,15 +144,15 @@ impl Room {
         session: SessionId,
         text: String,
         anonymous: bool,
+        sessions: &HashMap<SessionId, SessionPlan>,
+        events: &mut EventLog,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        let moderated = self
-            .setup
-            .sessions
+        let moderated = sessions
             .get(&session)
             .ok_or_else(|| (ErrorCode::NotFound, format!("no session {session}")))?
             .moderated;
-        if self.qa_closed.contains(&session) {
+        if self.closed.contains(&session) {
             return Err((
                 ErrorCode::QaClosed,
                 "questions for this session are closed".into(),
@@ -131,7 +182,7 @@ impl Room {
             voters: HashSet::new(),
         };
         self.questions.insert(id, state);
-        self.question_changed(id, out);
+        self.question_changed(id, events, out);
         Ok(())
     }
 
@@ -141,6 +192,7 @@ impl Room {
         person: &Person,
         question: QuestionId,
         up: bool,
+        events: &mut EventLog,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
         let user = &person.user.id;
@@ -167,7 +219,7 @@ impl Room {
                     user: user.clone(),
                 }
             }));
-            self.question_changed(question, out);
+            self.question_changed(question, events, out);
         }
         Ok(())
     }
@@ -181,68 +233,67 @@ impl Room {
         action: ModerateAction,
         text: Option<String>,
         into: Option<QuestionId>,
+        events: &mut EventLog,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        let not_found = || (ErrorCode::NotFound, format!("no question {question}"));
         let before = self
             .questions
             .get(&question)
-            .ok_or_else(not_found)?
+            .ok_or_else(|| (ErrorCode::NotFound, format!("no question {question}")))?
             .question
             .clone();
         let mut detail = String::new();
-        if action == ModerateAction::Merge {
-            let into = into.ok_or_else(|| {
-                (
-                    ErrorCode::BadRequest,
-                    "merge needs `into`, the question to keep".into(),
-                )
-            })?;
-            self.merge(question, into, out)?;
-            detail = format!("into {into}");
-        } else {
-            let state = self.questions.get_mut(&question).ok_or_else(not_found)?;
-            let edited = &mut state.question;
-            match action {
-                ModerateAction::Approve | ModerateAction::Restore => {
+        let changed = match action {
+            ModerateAction::Merge => {
+                let into = into.ok_or_else(|| {
+                    (
+                        ErrorCode::BadRequest,
+                        "merge needs `into`, the question to keep".into(),
+                    )
+                })?;
+                self.merge(question, into, events, out)?;
+                detail = format!("into {into}");
+                true
+            }
+            ModerateAction::Approve | ModerateAction::Restore => {
+                self.edit(question, &before, events, out, |edited| {
+                    edited.status = QuestionStatus::Approved;
+                })
+            }
+            ModerateAction::Reject => self.edit(question, &before, events, out, |edited| {
+                edited.status = QuestionStatus::Rejected;
+                edited.pinned = false;
+            }),
+            ModerateAction::Answered => self.edit(question, &before, events, out, |edited| {
+                edited.status = QuestionStatus::Answered;
+            }),
+            ModerateAction::Pin => self.edit(question, &before, events, out, |edited| {
+                edited.pinned = true;
+                if edited.status == QuestionStatus::Pending {
+                    // A pinned question is shown to everyone, so pinning approves it.
                     edited.status = QuestionStatus::Approved;
                 }
-                ModerateAction::Reject => {
-                    edited.status = QuestionStatus::Rejected;
-                    edited.pinned = false;
+            }),
+            ModerateAction::Unpin => self.edit(question, &before, events, out, |edited| {
+                edited.pinned = false;
+            }),
+            ModerateAction::Edit => {
+                let text = text
+                    .ok_or_else(|| (ErrorCode::BadRequest, "edit needs the new `text`".into()))?;
+                let text = checked_text(&text, MAX_QUESTION_CHARS, "question")?;
+                if text != before.text {
+                    detail = format!("was: {}", before.text);
                 }
-                ModerateAction::Answered => edited.status = QuestionStatus::Answered,
-                ModerateAction::Pin => {
-                    edited.pinned = true;
-                    if edited.status == QuestionStatus::Pending {
-                        // A pinned question is shown to everyone, so pinning approves it.
-                        edited.status = QuestionStatus::Approved;
-                    }
-                }
-                ModerateAction::Unpin => edited.pinned = false,
-                ModerateAction::Edit => {
-                    let text = text.ok_or_else(|| {
-                        (ErrorCode::BadRequest, "edit needs the new `text`".into())
-                    })?;
-                    let text = checked_text(&text, MAX_QUESTION_CHARS, "question")?;
+                self.edit(question, &before, events, out, |edited| {
                     if text != edited.text {
-                        detail = format!("was: {}", edited.text);
                         edited.text = text;
                         edited.edited = true;
                     }
-                }
-                ModerateAction::Merge => unreachable!("merges are handled above"),
+                })
             }
-            if state.question == before {
-                return Ok(());
-            }
-            if state.public().is_some() {
-                state.ever_public = true;
-            }
-            if state.question.pinned && !before.pinned {
-                self.unpin_others(&before.session, question, out);
-            }
-            self.question_changed(question, out);
+        };
+        if !changed {
+            return Ok(());
         }
         self.log_moderation(
             now,
@@ -251,9 +302,38 @@ impl Room {
             action.as_str(),
             Some(question),
             detail,
+            events,
             out,
         );
         Ok(())
+    }
+
+    /// Apply a moderator's change to a question that was `before`; if it changed anything,
+    /// publish it (and unpin the session's other question if this one is now pinned).
+    /// Returns whether it changed anything.
+    fn edit(
+        &mut self,
+        question: QuestionId,
+        before: &Question,
+        events: &mut EventLog,
+        out: &mut Vec<Output>,
+        change: impl FnOnce(&mut Question),
+    ) -> bool {
+        let Some(state) = self.questions.get_mut(&question) else {
+            return false;
+        };
+        change(&mut state.question);
+        if state.question == *before {
+            return false;
+        }
+        if state.public().is_some() {
+            state.ever_public = true;
+        }
+        if state.question.pinned && !before.pinned {
+            self.unpin_others(&before.session, question, events, out);
+        }
+        self.question_changed(question, events, out);
+        true
     }
 
     /// Fold `duplicate` into `keep`: its voters join the kept question's (each person once),
@@ -262,6 +342,7 @@ impl Room {
         &mut self,
         duplicate: QuestionId,
         keep: QuestionId,
+        events: &mut EventLog,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
         let same_session = self
@@ -294,50 +375,76 @@ impl Room {
             }
         }
         kept.question.votes = u32::try_from(kept.voters.len()).unwrap_or(u32::MAX);
-        self.question_changed(duplicate, out);
-        self.question_changed(keep, out);
+        self.question_changed(duplicate, events, out);
+        self.question_changed(keep, events, out);
         Ok(())
     }
 
-    pub(super) fn set_qa(
+    /// Open or close the Q&A of `session`, one of the room's.
+    pub(super) fn set_open(
         &mut self,
         now: Timestamp,
         person: &Person,
         session: SessionId,
         open: bool,
+        events: &mut EventLog,
         out: &mut Vec<Output>,
-    ) -> Result<(), Refusal> {
-        self.session_here(&session)?;
+    ) {
         let changed = if open {
-            self.qa_closed.remove(&session)
+            self.closed.remove(&session)
         } else {
-            self.qa_closed.insert(session.clone())
+            self.closed.insert(session.clone())
         };
         if !changed {
-            return Ok(());
+            return;
         }
         out.push(Output::Persist(Change::QaClosed {
             session: session.clone(),
             closed: !open,
         }));
         let action = if open { "qa_open" } else { "qa_close" };
-        self.log_moderation(now, person, &session, action, None, String::new(), out);
-        self.publish(
+        self.log_moderation(
+            now,
+            person,
+            &session,
+            action,
+            None,
+            String::new(),
+            events,
+            out,
+        );
+        events.publish(
             RoomEvent::QaState { session, open },
             Public::Same,
             None,
             out,
         );
-        Ok(())
     }
 
-    pub(super) fn moderation_log_of(&self, session: &str) -> Result<Vec<ModerationEntry>, Refusal> {
-        self.session_here(session)?;
-        Ok(self
-            .moderation_log
-            .get(session)
-            .cloned()
-            .unwrap_or_default())
+    /// A session's Q&A closes when it ends.
+    pub(super) fn close_at_end(
+        &mut self,
+        session: &str,
+        events: &mut EventLog,
+        out: &mut Vec<Output>,
+    ) {
+        if !self.closed.insert(session.to_owned()) {
+            return;
+        }
+        out.push(Output::Persist(Change::QaClosed {
+            session: session.to_owned(),
+            closed: true,
+        }));
+        let event = RoomEvent::QaState {
+            session: session.to_owned(),
+            open: false,
+        };
+        events.publish(event, Public::Same, None, out);
+    }
+
+    /// The moderation log of `session`, one of the room's, oldest first.
+    pub(super) fn log_of(&self, session: &str) -> Vec<ModerationEntry> {
+        self.log.get(session).cloned().unwrap_or_default()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -349,6 +456,7 @@ impl Room {
         action: &str,
         question: Option<QuestionId>,
         detail: String,
+        events: &EventLog,
         out: &mut Vec<Output>,
     ) {
         let entry = ModerationEntry {
@@ -359,18 +467,21 @@ impl Room {
             detail,
         };
         out.push(Output::Persist(Change::ModerationEntry {
-            room: self.setup.id.clone(),
+            room: events.room().clone(),
             session: session.to_owned(),
             entry: entry.clone(),
         }));
-        self.moderation_log
-            .entry(session.to_owned())
-            .or_default()
-            .push(entry);
+        self.log.entry(session.to_owned()).or_default().push(entry);
     }
 
     /// One pinned question per session: pinning one unpins the others.
-    fn unpin_others(&mut self, session: &str, keep: QuestionId, out: &mut Vec<Output>) {
+    fn unpin_others(
+        &mut self,
+        session: &str,
+        keep: QuestionId,
+        events: &mut EventLog,
+        out: &mut Vec<Output>,
+    ) {
         let others: Vec<QuestionId> = self
             .questions
             .values_mut()
@@ -385,17 +496,17 @@ impl Room {
             })
             .collect();
         for id in others {
-            self.question_changed(id, out);
+            self.question_changed(id, events, out);
         }
     }
 
     /// Persist a question's new state and publish it to those who may see it.
-    fn question_changed(&mut self, id: QuestionId, out: &mut Vec<Output>) {
+    fn question_changed(&mut self, id: QuestionId, events: &mut EventLog, out: &mut Vec<Output>) {
         let Some(state) = self.questions.get(&id) else {
             return;
         };
         out.push(Output::Persist(Change::Question {
-            room: self.setup.id.clone(),
+            room: events.room().clone(),
             question: state.question.clone(),
             ever_public: state.ever_public,
         }));
@@ -406,6 +517,6 @@ impl Room {
         };
         let staff = RoomEvent::Question(state.question.clone());
         let owner = state.author_id().map(str::to_owned);
-        self.publish(staff, public, owner, out);
+        events.publish(staff, public, owner, out);
     }
 }

@@ -22,7 +22,10 @@ use plenary_protocol::{
     ServerMessage, SessionId, SessionPhase, UserId,
 };
 
-use super::{Caller, Output, Public, Refusal, Room, reply};
+use super::common::{Members, Output, Public, Refusal};
+use super::log::EventLog;
+use super::phases::Phases;
+use super::setup::RoomSetup;
 use crate::hub::frame::encode;
 use crate::hub::person::Person;
 use crate::store::Change;
@@ -41,6 +44,32 @@ pub(super) struct Seats {
     sign_ups: HashMap<SessionId, Vec<SignUp>>,
     /// Sessions whose counts changed since they were last published.
     changed: BTreeSet<SessionId>,
+}
+
+/// Attendee places of a room: a workshop room's capacity (`None`: no limit). A stage takes
+/// everyone.
+pub fn places_of(kind: RoomKind, capacity: Option<u32>) -> Option<u32> {
+    match kind {
+        RoomKind::Workshop => capacity,
+        RoomKind::Stage => None,
+    }
+}
+
+/// Where the sign-up at `index` (0 for the first to ask) stands in a room of `places`
+/// (`None`: no limit): registered, or waitlisted with its position (1: next in line).
+pub fn standing(index: usize, places: Option<u32>) -> (RegistrationStatus, Option<u32>) {
+    match places.map(|places| places as usize) {
+        Some(places) if index >= places => (
+            RegistrationStatus::Waitlisted,
+            Some(u32::try_from(index - places + 1).unwrap_or(u32::MAX)),
+        ),
+        _ => (RegistrationStatus::Registered, None),
+    }
+}
+
+/// Attendee places of the room `setup` describes (`None`: no limit).
+pub(super) fn places(setup: &RoomSetup) -> Option<u32> {
+    places_of(setup.kind, setup.capacity)
 }
 
 impl Seats {
@@ -66,58 +95,35 @@ impl Seats {
         self.sign_ups.retain(|session, _| here(session));
         self.changed.retain(|session| here(session));
     }
-}
 
-/// Attendee places of a room: a workshop room's capacity (`None`: no limit). A stage takes
-/// everyone.
-pub fn places_of(kind: RoomKind, capacity: Option<u32>) -> Option<u32> {
-    match kind {
-        RoomKind::Workshop => capacity,
-        RoomKind::Stage => None,
-    }
-}
-
-/// Where the sign-up at `index` (0 for the first to ask) stands in a room of `places`
-/// (`None`: no limit): registered, or waitlisted with its position (1: next in line).
-pub fn standing(index: usize, places: Option<u32>) -> (RegistrationStatus, Option<u32>) {
-    match places.map(|places| places as usize) {
-        Some(places) if index >= places => (
-            RegistrationStatus::Waitlisted,
-            Some(u32::try_from(index - places + 1).unwrap_or(u32::MAX)),
-        ),
-        _ => (RegistrationStatus::Registered, None),
-    }
-}
-
-impl Room {
-    /// Attendee places of this room: a workshop room's capacity (`None`: no limit).
-    pub(super) fn places(&self) -> Option<u32> {
-        places_of(self.setup.kind, self.setup.capacity)
-    }
-
-    /// Where a person stands in a session.
-    fn standing_of(&self, session: &str, user: &str) -> (RegistrationStatus, Option<u32>) {
-        self.seats
-            .sign_ups
+    /// Where a person stands in a session of a room of `places`.
+    fn standing_of(
+        &self,
+        places: Option<u32>,
+        session: &str,
+        user: &str,
+    ) -> (RegistrationStatus, Option<u32>) {
+        self.sign_ups
             .get(session)
             .and_then(|list| list.iter().position(|sign_up| sign_up.user == user))
             .map_or((RegistrationStatus::Unregistered, None), |index| {
-                standing(index, self.places())
+                standing(index, places)
             })
     }
 
-    fn has_place(&self, session: &str, user: &str) -> bool {
-        self.standing_of(session, user).0 == RegistrationStatus::Registered
+    fn has_place(&self, places: Option<u32>, session: &str, user: &str) -> bool {
+        self.standing_of(places, session, user).0 == RegistrationStatus::Registered
     }
 
     fn registration_message(
         &self,
+        places: Option<u32>,
         reference: Option<Ref>,
         session: &str,
         user: &str,
         promoted: bool,
     ) -> ServerMessage {
-        let (status, position) = self.standing_of(session, user);
+        let (status, position) = self.standing_of(places, session, user);
         ServerMessage::Registration {
             reference,
             session: session.to_owned(),
@@ -129,52 +135,54 @@ impl Room {
 
     /// Sign a person up for a session of this workshop room (`on`): a place if one is left,
     /// else the end of the waitlist; or take their sign-up back, and if it held a place the
-    /// first in line gets it and is told. Asking twice changes nothing; the answer says where
-    /// they stand.
+    /// first in line gets it and is told. Asking twice changes nothing; the answer, returned
+    /// for the person, says where they stand. `phase` is the session's.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn register(
         &mut self,
-        caller: &Caller,
+        setup: &RoomSetup,
+        phase: SessionPhase,
+        person: &Person,
         session: SessionId,
         on: bool,
         reference: &Option<Ref>,
         out: &mut Vec<Output>,
-    ) -> Result<(), Refusal> {
-        self.session_here(&session)?;
-        if self.setup.kind != RoomKind::Workshop {
+    ) -> Result<ServerMessage, Refusal> {
+        if setup.kind != RoomKind::Workshop {
             return Err((
                 ErrorCode::Conflict,
                 "only workshop sessions take registrations: the stage is open to everyone".into(),
             ));
         }
-        let person = &caller.person;
+        let places = places(setup);
         if on {
-            self.take_place(person, &session, out)?;
+            self.take_place(&setup.id, phase, person, &session, out)?;
         } else {
-            self.give_up_place(&person.user.id, &session, out);
+            self.give_up_place(places, &person.user.id, &session, out);
         }
-        let answer = self.registration_message(reference.clone(), &session, &person.user.id, false);
-        out.push(reply(caller.conn, &answer));
-        Ok(())
+        Ok(self.registration_message(places, reference.clone(), &session, &person.user.id, false))
     }
 
     fn take_place(
         &mut self,
+        room: &str,
+        phase: SessionPhase,
         person: &Person,
         session: &SessionId,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        if person.may_moderate(&self.setup.id) {
+        if person.may_moderate(room) {
             return Err((
                 ErrorCode::Conflict,
                 "hosts, moderators and organisers need no place: a full room still lets them in"
                     .into(),
             ));
         }
-        if self.phase_of(session) == SessionPhase::Ended {
+        if phase == SessionPhase::Ended {
             return Err((ErrorCode::Conflict, "this session has ended".into()));
         }
         let user = &person.user.id;
-        let list = self.seats.sign_ups.entry(session.clone()).or_default();
+        let list = self.sign_ups.entry(session.clone()).or_default();
         if !list.iter().any(|sign_up| &sign_up.user == user) {
             let number = list.last().map_or(1, |last| last.number + 1);
             list.push(SignUp {
@@ -186,14 +194,19 @@ impl Room {
                 user: user.clone(),
                 number,
             }));
-            self.seats.changed.insert(session.clone());
+            self.changed.insert(session.clone());
         }
         Ok(())
     }
 
-    fn give_up_place(&mut self, user: &UserId, session: &SessionId, out: &mut Vec<Output>) {
-        let places = self.places().map(|places| places as usize);
-        let Some(list) = self.seats.sign_ups.get_mut(session) else {
+    fn give_up_place(
+        &mut self,
+        places: Option<u32>,
+        user: &UserId,
+        session: &SessionId,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(list) = self.sign_ups.get_mut(session) else {
             return;
         };
         let Some(index) = list.iter().position(|sign_up| &sign_up.user == user) else {
@@ -202,33 +215,45 @@ impl Room {
         list.remove(index);
         // The person now at the last place was first in line until this moment.
         let promoted = places
+            .map(|places| places as usize)
             .filter(|places| index < *places && list.len() >= *places)
             .map(|places| list[places - 1].user.clone());
         out.push(Output::Persist(Change::SignUpWithdrawn {
             session: session.clone(),
             user: user.clone(),
         }));
-        self.seats.changed.insert(session.clone());
+        self.changed.insert(session.clone());
         if let Some(promoted) = promoted {
-            self.tell_standing(session, promoted, out);
+            self.tell_standing(places, session, promoted, out);
         }
     }
 
     /// Tell a person, on every connection they have, where they now stand in a session
     /// they did nothing about.
-    fn tell_standing(&self, session: &str, user: UserId, out: &mut Vec<Output>) {
-        let promoted = self.has_place(session, &user);
-        let frame = encode(&self.registration_message(None, session, &user, promoted));
+    fn tell_standing(
+        &self,
+        places: Option<u32>,
+        session: &str,
+        user: UserId,
+        out: &mut Vec<Output>,
+    ) {
+        let promoted = self.has_place(places, session, &user);
+        let frame = encode(&self.registration_message(places, None, session, &user, promoted));
         out.push(Output::ToPeople {
             users: vec![user],
             frame,
         });
     }
 
-    /// The room's places changed (an imported programme said so): those who gained or lost
-    /// a place are told.
-    pub(super) fn places_changed(&mut self, before: Option<u32>, out: &mut Vec<Output>) {
-        let after = self.places();
+    /// The room's places changed from `before` (an imported programme said so, and `setup`
+    /// is what it says now): those who gained or lost a place are told.
+    pub(super) fn places_changed(
+        &mut self,
+        setup: &RoomSetup,
+        before: Option<u32>,
+        out: &mut Vec<Output>,
+    ) {
+        let after = places(setup);
         if before == after {
             return;
         }
@@ -238,10 +263,9 @@ impl Room {
             limit(before).max(limit(after)),
         );
         let moved: Vec<(SessionId, UserId)> = self
-            .seats
             .sign_ups
             .iter()
-            .filter(|(session, _)| self.setup.sessions.contains_key(*session))
+            .filter(|(session, _)| setup.sessions.contains_key(*session))
             .flat_map(|(session, list)| {
                 list.iter()
                     .take(high)
@@ -250,17 +274,17 @@ impl Room {
             })
             .collect();
         for (session, user) in moved {
-            self.tell_standing(&session, user, out);
-            self.seats.changed.insert(session);
+            self.tell_standing(after, &session, user, out);
+            self.changed.insert(session);
         }
     }
 
     /// How the places of each session of the room are taken (rooms with a capacity).
-    pub(super) fn seat_counts(&self) -> BTreeMap<SessionId, SeatCount> {
-        let Some(places) = self.places() else {
+    pub(super) fn seat_counts(&self, setup: &RoomSetup) -> BTreeMap<SessionId, SeatCount> {
+        let Some(places) = places(setup) else {
             return BTreeMap::new();
         };
-        self.setup
+        setup
             .sessions
             .keys()
             .map(|session| (session.clone(), self.seat_count(session, places)))
@@ -269,7 +293,6 @@ impl Room {
 
     fn seat_count(&self, session: &str, places: u32) -> SeatCount {
         let signed_up = self
-            .seats
             .sign_ups
             .get(session)
             .map_or(0, |list| u32::try_from(list.len()).unwrap_or(u32::MAX));
@@ -282,14 +305,14 @@ impl Room {
     }
 
     /// A person's registrations for the room's sessions.
-    pub(super) fn registrations_of(&self, user: &str) -> Vec<Registration> {
+    pub(super) fn registrations_of(&self, setup: &RoomSetup, user: &str) -> Vec<Registration> {
+        let places = places(setup);
         let mut registrations: Vec<Registration> = self
-            .seats
             .sign_ups
             .keys()
-            .filter(|session| self.setup.sessions.contains_key(*session))
+            .filter(|session| setup.sessions.contains_key(*session))
             .filter_map(|session| {
-                let (status, position) = self.standing_of(session, user);
+                let (status, position) = self.standing_of(places, session, user);
                 (status != RegistrationStatus::Unregistered).then(|| Registration {
                     session: session.clone(),
                     status,
@@ -302,13 +325,18 @@ impl Room {
     }
 
     /// Publish the new counts of the sessions whose places changed since the last tick.
-    pub(super) fn publish_seat_counts(&mut self, out: &mut Vec<Output>) {
-        let changed = std::mem::take(&mut self.seats.changed);
-        let Some(places) = self.places() else {
+    pub(super) fn publish_counts(
+        &mut self,
+        setup: &RoomSetup,
+        events: &mut EventLog,
+        out: &mut Vec<Output>,
+    ) {
+        let changed = std::mem::take(&mut self.changed);
+        let Some(places) = places(setup) else {
             return;
         };
         for session in changed {
-            if !self.setup.sessions.contains_key(&session) {
+            if !setup.sessions.contains_key(&session) {
                 continue;
             }
             let count = self.seat_count(&session, places);
@@ -318,46 +346,57 @@ impl Room {
                 registered: count.registered,
                 waitlisted: count.waitlisted,
             };
-            self.publish(event, Public::Same, None, out);
+            events.publish(event, Public::Same, None, out);
         }
     }
 
     /// Whether a person may come in: always, unless a session of this workshop room is open
-    /// or live, the person is neither registered for it nor staff here, and the places
-    /// nobody registered for are taken by others like them.
-    pub(super) fn admit(&self, person: &Person) -> Result<(), Refusal> {
-        let Some(places) = self.places() else {
+    /// or live (as `phases` say), the person is neither registered for it nor staff here,
+    /// and the places nobody registered for are taken by others like them (of `members`).
+    pub(super) fn admit(
+        &self,
+        setup: &RoomSetup,
+        phases: &Phases,
+        members: &Members,
+        person: &Person,
+    ) -> Result<(), Refusal> {
+        let Some(places) = places(setup) else {
             return Ok(());
         };
         let user = &person.user.id;
-        let current: Vec<&SessionId> = self
-            .setup
+        let current: Vec<&SessionId> = setup
             .sessions
             .keys()
             .filter(|session| {
                 matches!(
-                    self.phase_of(session),
+                    phases.phase_of(session),
                     SessionPhase::Open | SessionPhase::Live
                 )
             })
             .collect();
-        let has_place_now =
-            |user: &str| current.iter().any(|session| self.has_place(session, user));
+        let has_place_now = |user: &str| {
+            current
+                .iter()
+                .any(|session| self.has_place(Some(places), session, user))
+        };
         // The session that opened last decides: at doors-open it is the one people come for.
-        let Some(session) = current
-            .iter()
-            .max_by_key(|session| (self.times_of(session).map(|(start, _)| start), **session))
-        else {
+        let Some(session) = current.iter().max_by_key(|session| {
+            (
+                phases
+                    .times_of(&setup.sessions, session)
+                    .map(|(start, _)| start),
+                **session,
+            )
+        }) else {
             return Ok(());
         };
-        let here_already = self.members.values().any(|member| &member.user.id == user);
-        if here_already || person.may_moderate(&self.setup.id) || has_place_now(user) {
+        let here_already = members.values().any(|member| &member.user.id == user);
+        if here_already || person.may_moderate(&setup.id) || has_place_now(user) {
             return Ok(());
         }
-        let others: HashSet<&UserId> = self
-            .members
+        let others: HashSet<&UserId> = members
             .values()
-            .filter(|member| !member.may_moderate(&self.setup.id))
+            .filter(|member| !member.may_moderate(&setup.id))
             .map(|member| &member.user.id)
             .filter(|other| !has_place_now(other))
             .collect();
@@ -371,7 +410,7 @@ impl Room {
             format!(
                 "room {} is full for session {session}: every one of its {places} places is \
                  taken. Register for the session to get the next place that frees.",
-                self.setup.id
+                setup.id
             ),
         ))
     }

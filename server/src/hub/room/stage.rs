@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
-use plenary_protocol::{Author, ErrorCode, REACTIONS, RaisedHand, RoomKind, ServerMessage, UserId};
+use plenary_protocol::{Author, ErrorCode, REACTIONS, RaisedHand, ServerMessage, UserId};
 
-use super::{Output, Refusal, Room, author};
+use super::common::{Members, Output, Refusal, author, reply};
 use crate::hub::frame::encode;
 use crate::hub::person::Person;
 use crate::programme::rfc3339;
@@ -122,31 +122,24 @@ impl Stage {
             queue: self.hands.clone(),
         }
     }
-}
 
-fn presence_message(room: &str, (count, people): (u32, Option<Vec<Author>>)) -> ServerMessage {
-    ServerMessage::Presence {
-        room: room.to_owned(),
-        count,
-        people,
-    }
-}
-
-impl Room {
-    /// Presence as it is now, for someone who just joined.
-    pub(super) fn presence_now(&self) -> ServerMessage {
-        let list_people = self.setup.kind == RoomKind::Workshop;
-        presence_message(&self.setup.id, self.stage.presence_of(list_people))
+    /// Presence as it is now, for someone who just joined; workshop rooms (`list_people`)
+    /// also list names.
+    pub(super) fn presence_now(&self, room: &str, list_people: bool) -> ServerMessage {
+        presence_message(room, self.presence_of(list_people))
     }
 
+    /// Raise (or lower) a person's hand in `room`, if it is a `workshop`.
     pub(super) fn hand(
         &mut self,
         now: Timestamp,
         person: &Person,
         raised: bool,
+        room: &str,
+        workshop: bool,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        if self.setup.kind != RoomKind::Workshop {
+        if !workshop {
             return Err((
                 ErrorCode::Conflict,
                 "hands are raised in workshop rooms; on the stage, ask a question".into(),
@@ -154,35 +147,41 @@ impl Room {
         }
         let user: &UserId = &person.user.id;
         let changed = if raised {
-            let new = !self.stage.hands.iter().any(|hand| &hand.user.id == user);
+            let new = !self.hands.iter().any(|hand| &hand.user.id == user);
             if new {
-                self.stage.hands.push(RaisedHand {
+                self.hands.push(RaisedHand {
                     user: author(person),
                     at: rfc3339(now),
                 });
             }
             new
         } else {
-            self.stage.lower_hand(user)
+            self.lower_hand(user)
         };
         if changed {
-            self.hands_changed(out);
+            self.hands_changed(room, out);
         }
         Ok(())
     }
 
     /// Lower one person's hand, or everyone's. Each person whose hand comes down is told
     /// (a `hands` message without them in it), as staff are.
-    pub(super) fn clear_hands(&mut self, user: Option<&str>, out: &mut Vec<Output>) {
+    pub(super) fn clear_hands(
+        &mut self,
+        user: Option<&str>,
+        room: &str,
+        members: &Members,
+        out: &mut Vec<Output>,
+    ) {
         let lowered: Vec<UserId> = match user {
             Some(user) => {
-                if self.stage.lower_hand(user) {
+                if self.lower_hand(user) {
                     vec![user.to_owned()]
                 } else {
                     Vec::new()
                 }
             }
-            None => std::mem::take(&mut self.stage.hands)
+            None => std::mem::take(&mut self.hands)
                 .into_iter()
                 .map(|hand| hand.user.id)
                 .collect(),
@@ -190,23 +189,31 @@ impl Room {
         if lowered.is_empty() {
             return;
         }
-        self.hands_changed(out);
+        self.hands_changed(room, out);
         let yours = ServerMessage::Hands {
-            room: self.setup.id.clone(),
+            room: room.to_owned(),
             queue: Vec::new(),
         };
-        for (conn, member) in &self.members {
+        for (conn, member) in members {
             if !member.user.role.is_staff() && lowered.contains(&member.user.id) {
-                out.push(super::reply(*conn, &yours));
+                out.push(reply(*conn, &yours));
             }
         }
     }
 
     /// Tell staff the new queue.
-    pub(super) fn hands_changed(&mut self, out: &mut Vec<Output>) {
+    pub(super) fn hands_changed(&self, room: &str, out: &mut Vec<Output>) {
         out.push(Output::Broadcast {
-            frame: encode(&self.stage.hands_message(&self.setup.id)),
+            frame: encode(&self.hands_message(room)),
             staff_only: true,
         });
+    }
+}
+
+fn presence_message(room: &str, (count, people): (u32, Option<Vec<Author>>)) -> ServerMessage {
+    ServerMessage::Presence {
+        room: room.to_owned(),
+        count,
+        people,
     }
 }

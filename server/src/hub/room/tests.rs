@@ -1,9 +1,10 @@
 //! The room's rules, driven directly with fake time: no sockets, no database.
 
-use plenary_protocol::{Role, SessionControl, User};
+use plenary_protocol::{Author, ModerateAction, Role, SessionControl, TrackInfo, User, UserId};
 use serde_json::Value;
 
 use super::*;
+use crate::store::{Change, SessionPeople};
 
 fn person(id: &str, role: Role) -> Caller {
     Caller {
@@ -187,7 +188,7 @@ fn refused_actions_change_nothing_and_publish_nothing() {
         client_id: None,
     };
     act(&mut room, &ada, ask);
-    let seq = room.seq;
+    let seq = room.events.seq();
     let eve = person("eve", Role::Attendee);
     let refused = [
         act(
@@ -216,7 +217,7 @@ fn refused_actions_change_nothing_and_publish_nothing() {
         assert_eq!(out.len(), 1, "only an error: {out:?}");
         assert_eq!(replies(&out, eve.conn)[0]["type"], "error");
     }
-    assert_eq!(room.seq, seq);
+    assert_eq!(room.events.seq(), seq);
 }
 
 /// The events a batch of outputs publishes, as (kind, session, phase or open).
@@ -319,19 +320,21 @@ fn hosts_start_early_and_extend_and_attendees_may_not() {
     );
 }
 fn permit(room: &mut Room, caller: &Caller, publish: bool) -> Result<(), ErrorCode> {
-    let (reply, _) = oneshot::channel();
     let mut out = Vec::new();
     room.handle(
         now(),
         Input::RtcPermit {
             caller: caller.clone(),
             publish,
-            reply,
+            request: 7,
         },
         &mut out,
     );
     match out.pop() {
-        Some(Output::Permit { verdict, .. }) => verdict.map_err(|(code, _)| code),
+        Some(Output::Permit {
+            request: 7,
+            verdict,
+        }) => verdict.map_err(|(code, _)| code),
         other => panic!("a permit query is answered with a permit, not {other:?}"),
     }
 }

@@ -4,11 +4,15 @@
 //! clock that jumped catches up without skipping or repeating a step. Ending closes the
 //! session's Q&A.
 
-use jiff::{SignedDuration, Timestamp};
-use plenary_protocol::{ErrorCode, Role, RoomEvent, SessionControl, SessionId, SessionPhase};
+use std::collections::HashMap;
 
-use super::{Output, Public, Refusal, Room};
-use crate::hub::person::Person;
+use jiff::{SignedDuration, Timestamp};
+use plenary_protocol::{ErrorCode, RoomEvent, SessionControl, SessionId, SessionPhase};
+
+use super::common::{Output, Public, Refusal};
+use super::log::EventLog;
+use super::qa::Qa;
+use super::setup::SessionPlan;
 use crate::store::Change;
 
 /// The longest a host may extend a session in one go.
@@ -16,9 +20,19 @@ const MAX_EXTEND_MINUTES: u32 = 240;
 
 /// A host's changes to a session's planned times.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Override {
-    pub started: Option<Timestamp>,
-    pub ended: Option<Timestamp>,
+struct Override {
+    started: Option<Timestamp>,
+    ended: Option<Timestamp>,
+}
+
+/// Where the room's sessions are on the clock, and how hosts moved them.
+pub(super) struct Phases {
+    /// The phase last announced for each session (absent: scheduled).
+    phases: HashMap<SessionId, SessionPhase>,
+    /// Hosts' changes to sessions' planned times.
+    overrides: HashMap<SessionId, Override>,
+    /// How long before its start a session's doors open (`RoomLimits::doors`).
+    doors: SignedDuration,
 }
 
 fn next(phase: SessionPhase) -> Option<SessionPhase> {
@@ -30,10 +44,39 @@ fn next(phase: SessionPhase) -> Option<SessionPhase> {
     }
 }
 
-impl Room {
-    /// When a session starts and ends: as planned, or as a host changed it.
-    pub(super) fn times_of(&self, session: &str) -> Option<(Timestamp, Timestamp)> {
-        let planned = self.setup.sessions.get(session)?;
+impl Phases {
+    /// The phases last announced and the hosts' changes (session, started, ended in Unix
+    /// milliseconds), as stored.
+    pub(super) fn restore(
+        phases: Vec<(SessionId, SessionPhase)>,
+        overrides: Vec<(SessionId, Option<i64>, Option<i64>)>,
+        doors: SignedDuration,
+    ) -> Phases {
+        Phases {
+            phases: phases.into_iter().collect(),
+            overrides: overrides
+                .into_iter()
+                .map(|(session, started_ms, ended_ms)| {
+                    let at =
+                        |ms: Option<i64>| ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
+                    let changed = Override {
+                        started: at(started_ms),
+                        ended: at(ended_ms),
+                    };
+                    (session, changed)
+                })
+                .collect(),
+            doors,
+        }
+    }
+
+    /// When a session of `sessions` starts and ends: as planned, or as a host changed it.
+    pub(super) fn times_of(
+        &self,
+        sessions: &HashMap<SessionId, SessionPlan>,
+        session: &str,
+    ) -> Option<(Timestamp, Timestamp)> {
+        let planned = sessions.get(session)?;
         let changed = self.overrides.get(session).copied().unwrap_or_default();
         Some((
             changed.started.unwrap_or(planned.start),
@@ -42,15 +85,20 @@ impl Room {
     }
 
     /// Where a session should be at `now`.
-    fn phase_at(&self, session: &str, now: Timestamp) -> SessionPhase {
-        let Some((start, end)) = self.times_of(session) else {
+    fn phase_at(
+        &self,
+        sessions: &HashMap<SessionId, SessionPlan>,
+        session: &str,
+        now: Timestamp,
+    ) -> SessionPhase {
+        let Some((start, end)) = self.times_of(sessions, session) else {
             return SessionPhase::Scheduled;
         };
         if now >= end {
             SessionPhase::Ended
         } else if now >= start {
             SessionPhase::Live
-        } else if now >= start - self.limits.doors {
+        } else if now >= start - self.doors {
             SessionPhase::Open
         } else {
             SessionPhase::Scheduled
@@ -65,17 +113,23 @@ impl Room {
             .unwrap_or(SessionPhase::Scheduled)
     }
 
-    /// Announce every step each session has taken since the last call, in order.
-    pub(super) fn advance_phases(&mut self, now: Timestamp, out: &mut Vec<Output>) {
-        let mut sessions: Vec<(Timestamp, SessionId)> = self
-            .setup
-            .sessions
+    /// Announce every step each of `sessions` has taken since the last call, in order; the
+    /// Q&A of those that end closes.
+    pub(super) fn advance(
+        &mut self,
+        now: Timestamp,
+        sessions: &HashMap<SessionId, SessionPlan>,
+        qa: &mut Qa,
+        events: &mut EventLog,
+        out: &mut Vec<Output>,
+    ) {
+        let mut ordered: Vec<(Timestamp, SessionId)> = sessions
             .iter()
             .map(|(id, planned)| (planned.start, id.clone()))
             .collect();
-        sessions.sort();
-        for (_, session) in sessions {
-            let target = self.phase_at(&session, now);
+        ordered.sort();
+        for (_, session) in ordered {
+            let target = self.phase_at(sessions, &session, now);
             while self.phase_of(&session) < target {
                 let Some(phase) = next(self.phase_of(&session)) else {
                     break;
@@ -89,51 +143,25 @@ impl Room {
                     session: session.clone(),
                     phase,
                 };
-                self.publish(event, Public::Same, None, out);
+                events.publish(event, Public::Same, None, out);
                 if phase == SessionPhase::Ended {
-                    self.close_qa_at_end(&session, out);
+                    qa.close_at_end(&session, events, out);
                 }
             }
         }
     }
 
-    /// A session's Q&A closes when it ends.
-    fn close_qa_at_end(&mut self, session: &str, out: &mut Vec<Output>) {
-        if !self.qa_closed.insert(session.to_owned()) {
-            return;
-        }
-        out.push(Output::Persist(Change::QaClosed {
-            session: session.to_owned(),
-            closed: true,
-        }));
-        let event = RoomEvent::QaState {
-            session: session.to_owned(),
-            open: false,
-        };
-        self.publish(event, Public::Same, None, out);
-    }
-
-    /// A host or organiser starts a session early, ends it, or lets it run longer.
-    pub(super) fn control_session(
+    /// A host or organiser starts a session (`planned` so) early, ends it, or lets it run
+    /// longer. The room then advances the phases.
+    pub(super) fn control(
         &mut self,
         now: Timestamp,
-        person: &Person,
         session: SessionId,
+        planned: SessionPlan,
         action: SessionControl,
         minutes: Option<u32>,
         out: &mut Vec<Output>,
     ) -> Result<(), Refusal> {
-        if !matches!(person.user.role, Role::Host | Role::Organiser) {
-            return Err((
-                ErrorCode::Forbidden,
-                "only hosts and organisers run sessions off the clock".into(),
-            ));
-        }
-        let planned = *self
-            .setup
-            .sessions
-            .get(&session)
-            .ok_or_else(|| (ErrorCode::NotFound, format!("no session {session} here")))?;
         let phase = self.phase_of(&session);
         if phase == SessionPhase::Ended {
             return Err((ErrorCode::Conflict, "this session has ended".into()));
@@ -170,7 +198,6 @@ impl Room {
             ended_ms: changed.ended.map(Timestamp::as_millisecond),
         }));
         self.overrides.insert(session, changed);
-        self.advance_phases(now, out);
         Ok(())
     }
 }
