@@ -18,7 +18,6 @@ use tungstenite::Message;
 
 use std::time::{Duration, Instant};
 
-use crate::AppState;
 use crate::auth::{Claims, PERSONAL_TOKEN_DAYS, random_hex, unix_now};
 use crate::hub::room::checked_text;
 use crate::hub::{
@@ -27,6 +26,7 @@ use crate::hub::{
 };
 use crate::people::{Bucket, Limited, Slot};
 use crate::rtc::RtcError;
+use crate::state::AppState;
 
 mod wire;
 pub use wire::accept;
