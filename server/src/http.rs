@@ -20,9 +20,9 @@ use axum::routing::{get, post};
 use plenary_protocol::organiser::FieldProblem;
 use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody, ImportSummary, Role, Schedule};
 
-use crate::AppState;
 use crate::auth::Claims;
 use crate::interchange;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// The largest programme file `POST /api/schedule/import` takes. FOSDEM's, among the

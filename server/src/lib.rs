@@ -17,6 +17,7 @@ pub mod rtc;
 pub mod store;
 
 mod http;
+mod state;
 mod ws;
 
 use std::net::SocketAddr;
@@ -36,6 +37,7 @@ use crate::hub::{Hub, HubLimits, HubParts, RoomLimits};
 use crate::people::{People, PersonLimits, Rate};
 use crate::programme::Programme;
 use crate::rtc::{RtcConfig, Sfu};
+use crate::state::AppState;
 use crate::store::{Persister, SqliteStore, Store, StoreError};
 
 /// How a server runs.
@@ -155,19 +157,6 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Auth(#[from] AuthError),
-}
-
-/// What every request handler and connection shares.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub hub: Arc<Hub>,
-    pub keys: Arc<Keys>,
-    pub config: Arc<Config>,
-    pub people: Arc<People>,
-    pub sfu: Arc<Sfu>,
-    /// Connections and room tasks, awaited on shutdown.
-    pub tasks: TaskTracker,
-    pub shutdown: CancellationToken,
 }
 
 /// A running server.

@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{ApiError, Organiser, internal};
-use crate::AppState;
 use crate::programme::Programme;
 use crate::programme::edit::{Resource, Rooms, Sessions, Speakers, Target, Tracks};
 use crate::programme::validate::Problems;
+use crate::state::AppState;
 
 /// The organiser API's routes.
 pub(super) fn routes() -> Router<AppState> {

@@ -1,0 +1,26 @@
+//! What every request handler and connection shares: [`AppState`], built once by
+//! [`crate::start`] and cloned into the router and each connection.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::Config;
+use crate::auth::Keys;
+use crate::hub::Hub;
+use crate::people::People;
+use crate::rtc::Sfu;
+
+/// What every request handler and connection shares.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub hub: Arc<Hub>,
+    pub keys: Arc<Keys>,
+    pub config: Arc<Config>,
+    pub people: Arc<People>,
+    pub sfu: Arc<Sfu>,
+    /// Connections and room tasks, awaited on shutdown.
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
