@@ -7,6 +7,7 @@
 //! and hands upgraded sockets to `ws`. Errors leave as `{"error":{"code","message"}}`, with
 //! `fields` when a change broke the programme's rules.
 
+mod assets;
 mod organiser;
 
 use axum::Router;
@@ -28,40 +29,6 @@ use crate::store::StoreError;
 /// The largest programme file `POST /api/schedule/import` takes. FOSDEM's, among the
 /// largest, is 2 MB.
 const IMPORT_LIMIT_BYTES: usize = 32 * 1024 * 1024;
-
-/// The browser client, embedded at build time: (path, content type, body).
-const ASSETS: &[(&str, &str, &str)] = &[
-    (
-        "/",
-        "text/html; charset=utf-8",
-        include_str!("../../web/index.html"),
-    ),
-    (
-        "/app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../web/app.js"),
-    ),
-    (
-        "/connection.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../web/connection.js"),
-    ),
-    (
-        "/media.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../web/media.js"),
-    ),
-    (
-        "/i18n.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../web/i18n.js"),
-    ),
-    (
-        "/style.css",
-        "text/css; charset=utf-8",
-        include_str!("../../web/style.css"),
-    ),
-];
 
 /// What the page may load: only this origin, no inline script, no eval.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; \
@@ -370,7 +337,7 @@ fn check_origin<'a>(headers: &'a HeaderMap, allowed: &[String]) -> Result<(), &'
 }
 
 async fn asset(uri: Uri) -> Response {
-    let Some((_, content_type, body)) = ASSETS.iter().find(|(path, ..)| *path == uri.path()) else {
+    let Some((content_type, body)) = assets::find(uri.path()) else {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
@@ -378,7 +345,7 @@ async fn asset(uri: Uri) -> Response {
         )
         .into_response();
     };
-    let mut response = (*body).into_response();
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(

@@ -1,0 +1,37 @@
+// How the page tells the person something outside the views: the notice bar (server and
+// connection errors, by their code, translated), the connection indicator in the header, and
+// the room's polite announcer for screen readers.
+
+import { t, has } from "./i18n.js";
+import { $ } from "./dom.js";
+
+let noticeTimer = null;
+
+export function showNotice(text) {
+  const notice = $("notice");
+  notice.textContent = text;
+  $("notice-bar").classList.toggle("is-empty", !text);
+  $("notice-dismiss").hidden = !text;
+  clearTimeout(noticeTimer);
+  if (text) noticeTimer = setTimeout(() => showNotice(""), 20_000);
+}
+
+/** Show a server (or connection) error as a translated message, by its code. */
+export function showError(error) {
+  const code = error?.code;
+  if (code && has(`error.${code}`)) showNotice(t(`error.${code}`));
+  else showNotice(error?.message || t("error.internal"));
+}
+
+export function renderStatus({ state: connectionState }) {
+  const status = $("status");
+  const shown = connectionState === "idle" ? "offline" : connectionState;
+  status.dataset.state = shown;
+  status.textContent = t(connectionState === "idle" ? "status.idle" : `status.${shown}`);
+  document.body.dataset.connection = shown;
+}
+
+/** Say something to screen readers (politely) in the room. */
+export function announce(text) {
+  $("room-announcer").textContent = text;
+}

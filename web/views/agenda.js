@@ -1,0 +1,102 @@
+// My agenda: a bookmark button on every programme session, a registration button on workshop
+// sessions, the calendar link, and the reminders and promotions the server sends. Added to the
+// programme after it is drawn (`drawn`), so the programme's own rendering is untouched.
+
+import { t } from "../i18n.js";
+import { $, el, busy, isBusy, storage } from "../dom.js";
+import { state, connection, isStaff, on, TOKEN_KEY } from "../context.js";
+import { applyAgenda, applyBookmark, applyRegistration } from "../state.js";
+import { showError, showNotice } from "../notice.js";
+
+export async function loadAgenda() {
+  try {
+    applyAgenda(state, await connection.request({ type: "agenda" }));
+    decorateProgramme();
+  } catch (error) {
+    console.error("plenary: loading my agenda failed", error);
+  }
+}
+
+function registrationText(registration) {
+  if (registration?.status === "registered") return t("agenda.registered");
+  if (registration?.status === "waitlisted") {
+    return t("agenda.waitlisted", { position: registration.position ?? "?" });
+  }
+  return "";
+}
+
+function decorateProgramme() {
+  for (const item of $("programme-rooms").querySelectorAll("li[data-session]")) {
+    const session = state.sessions.get(item.dataset.session);
+    item.querySelector(".agenda-actions")?.remove();
+    if (!session || !state.user) continue;
+    const marked = state.bookmarks.has(session.id);
+    const actions = el("div", { class: "agenda-actions" },
+      el("button", { type: "button", class: "bookmark", dataset: { bookmark: session.id },
+        "aria-pressed": String(marked), text: t(marked ? "agenda.bookmarked" : "agenda.bookmark") }));
+    const workshop = state.rooms.get(session.room)?.kind === "workshop";
+    if (workshop && !isStaff(session.room) && item.dataset.state !== "ended") {
+      const registration = state.registrations.get(session.id);
+      actions.append(
+        el("button", { type: "button", dataset: { register: session.id, signedUp: String(Boolean(registration)) },
+          text: t({ registered: "agenda.unregister", waitlisted: "agenda.leaveWaitlist" }[registration?.status]
+            ?? "agenda.register") }),
+        el("span", { class: "registration", text: registrationText(registration) }));
+    }
+    item.append(actions);
+  }
+  const token = storage(TOKEN_KEY);
+  $("agenda-calendar")?.remove();
+  if (token && state.user) {
+    $("timezone-note").after(el("p", { id: "agenda-calendar" },
+      el("a", { href: `/api/me/agenda.ics?token=${encodeURIComponent(token)}`, text: t("agenda.calendar") })));
+  }
+}
+
+/** Redraw the agenda buttons, keeping focus on the one that was used. */
+function redecorate(selector) {
+  decorateProgramme();
+  $("programme-rooms").querySelector(selector)?.focus();
+}
+
+function onAgendaClick(clickEvent) {
+  const star = clickEvent.target.closest("button[data-bookmark]");
+  if (star && !isBusy(star)) {
+    const session = star.dataset.bookmark;
+    const marking = !state.bookmarks.has(session);
+    busy(star, connection.request({ type: marking ? "bookmark" : "unbookmark", session }))
+      .then(() => {
+        applyBookmark(state, session, marking);
+        redecorate(`button[data-bookmark="${CSS.escape(session)}"]`);
+      })
+      .catch(showError);
+    return;
+  }
+  const register = clickEvent.target.closest("button[data-register]");
+  if (register && !isBusy(register)) {
+    const session = register.dataset.register;
+    const type = register.dataset.signedUp === "true" ? "unregister" : "register";
+    busy(register, connection.request({ type, session }))
+      .then(() => redecorate(`button[data-register="${CSS.escape(session)}"]`))
+      .catch(showError);
+  }
+}
+
+export function onRegistration(registration) {
+  applyRegistration(state, registration);
+  decorateProgramme();
+  if (registration.promoted) {
+    const { session } = registration;
+    showNotice(t("agenda.promoted", { title: state.sessions.get(session)?.title ?? session }));
+  }
+}
+
+export function onReminder({ session, minutes }) {
+  const title = state.sessions.get(session)?.title ?? session;
+  showNotice(t("agenda.reminder", { title, count: minutes }));
+}
+
+export function init() {
+  $("programme-rooms").addEventListener("click", onAgendaClick);
+  on("drawn", decorateProgramme);
+}

@@ -1,0 +1,272 @@
+// The entered room's chat: the log (with mentions marked and replies quoted), older messages
+// on demand, sending and replying, and this person's own mute. Staff's tools on a message and
+// the list of who is muted are in `chat-moderation.js`.
+
+import { t, formatClock } from "../i18n.js";
+import { $, el, busy, isBusy, timeElement } from "../dom.js";
+import { Connection } from "../connection.js";
+import { state, connection, roomData, isStaff, isMe, isEntered, on } from "../context.js";
+import { applyOlderChat } from "../state.js";
+import { announce, showError } from "../notice.js";
+import { clockOf } from "./common.js";
+import { onStaffClick } from "./chat-moderation.js";
+
+/** Older chat messages asked for per click. */
+const CHAT_PAGE = 50;
+/** setTimeout's largest delay. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** The chat message the next one answers: {id, name}. */
+let replyTo = null;
+
+/** The text with `@Name` mentions of `mentions` marked up (as nodes, never HTML). */
+function mentionNodes(text, mentions) {
+  if (!mentions?.length || !text.includes("@")) return [text];
+  const tags = mentions
+    .map((person) => ({ person, tag: `@${person.name}` }))
+    .sort((a, b) => b.tag.length - a.tag.length);
+  const nodes = [];
+  let plain = "";
+  let index = 0;
+  while (index < text.length) {
+    const found = text[index] === "@" ? tags.find(({ tag }) => text.startsWith(tag, index)) : null;
+    if (found) {
+      if (plain) nodes.push(plain);
+      plain = "";
+      nodes.push(el("mark", { class: isMe(found.person) ? "mention mention-me" : "mention", text: found.tag }));
+      index += found.tag.length;
+    } else {
+      plain += text[index];
+      index += 1;
+    }
+  }
+  if (plain) nodes.push(plain);
+  return nodes;
+}
+
+function mentionsMe(message) {
+  return !isMe(message.author) && (message.mentions ?? []).some((person) => isMe(person));
+}
+
+function chatItem(message) {
+  const own = isMe(message.author);
+  const name = message.author?.name ?? "";
+  const at = new Date(message.at);
+  const classes = ["chat-message"];
+  if (own) classes.push("own");
+  if (mentionsMe(message)) classes.push("mentions-me");
+  const reply = message.reply_to;
+  const staff = isStaff();
+  return el("li", { class: classes.join(" "), dataset: { chatId: message.id, authorId: message.author?.id ?? "" } },
+    reply ? el("blockquote", { class: "chat-quote", dataset: { replyTo: reply.id } },
+      el("span", { class: "chat-quote-author", text: t("chat.quoteAuthor", { name: reply.author?.name ?? "" }) }),
+      " ",
+      el("span", { class: "chat-quote-text", text: String(reply.excerpt ?? "") })) : null,
+    el("span", { class: "chat-meta" },
+      el("span", { class: "chat-author", text: name }),
+      own ? [" ", el("span", { class: "chat-you", text: t("chat.you") })] : null,
+      Number.isNaN(at.getTime()) ? null : [" ", timeElement(at, formatClock(at))]),
+    " ",
+    el("span", { class: "chat-text" }, ...mentionNodes(String(message.text ?? ""), message.mentions)),
+    el("span", { class: "chat-actions" },
+      el("button", {
+        type: "button", class: "reply-chat secondary small", dataset: { focusKey: "reply" },
+        "aria-label": t("chat.replyLabel", { name }), text: t("chat.reply"),
+      }),
+      staff ? el("button", {
+        type: "button", class: "remove-chat secondary small",
+        "aria-label": t("chat.removeLabel", { name }), text: t("chat.remove"),
+      }) : null,
+      staff && !own ? el("button", {
+        type: "button", class: "chat-person-menu secondary small", "aria-expanded": "false",
+        "aria-label": t("chat.personMenuLabel", { name }), text: t("chat.personMenu"),
+      }) : null));
+}
+
+function renderChat() {
+  const data = roomData();
+  const log = $("chat-log");
+  const messages = data ? [...data.chat.values()] : [];
+  log.replaceChildren(...messages.map(chatItem));
+  $("chat-empty").hidden = messages.length > 0 || !data?.ready;
+  log.scrollTop = log.scrollHeight;
+  renderChatOlder();
+}
+
+function renderChatOlder() {
+  const data = roomData();
+  const ready = Boolean(data?.ready);
+  $("chat-older").hidden = !ready || data.chat.size === 0 || data.olderDone;
+  $("chat-start").hidden = !ready || !data.olderDone;
+}
+
+/** A new message (already in the state) at the end of the log, and the trimmed ones gone. */
+function appendChat(message, trimmed) {
+  const log = $("chat-log");
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.append(chatItem(message));
+  for (const id of trimmed) log.querySelector(`li[data-chat-id="${id}"]`)?.remove();
+  $("chat-empty").hidden = true;
+  renderChatOlder();
+  if (atBottom || isMe(message.author)) log.scrollTop = log.scrollHeight;
+  if (mentionsMe(message)) {
+    announce(t("chat.mentionedYou", { name: message.author?.name ?? "", text: message.text ?? "" }));
+  }
+}
+
+function removeChatItem(id) {
+  if (replyTo?.id === id) {
+    replyTo = null;
+    renderReply();
+  }
+  const item = $("chat-log").querySelector(`li[data-chat-id="${id}"]`);
+  if (!item) return;
+  if (item.contains(document.activeElement)) {
+    const neighbour = item.nextElementSibling ?? item.previousElementSibling;
+    const target = neighbour?.querySelector(".reply-chat") ?? $("chat-input");
+    item.remove();
+    target.focus();
+  } else {
+    item.remove();
+  }
+  $("chat-empty").hidden = (roomData()?.chat.size ?? 0) > 0;
+}
+
+async function onChatOlder(clickEvent) {
+  const button = clickEvent.currentTarget;
+  const data = roomData();
+  if (!data || isBusy(button) || data.chat.size === 0) return;
+  const room = state.room;
+  const before = Math.min(...data.chat.keys());
+  try {
+    const answer = await busy(button,
+      connection.request({ type: "chat_history", room, before, limit: CHAT_PAGE }));
+    if (roomData(room) !== data) return;
+    const older = applyOlderChat(data, answer.messages ?? [], CHAT_PAGE);
+    if (state.view === "room" && state.room === room) {
+      const log = $("chat-log");
+      const height = log.scrollHeight;
+      const top = log.scrollTop;
+      log.prepend(...older.map(chatItem));
+      log.scrollTop = top + (log.scrollHeight - height);
+      $("chat-status").textContent = older.length
+        ? t("chat.olderLoaded", { count: older.length })
+        : t("chat.start");
+      renderChatOlder();
+      if (button.hidden) $("chat-log").focus();
+    }
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function onChatSubmit(submitEvent) {
+  submitEvent.preventDefault();
+  const input = $("chat-input");
+  const text = input.value.trim();
+  if (!text || !state.room) return;
+  const message = { type: "chat", room: state.room, text, client_id: Connection.clientId() };
+  const answering = replyTo;
+  if (answering) message.reply_to = answering.id;
+  // Cleared at once, so the next message can be typed while this one travels; given back if
+  // it is refused and nothing new was typed meanwhile.
+  input.value = "";
+  connection.request(message).then(
+    () => {
+      if (replyTo === answering) {
+        replyTo = null;
+        renderReply();
+      }
+    },
+    (error) => {
+      if (!input.value) input.value = text;
+      showError(error);
+    },
+  );
+}
+
+function renderReply() {
+  $("chat-replying").hidden = !replyTo;
+  $("chat-replying-text").textContent = replyTo ? t("chat.replying", { name: replyTo.name }) : "";
+}
+
+function renderMuted() {
+  const data = roomData();
+  const until = data?.mutedUntil ?? null;
+  const muted = until !== null && until > Date.now();
+  const notice = $("chat-muted");
+  notice.hidden = !muted;
+  notice.textContent = muted ? t("chat.muted", { time: formatClock(new Date(until)) }) : "";
+  $("chat-input").disabled = muted;
+  $("chat-form").querySelector("button[type=submit]").disabled = muted;
+  clearTimeout(renderMuted.timer);
+  if (muted) renderMuted.timer = setTimeout(renderMuted, Math.min(MAX_TIMEOUT_MS, until - Date.now() + 250));
+}
+
+function onChatClick(clickEvent) {
+  const button = clickEvent.target.closest("button");
+  if (!button || isBusy(button)) return;
+  const item = button.closest("li.chat-message");
+  if (!item) return;
+  const id = Number(item.dataset.chatId);
+  const message = roomData()?.chat.get(id);
+  if (button.classList.contains("reply-chat")) {
+    replyTo = { id, name: message?.author?.name ?? "" };
+    renderReply();
+    $("chat-input").focus();
+  } else {
+    onStaffClick(item, button, id, message);
+  }
+}
+
+/** What a reducer changed in a room's chat, shown if it is the room entered. */
+function onChange(room, change) {
+  if (!isEntered(room)) return;
+  switch (change.what) {
+    case "snapshot":
+      renderChat();
+      renderMuted();
+      break;
+    case "added":
+      appendChat(change.message, change.trimmed);
+      break;
+    case "removed":
+      removeChatItem(change.id);
+      break;
+    case "muted":
+      if (change.me) renderMuted();
+      else $("chat-status").textContent = t("chat.mutedOther", { name: change.user?.name ?? "", time: clockOf(change.until) });
+      break;
+    case "unmuted":
+      if (change.me) renderMuted();
+      else $("chat-status").textContent = t("chat.unmutedOther", { name: change.user?.name ?? "" });
+      break;
+    case "person_removed":
+      $("chat-status").textContent = t("chat.removedOther", { name: change.user?.name ?? "" });
+      break;
+    default:
+      break;
+  }
+}
+
+export function init() {
+  $("chat-form").addEventListener("submit", onChatSubmit);
+  $("chat-log").addEventListener("click", onChatClick);
+  $("chat-older").addEventListener("click", onChatOlder);
+  $("chat-reply-cancel").addEventListener("click", () => {
+    replyTo = null;
+    renderReply();
+    $("chat-input").focus();
+  });
+
+  on("enter", () => {
+    replyTo = null;
+  });
+  on("render", () => {
+    $("chat-status").textContent = "";
+    renderChat();
+    renderReply();
+    renderMuted();
+  });
+  on("chat", onChange);
+}

@@ -1,0 +1,196 @@
+// The entered room's frame: its title and kind, the session on now, who is here, the reaction
+// buttons and their floating emoji, and a workshop room's raised hands.
+
+import { t } from "../i18n.js";
+import { $, el, busy, isBusy, reconcile } from "../dom.js";
+import { state, connection, roomData, isStaff, isMe, isEntered, on } from "../context.js";
+import { timeline } from "../state.js";
+import { showError } from "../notice.js";
+import { clockOf, listFormat, roomMeta, sessionDetails } from "./common.js";
+
+/** The reactions the server accepts (protocol `REACTIONS`), with their names in i18n. */
+const REACTIONS = [
+  ["👏", "applause"], ["❤️", "love"], ["😂", "laughter"],
+  ["🎉", "celebrate"], ["🤔", "thinking"], ["👍", "thumbsUp"],
+];
+const REACTION_LANES = 8;
+const REACTION_FLOATERS_MAX = 30;
+const REACTION_SUMMARY_MS = 5_000;
+
+const reducedMotion = typeof matchMedia === "function"
+  ? matchMedia("(prefers-reduced-motion: reduce)")
+  : { matches: true };
+
+function renderRoom() {
+  const room = state.rooms.get(state.room);
+  const data = roomData();
+  $("room-title").textContent = room.name;
+  $("room-meta").textContent = roomMeta(room);
+  $("room-joining").textContent = data.ready ? "" : t("room.joining");
+  $("reactions").hidden = room.kind !== "stage";
+  $("hand").hidden = room.kind !== "workshop";
+  $("reactions-summary").textContent = "";
+  $("reactions-float").replaceChildren();
+  renderRoomSession();
+  renderPresence();
+  renderHands();
+}
+
+function renderRoomSession() {
+  const panel = $("room-session");
+  const { current } = timeline(state, state.room);
+  if (!current) {
+    delete panel.dataset.currentSession;
+    panel.replaceChildren(el("p", { class: "muted", text: t("room.noSessions") }));
+    return;
+  }
+  const { session, phase } = current;
+  const label = { live: "room.now", next: "room.next" }[phase] ?? "room.last";
+  if (panel.dataset.currentSession === session.id && panel.dataset.phase === phase) return;
+  panel.dataset.currentSession = session.id;
+  panel.dataset.phase = phase;
+  panel.replaceChildren(
+    el("p", { class: "room-session-label" }, el("span", { class: "badge", dataset: { badge: phase }, text: t(label) })),
+    ...sessionDetails(session, "h3"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presence, reactions and hands
+
+function renderPresence() {
+  const data = roomData();
+  const room = state.rooms.get(state.room);
+  const presence = data?.presence;
+  const line = $("room-presence");
+  line.hidden = !presence;
+  line.textContent = presence ? t("presence.here", { count: presence.count }) : "";
+  const people = room?.kind === "workshop" ? presence?.people : null;
+  $("room-people-wrap").hidden = !people?.length;
+  $("room-people").replaceChildren(...(people ?? []).map((person) => el("li", {
+    class: isMe(person) ? "person own" : "person", text: person.name,
+  })));
+}
+
+function renderReactionButtons() {
+  $("reaction-buttons").replaceChildren(...REACTIONS.map(([emoji, name]) => el("button", {
+    type: "button", class: "reaction secondary", dataset: { emoji },
+    "aria-label": t("reactions.send", { name: t(`reaction.${name}`) }), text: emoji,
+  })));
+}
+
+function onReactionClick(clickEvent) {
+  const button = clickEvent.target.closest("button[data-emoji]");
+  if (!button || !state.room) return;
+  connection.request({ type: "react", room: state.room, emoji: button.dataset.emoji }).catch(showError);
+}
+
+let reactionsTimer = null;
+
+/** The reaction totals of the last interval (`reactions`, outside the event log). */
+export function onReactions({ room, counts }) {
+  if (state.view !== "room" || room !== state.room) return;
+  const entries = Object.entries(counts ?? {}).filter(([, count]) => Number(count) > 0);
+  if (!entries.length) return;
+  $("reactions-summary").textContent = listFormat(entries.map(([emoji, count]) => `${count} ${emoji}`));
+  clearTimeout(reactionsTimer);
+  reactionsTimer = setTimeout(() => {
+    $("reactions-summary").textContent = "";
+  }, REACTION_SUMMARY_MS);
+  if (reducedMotion.matches) return;
+  const stage = $("reactions-float");
+  for (const [emoji, count] of entries) {
+    for (let shown = 0; shown < Math.min(Number(count), 4); shown += 1) {
+      if (stage.childElementCount >= REACTION_FLOATERS_MAX) return;
+      const floater = el("span", {
+        class: "reaction-float",
+        dataset: { lane: String(Math.floor(Math.random() * REACTION_LANES)), delay: String(shown) },
+        text: emoji,
+      });
+      floater.addEventListener("animationend", () => floater.remove());
+      setTimeout(() => floater.remove(), 4_000); // in case the animation never runs
+      stage.append(floater);
+    }
+  }
+}
+
+function renderHands() {
+  const data = roomData();
+  if (!data) return;
+  const toggle = $("hand-toggle");
+  toggle.setAttribute("aria-pressed", String(data.handRaised));
+  toggle.textContent = t(data.handRaised ? "hand.lower" : "hand.raise");
+  const staff = isStaff();
+  $("hands-panel").hidden = !staff;
+  if (!staff) return;
+  const entries = data.hands.map((hand) => ({
+    key: hand.user.id,
+    signature: JSON.stringify(hand),
+    build: () => el("li", { class: "hand-entry" },
+      el("span", { class: "hand-name", text: hand.user.name }),
+      " ",
+      el("span", { class: "muted", text: t("hand.raisedAt", { time: clockOf(hand.at) }) }),
+      " ",
+      el("button", {
+        type: "button", class: "secondary small", dataset: { lowerHand: hand.user.id, focusKey: "lower" },
+        "aria-label": t("hand.lowerFor", { name: hand.user.name }), text: t("hand.lowerOne"),
+      })),
+  }));
+  reconcile($("hands-queue"), entries, $("hands-heading"));
+  $("hands-empty").hidden = data.hands.length > 0;
+  $("hands-clear").disabled = data.hands.length === 0;
+}
+
+function onHandToggle() {
+  const data = roomData();
+  if (!data) return;
+  const raised = !data.handRaised;
+  data.handRaised = raised;
+  renderHands();
+  connection.request({ type: "hand", room: state.room, raised }).catch((error) => {
+    if (roomData() === data) {
+      data.handRaised = !raised;
+      renderHands();
+    }
+    showError(error);
+  });
+}
+
+function onHandsClick(clickEvent) {
+  const button = clickEvent.target.closest("button[data-lower-hand]");
+  if (!button || isBusy(button)) return;
+  busy(button, connection.request({ type: "clear_hands", room: state.room, user: button.dataset.lowerHand }))
+    .catch(showError);
+}
+
+function onHandsClear(clickEvent) {
+  const button = clickEvent.currentTarget;
+  if (isBusy(button)) return;
+  busy(button, connection.request({ type: "clear_hands", room: state.room })).catch(showError);
+}
+
+export function init() {
+  renderReactionButtons();
+  $("reaction-buttons").addEventListener("click", onReactionClick);
+  $("hand-toggle").addEventListener("click", onHandToggle);
+  $("hands-queue").addEventListener("click", onHandsClick);
+  $("hands-clear").addEventListener("click", onHandsClear);
+
+  on("render", renderRoom);
+  on("room", (room) => {
+    if (isEntered(room)) $("room-joining").textContent = "";
+  });
+  on("presence", (room) => {
+    if (isEntered(room)) renderPresence();
+  });
+  on("hands", (room) => {
+    if (isEntered(room)) renderHands();
+  });
+  on("zone", () => {
+    if (state.view !== "room" || !state.room) return;
+    delete $("room-session").dataset.currentSession;
+    renderRoomSession();
+  });
+  on("clock", () => {
+    if (state.view === "room" && state.room) renderRoomSession();
+  });
+}
