@@ -214,7 +214,7 @@ async fn agenda_ics(State(state): State<AppState>, Me(me): Me) -> Result<Respons
     let calendar = interchange::agenda_to_ics(
         &state.hub.programme(),
         &bookmarks,
-        crate::signed(state.config.reminder),
+        crate::config::signed(state.config.reminder),
         jiff::Timestamp::now(),
     );
     Ok((

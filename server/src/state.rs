@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::Config;
 use crate::auth::Keys;
+use crate::config::Config;
 use crate::hub::Hub;
 use crate::people::People;
 use crate::rtc::Sfu;

@@ -1,0 +1,116 @@
+//! How a server runs: [`Config`], its defaults, and the conversion of its durations for the
+//! rooms' clock. A leaf: it names the parts it configures, and nothing here starts anything.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::people::{PersonLimits, Rate};
+use crate::rtc::RtcConfig;
+use crate::store::Store;
+
+/// How a server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Where the database and the token secret live.
+    pub data_dir: PathBuf,
+    /// The token secret; `None` to use (or create) the data directory's `secret` file.
+    pub secret: Option<String>,
+    /// Events each room keeps replayable for clients resuming with `since`.
+    pub history: usize,
+    /// Chat messages sent in a join snapshot.
+    pub chat_history: usize,
+    /// Frames queued for one connection, and entries of a room's feed it may fall behind,
+    /// before it counts as lagging and is closed.
+    pub outbox_frames: usize,
+    /// The largest WebSocket message accepted.
+    pub max_frame_bytes: usize,
+    /// How long shutdown waits for connections and writes to finish.
+    pub drain: Duration,
+    /// Per-person rate limits and connection bound.
+    pub person_limits: PersonLimits,
+    /// Frames one connection may send (any type); past it they are refused, and a
+    /// connection that keeps flooding is closed. `None` for no limit.
+    pub frame_rate: Option<Rate>,
+    /// A connection that has not said hello by then is closed.
+    pub hello_timeout: Duration,
+    /// How often the server pings each connection.
+    pub ping_interval: Duration,
+    /// A connection from which nothing (not even a pong) arrived for this long is closed.
+    pub idle_timeout: Duration,
+    /// The time as rooms see it: the system's, or a manual clock in tests.
+    pub clock: Clock,
+    /// How long before its start a session's doors open.
+    pub doors: Duration,
+    /// How long before its start those who bookmarked a session are reminded over their
+    /// connections; the alarm of `GET /api/me/agenda.ics` goes off as long before.
+    pub reminder: Duration,
+    /// Commit what queued up together (a room's commands in one turn, and several rooms'
+    /// turns in one transaction). Off means one transaction per command: only for measuring
+    /// what group commit saves.
+    pub group_commit: bool,
+    /// Origins (`scheme://host[:port]`) allowed to open a WebSocket besides the server's
+    /// own. Requests without an Origin header (non-browser clients) are allowed.
+    pub allowed_origins: Vec<String>,
+    /// Media: ICE servers for clients, UDP ports, announced addresses.
+    pub rtc: RtcConfig,
+    /// The store to run on instead of opening SQLite in `data_dir` (the token secret stays
+    /// there): for tests that wrap the real store, to make its writes fail on demand. `None`,
+    /// the default, opens `data_dir`'s database.
+    pub store: Option<Arc<dyn Store>>,
+}
+
+/// For `Config`'s `Debug`: a store shows as no more than that.
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Store")
+    }
+}
+
+impl Config {
+    /// A configuration with the defaults for everything but where to listen and store.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Config {
+        Config {
+            listen,
+            data_dir,
+            secret: None,
+            history: 1_000,
+            chat_history: 100,
+            outbox_frames: 1_024,
+            max_frame_bytes: 64 * 1024,
+            drain: Duration::from_secs(10),
+            person_limits: PersonLimits::default(),
+            frame_rate: Some(Rate::new(50.0, 200.0)),
+            hello_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            allowed_origins: Vec::new(),
+            group_commit: true,
+            clock: Clock::system(),
+            doors: Duration::from_secs(10 * 60),
+            reminder: Duration::from_secs(10 * 60),
+            rtc: RtcConfig::new(listen.ip()),
+            store: None,
+        }
+    }
+
+    /// Switch off every rate limit (for load tests that post faster than people do).
+    pub fn without_rate_limits(mut self) -> Config {
+        self.person_limits.chat = None;
+        self.person_limits.ask = None;
+        self.person_limits.vote = None;
+        self.person_limits.react = None;
+        self.frame_rate = None;
+        self
+    }
+}
+
+/// A configured duration as the rooms' clock arithmetic takes it (durations too long for it
+/// count as none).
+pub(crate) fn signed(duration: Duration) -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(duration).unwrap_or(jiff::SignedDuration::ZERO)
+}
