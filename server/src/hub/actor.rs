@@ -25,7 +25,8 @@ use super::personal::PersonOutboxes;
 use super::room::{Input, Output, Refusal, Room, RoomLimits};
 use crate::clock::Clock;
 use crate::store::{Change, Persister, Store};
-use plenary_protocol::{ErrorCode, ServerMessage};
+use bytes::Bytes;
+use plenary_protocol::{ErrorCode, Ref, ServerMessage};
 
 /// How often the room sends what it sends at a bounded rate (reactions, presence, poll
 /// counts).
@@ -71,6 +72,8 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
     let mut moved = clock.subscribe();
     let mut members: HashMap<ConnId, Member> = HashMap::new();
     let mut senders: HashMap<ConnId, Outbox> = HashMap::new();
+    // The `ref`s of this batch's client messages, by connection: who is owed an answer.
+    let mut asked: Vec<(ConnId, Ref)> = Vec::new();
     let mut inbox = Vec::with_capacity(batch);
     let mut outputs = Vec::new();
     let mut permits = Permits::default();
@@ -123,6 +126,9 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
             };
             if let (Some(conn), Some(outbox)) = (input.conn(), outbox) {
                 senders.insert(conn, outbox);
+                if let Some(reference) = input.reference() {
+                    asked.push((conn, reference.clone()));
+                }
             }
             room.handle(now, input, &mut outputs);
         }
@@ -142,8 +148,26 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                     code: plenary_protocol::close::SERVER_ERROR,
                     reason: "server error: reconnect and resume with since",
                 };
-                for outbox in members.values().map(|m| &m.outbox).chain(senders.values()) {
-                    outbox.close(reason);
+                // Whoever sent a message in this batch is told it was not carried out, just
+                // before the close: nothing of the batch was saved, so a retry with the same
+                // `client_id` is new to the room.
+                let mut last_words: HashMap<ConnId, Vec<Bytes>> = HashMap::new();
+                for (conn, reference) in asked.drain(..) {
+                    last_words
+                        .entry(conn)
+                        .or_default()
+                        .push(encode(&ServerMessage::Error {
+                            reference: Some(reference),
+                            code: ErrorCode::Internal,
+                            message: "not saved: reconnect, resume with since, and send it again"
+                                .into(),
+                        }));
+                }
+                for (conn, outbox) in &senders {
+                    outbox.close_with(reason, last_words.remove(conn).unwrap_or_default());
+                }
+                for member in members.values() {
+                    member.outbox.close(reason);
                 }
                 members.clear();
                 senders.clear();
@@ -250,6 +274,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
             }
         }
         senders.clear();
+        asked.clear();
         if feed.fence().position != turn_start {
             feed.wake(&mut woken);
         }

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,9 @@ pub struct CloseReason {
 
 pub(super) struct Kick {
     pub(super) reason: OnceLock<CloseReason>,
+    /// Frames the writer sends just before the close frame, whatever else is still queued:
+    /// the answers of requests the closing room will not carry out.
+    pub(super) last_words: OnceLock<Vec<Bytes>>,
     pub(super) token: CancellationToken,
     /// Woken when the reason is set: the writer's wait for it
     /// ([`OutboxReceiver::closing`](super::OutboxReceiver::closing)) is an atomic load, where
@@ -29,6 +33,15 @@ pub(super) struct Kick {
 impl Kick {
     /// Close the connection with a reason (the first reason given wins).
     pub(super) fn close(&self, reason: CloseReason) {
+        self.close_with(reason, Vec::new());
+    }
+
+    /// Close the connection, sending `last_words` just before the close frame. Set before
+    /// the reason, so a writer that sees the reason sees them too.
+    pub(super) fn close_with(&self, reason: CloseReason, last_words: Vec<Bytes>) {
+        if !last_words.is_empty() {
+            let _ = self.last_words.set(last_words);
+        }
         let _ = self.reason.set(reason);
         self.token.cancel();
         self.closer.wake();

@@ -65,6 +65,7 @@ impl Outbox {
         let (frames, receiver) = mpsc::channel(capacity);
         let kick = Arc::new(Kick {
             reason: OnceLock::new(),
+            last_words: OnceLock::new(),
             token: CancellationToken::new(),
             closer: AtomicWaker::new(),
             bell: Bell::default(),
@@ -112,6 +113,12 @@ impl Outbox {
     /// Close the connection with a reason (the first reason given wins).
     pub fn close(&self, reason: CloseReason) {
         self.kick.close(reason);
+    }
+
+    /// Close the connection with a reason, sending `last_words` (frames) just before the
+    /// close frame, ahead of anything still queued.
+    pub fn close_with(&self, reason: CloseReason, last_words: Vec<Bytes>) {
+        self.kick.close_with(reason, last_words);
     }
 
     /// Resolves once the connection has been told to close.
@@ -212,6 +219,11 @@ impl OutboxReceiver {
     /// Why the connection is closing, once it is.
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.kick.reason.get().copied()
+    }
+
+    /// What to send just before the close frame.
+    pub fn last_words(&self) -> &[Bytes] {
+        self.kick.last_words.get().map_or(&[], Vec::as_slice)
     }
 
     /// Resolves with the reason once the connection has been told to close.

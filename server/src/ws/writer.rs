@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::wire;
-use crate::hub::{CloseReason, OutboxReceiver};
+use crate::hub::{CloseReason, Frames, OutboxReceiver};
 
 /// Frames the writer puts into one write, at most.
 const WRITE_BATCH: usize = 64;
@@ -46,10 +46,10 @@ pub(super) async fn write(
             more = receiver.next_batch(&mut socket, WRITE_BATCH) => Next::Batch(more),
         };
         match next {
-            Next::Close(reason) => return say_goodbye(&mut socket, reason).await,
+            Next::Close(reason) => return say_goodbye(&mut socket, &receiver, reason).await,
             Next::Batch(false) => {
                 if let Some(reason) = receiver.close_reason() {
-                    say_goodbye(&mut socket, reason).await;
+                    say_goodbye(&mut socket, &receiver, reason).await;
                 }
                 return;
             }
@@ -60,7 +60,9 @@ pub(super) async fn write(
         let sent = tokio::select! {
             biased;
             sent = socket.send() => sent,
-            reason = &mut closing => return say_goodbye(&mut socket, reason).await,
+            reason = &mut closing => {
+                return say_goodbye(&mut socket, &receiver, reason).await;
+            }
         };
         if sent.is_err() {
             return;
@@ -89,7 +91,10 @@ impl Pinged {
 /// How long a close frame may take to leave before the connection is simply dropped.
 const GOODBYE: Duration = Duration::from_secs(1);
 
-/// Send the close frame if the peer can still take it.
-async fn say_goodbye(socket: &mut wire::Writer, reason: CloseReason) {
+/// Send the close frame, after the connection's last words, if the peer can still take it.
+async fn say_goodbye(socket: &mut wire::Writer, receiver: &OutboxReceiver, reason: CloseReason) {
+    for frame in receiver.last_words() {
+        socket.put(frame);
+    }
     let _ = tokio::time::timeout(GOODBYE, socket.close(reason.code, reason.reason)).await;
 }

@@ -68,6 +68,16 @@ impl Input {
             Input::Tick | Input::Setup(..) | Input::Tracks { .. } => None,
         }
     }
+
+    /// The `ref` of the client message this input carries out, when the client gave one.
+    pub fn reference(&self) -> Option<&Ref> {
+        match self {
+            Input::Join { reference, .. }
+            | Input::Leave { reference, .. }
+            | Input::Act { reference, .. } => reference.as_ref(),
+            Input::Tick | Input::Setup(..) | Input::RtcPermit { .. } | Input::Tracks { .. } => None,
+        }
+    }
 }
 
 /// An action in a room by someone who may or may not have joined it.
