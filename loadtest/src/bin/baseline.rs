@@ -3,7 +3,7 @@
 //! An axum WebSocket endpoint at `/ws` and one tokio broadcast channel: every text frame a
 //! client sends is rebroadcast, as is, to every connected client (the sender included). No
 //! hello, no rooms, no JSON, no storage. Each connection has a reader and a writer like
-//! Plenary's (`server/src/ws.rs`): the writer drains up to 64 frames, then flushes once. A
+//! Plenary's (`server/src/ws/writer.rs`): the writer drains up to 64 frames, then flushes once. A
 //! receiver that falls more than 1,024 frames behind is closed with 4008, the same bound and
 //! close code as Plenary's outgoing queue, so the loadtest measures both the same way.
 //!
