@@ -4,9 +4,9 @@
 //! bare axum + tokio broadcast stack in `plenary-baseline`, side by side), `connections`,
 //! `qa-storm`, `join-storm`; `slow-consumer` and `flood` (chat-fanout beside stuck readers or
 //! flooding connections, compared with a run without them); `crash` (kill -9 and restart
-//! mid-run, then check the log) and `post-storm` (posting as fast as acks come). Each shows progress, ends by itself (bounded in count and
-//! `qa-storm`, `join-storm` and `sfu` (media through the SFU). Each shows progress, ends by itself (bounded in count and
-//! time), writes a JSON result and prints a markdown table; `--plot` draws latency.
+//! mid-run, then check the log); `post-storm` (posting as fast as acks come); `sfu` (media
+//! through the SFU). Each shows progress, ends by itself (bounded in count and time), writes
+//! a JSON result and prints a markdown table; `--plot` draws latency.
 //!
 //! Without `--url` the loadtest starts the server itself: the `plenary` binary next to its
 //! own executable (or `--server-bin`) on 127.0.0.1:0 with a temporary data directory, and

@@ -1,5 +1,6 @@
 //! How a server runs: [`Config`], its defaults, and the conversion of its durations for the
-//! rooms' clock. A leaf: it names the parts it configures, and nothing here starts anything.
+//! rooms' clock. It names the types of the parts it configures and imports nothing that reads
+//! it back; nothing here starts anything.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
