@@ -42,11 +42,11 @@ use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, SessionPeople, Store, StoreError};
 pub use frame::{Frames, encode};
 pub use handle::{Command, MediaRevoked, RoomClosed, RoomHandle};
-pub use kick::CloseReason;
+pub use kick::{Bell, CloseReason};
 pub use outbox::{Outbox, OutboxReceiver, Outgoing};
 pub use person::{ConnId, Person};
 pub use personal::{Listing, PersonOutboxes};
-pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan};
+pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan, checked_text};
 pub use thread::{RoomThread, room_thread};
 
 /// How the hub is tuned.

@@ -10,7 +10,7 @@ use plenary_protocol::{ErrorCode, MAX_NAME_CHARS, Ref, ServerMessage};
 use super::Session;
 use crate::auth::{Claims, PERSONAL_TOKEN_DAYS, random_hex, unix_now};
 use crate::hub::Person;
-use crate::hub::room::checked_text;
+use crate::hub::checked_text;
 
 impl Session {
     /// Answer `hello`: a personal token names who this is; an invite or no token makes a new

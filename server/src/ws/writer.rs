@@ -74,7 +74,7 @@ pub(super) async fn write(
 #[derive(Default)]
 pub(super) struct Pinged {
     payload: std::sync::Mutex<Bytes>,
-    bell: crate::hub::feed::Bell,
+    bell: crate::hub::Bell,
 }
 
 impl Pinged {
