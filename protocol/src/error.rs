@@ -57,6 +57,9 @@ pub enum ErrorCode {
     Internal,
     /// HTTP: the change breaks the programme's rules; `fields` says where and why.
     Invalid,
+    /// HTTP: this node of a cluster is on standby (another node runs the conference): ask
+    /// another node, or this one again later.
+    Unavailable,
 }
 
 /// The body of every HTTP error: `{"error":{"code":…,"message":…}}`.

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -63,6 +64,26 @@ pub struct Config {
     /// there): for tests that wrap the real store, to make its writes fail on demand. `None`,
     /// the default, opens `data_dir`'s database.
     pub store: Option<Arc<dyn Store>>,
+    /// What `GET /readyz` says.
+    pub readiness: Readiness,
+}
+
+/// Whether the server takes traffic (`GET /readyz`): a single node always does; a node of a
+/// cluster while it runs the conference and renews its lease (`cluster`).
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Option<Arc<AtomicBool>>);
+
+impl Readiness {
+    /// Ready while `flag` is set.
+    pub fn flag(flag: Arc<AtomicBool>) -> Readiness {
+        Readiness(Some(flag))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|flag| flag.load(Ordering::Relaxed))
+    }
 }
 
 /// For `Config`'s `Debug`: a store shows as no more than that.
@@ -96,6 +117,7 @@ impl Config {
             reminder: Duration::from_secs(10 * 60),
             rtc: RtcConfig::new(listen.ip()),
             store: None,
+            readiness: Readiness::default(),
         }
     }
 

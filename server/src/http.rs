@@ -39,6 +39,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/api/schedule", get(schedule))
         .route("/api/schedule.ics", get(schedule_ics))
         .route("/api/schedule.json", get(schedule_json))
@@ -51,6 +52,20 @@ pub fn app(state: AppState) -> Router {
         .merge(organiser::routes())
         .fallback(get(asset))
         .with_state(state)
+}
+
+/// 200 while this node takes traffic; 503 while a node of a cluster is not running the
+/// conference or cannot renew its lease.
+async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    if state.config.readiness.is_ready() {
+        Ok("ready")
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "this node does not run the conference now",
+        ))
+    }
 }
 
 /// An HTTP error with a stable code.
@@ -257,12 +272,9 @@ async fn import(
     let summary = imported.summary();
     state
         .hub
-        .edit_programme(|current| {
-            let mut programme = imported.programme;
-            programme.inherit(current);
-            Ok::<_, ApiError>((programme, ()))
-        })
-        .await?;
+        .import(imported.programme)
+        .await
+        .map_err(ApiError::from)?;
     tracing::info!(
         rooms = summary.rooms,
         sessions = summary.sessions,

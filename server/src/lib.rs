@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod hub;
 pub mod interchange;
 pub mod people;
@@ -30,7 +31,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use crate::config::Config;
+pub use crate::config::{Config, Readiness};
 
 use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
 use crate::hub::{Hub, HubLimits, HubParts, RoomLimits};
@@ -158,6 +159,18 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     })
 }
 
+/// Installs imported programmes, as `POST /api/schedule/import` does.
+#[derive(Clone)]
+pub struct Importer(Arc<Hub>);
+
+impl Importer {
+    /// Make `programme` the conference's programme, keeping what a schedule file cannot say
+    /// (see [`Programme::inherit`]).
+    pub async fn import(&self, programme: Programme) -> Result<(), StoreError> {
+        self.0.import(programme).await
+    }
+}
+
 /// How much a connection's kernel send buffer may hold. A reader that stops reading fills it
 /// and then its outbox, and is closed as lagged; without a cap Linux lets the buffer grow to
 /// 4 MiB, which a thousand stuck readers would multiply into gigabytes the process never sees.
@@ -197,6 +210,11 @@ impl Server {
             self.addr,
             self.state.keys.issue(&claims)
         )
+    }
+
+    /// A way to replace the programme from outside HTTP (imports over NATS, `cluster`).
+    pub fn importer(&self) -> Importer {
+        Importer(std::sync::Arc::clone(&self.state.hub))
     }
 
     /// Stop: refuse new connections, tell open ones to reconnect (close code 1012), let

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use plenary_protocol::Role;
 use plenary_server::auth::{Claims, Keys, random_hex, unix_now};
-use plenary_server::store::{SqliteStore, Store};
-use plenary_server::{Config, interchange, start};
+use plenary_server::store::{LogConfig, SqliteStore, Store};
+use plenary_server::{Config, cluster, interchange, start};
 
 /// Plenary: the open-source hub for virtual conferences.
 #[derive(Parser)]
@@ -29,7 +29,8 @@ enum Command {
     Token(TokenArgs),
     /// Replace the data directory's programme with a schedule.xml or schedule.json file
     /// (pretalx, frab). A server already running on the directory serves it after a restart;
-    /// a running server takes imports at `POST /api/schedule/import`.
+    /// a running server takes imports at `POST /api/schedule/import`. With `--nats`, the
+    /// cluster's programme: the node that runs the conference installs it at once.
     Import(ImportArgs),
 }
 
@@ -59,7 +60,42 @@ struct ServeArgs {
     #[command(flatten)]
     rtc: RtcArgs,
     #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
     data: DataArgs,
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// Run as a node of a cluster on these NATS servers (with JetStream), comma-separated:
+    /// `nats://10.0.0.1:4222,nats://10.0.0.2:4222`. Every node needs the same
+    /// PLENARY_SECRET. Without it, Plenary runs on its own with SQLite.
+    #[arg(long = "nats", env = "PLENARY_NATS_URLS")]
+    nats: Option<String>,
+    /// This node's name, unique in the cluster.
+    #[arg(long, env = "PLENARY_NODE_ID", requires = "nats")]
+    node_id: Option<String>,
+    /// Replicas of the cluster's stream: 3 (the default with several NATS URLs) keeps every
+    /// acknowledged write on a quorum of three servers; 1 for a single NATS server.
+    #[arg(long, env = "PLENARY_NATS_REPLICAS", requires = "nats")]
+    nats_replicas: Option<usize>,
+}
+
+impl ClusterArgs {
+    fn log_config(&self) -> Option<Result<LogConfig, String>> {
+        let urls = self.nats.clone()?;
+        let Some(node) = self.node_id.clone() else {
+            return Some(Err("--nats needs --node-id (or PLENARY_NODE_ID)".into()));
+        };
+        let replicas = self
+            .nats_replicas
+            .unwrap_or(if urls.contains(',') { 3 } else { 1 });
+        Some(Ok(LogConfig {
+            urls,
+            node,
+            replicas,
+        }))
+    }
 }
 
 #[derive(Args)]
@@ -141,6 +177,9 @@ struct DataDir {
 struct ImportArgs {
     /// The schedule.xml or schedule.json file.
     file: PathBuf,
+    /// Import into the cluster on these NATS servers instead of a data directory.
+    #[arg(long = "nats", env = "PLENARY_NATS_URLS")]
+    nats: Option<String>,
     #[command(flatten)]
     data: DataDir,
 }
@@ -226,17 +265,25 @@ fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|error| format!("cannot read {}: {error}", args.file.display()))?;
     let imported = interchange::import(&body)
         .map_err(|error| format!("{} was not imported: {error}", args.file.display()))?;
-    std::fs::create_dir_all(&args.data.data_dir)?;
     let summary = imported.summary();
     let mut programme = imported.programme;
-    let store = SqliteStore::open(&args.data.data_dir)?;
-    if let Some(previous) = store.load_programme()? {
-        programme.inherit(&previous);
+    let name = programme.name.clone();
+    if let Some(urls) = &args.nats {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(cluster::import(urls, programme))?;
+    } else {
+        std::fs::create_dir_all(&args.data.data_dir)?;
+        let store = SqliteStore::open(&args.data.data_dir)?;
+        if let Some(previous) = store.load_programme()? {
+            programme.inherit(&previous);
+        }
+        store.save_programme(&programme)?;
     }
-    store.save_programme(&programme)?;
     println!(
         "Imported {}: {} rooms, {} sessions, {} speakers.",
-        programme.name, summary.rooms, summary.sessions, summary.speakers
+        name, summary.rooms, summary.sessions, summary.speakers
     );
     for warning in &summary.warnings {
         println!("warning: {warning}");
@@ -270,24 +317,75 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let server = start(config).await?;
-        say(&format!("Plenary is listening on http://{}", server.addr()));
-        if server.seeded_demo() {
-            say("The data directory was empty: seeded the demo conference.");
+        match args.cluster.log_config() {
+            None => serve_alone(config).await,
+            Some(log) => serve_in_cluster(config, log?).await,
         }
-        say("Invite links (valid 30 days; whoever opens one picks a name):");
-        for role in Role::ALL {
-            say(&format!(
-                "  {:<10} {}",
-                role.as_str(),
-                server.invite_link(role, 30)
-            ));
-        }
-        shutdown_signal().await;
-        say("Shutting down: telling clients to reconnect, finishing writes.");
-        server.shutdown().await;
-        Ok(())
     })
+}
+
+async fn serve_alone(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let server = start(config).await?;
+    say(&format!("Plenary is listening on http://{}", server.addr()));
+    if server.seeded_demo() {
+        say("The data directory was empty: seeded the demo conference.");
+    }
+    print_invites(&server);
+    shutdown_signal().await;
+    say("Shutting down: telling clients to reconnect, finishing writes.");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// A node of a cluster: stand by until it holds the lease, then run the conference until
+/// stopped, or until the lease is lost (then exit with an error, for a supervisor to start
+/// it again as a standby).
+async fn serve_in_cluster(
+    config: Config,
+    log: LogConfig,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if config.secret.is_none() {
+        return Err("every node of a cluster needs the same PLENARY_SECRET (or --secret)".into());
+    }
+    let node = log.node.clone();
+    let standby = cluster::Standby::join(config, log).await?;
+    say(&format!(
+        "Plenary is listening on http://{}",
+        standby.addr()
+    ));
+    say(&format!(
+        "Node {node} is on standby until it runs the conference."
+    ));
+    let active = tokio::select! {
+        active = standby.take_over() => active?,
+        () = shutdown_signal() => return Ok(()),
+    };
+    say(&format!("Node {node} runs the conference now."));
+    if active.server().seeded_demo() {
+        say("The cluster's log was empty: seeded the demo conference.");
+    }
+    print_invites(active.server());
+    let lost = tokio::select! {
+        () = shutdown_signal() => false,
+        () = active.lost() => true,
+    };
+    say("Shutting down: telling clients to reconnect, finishing writes.");
+    active.shutdown().await;
+    if lost {
+        return Err(format!("node {node} lost the conference's lease to another node").into());
+    }
+    Ok(())
+}
+
+fn print_invites(server: &plenary_server::Server) {
+    say("Invite links (valid 30 days; whoever opens one picks a name):");
+    for role in Role::ALL {
+        say(&format!(
+            "  {:<10} {}",
+            role.as_str(),
+            server.invite_link(role, 30)
+        ));
+    }
 }
 
 /// Print a line for the operator. A closed stdout must not stop the server, so write errors

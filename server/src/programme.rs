@@ -19,7 +19,7 @@ use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::{self as protocol, RoomKind, SessionKind, UserId};
 
 /// The whole programme.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Programme {
     pub name: String,
     /// A short slug naming the conference (`31c3`, `fosdem-2025`): the schedule formats key
@@ -45,7 +45,7 @@ pub struct Programme {
 
 /// One day of the conference. A day may run past midnight (`end` is then on the next
 /// calendar date), as congresses do.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConferenceDay {
     /// The calendar date it is named by, in the conference's time zone.
     pub date: Date,
@@ -54,7 +54,7 @@ pub struct ConferenceDay {
 }
 
 /// A track of the programme.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackDef {
     /// Stable while the name changes: sessions refer to the track by it.
     pub id: String,
@@ -63,7 +63,7 @@ pub struct TrackDef {
 
 /// A person who speaks in sessions. Speakers are names on a programme, not people with
 /// tokens: hosts and moderators are those.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpeakerDef {
     /// Stable while the name changes: sessions refer to the speaker by it.
     pub id: String,
@@ -90,7 +90,7 @@ impl SpeakerDef {
 }
 
 /// A room of the programme.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoomDef {
     pub id: String,
     pub name: String,
@@ -100,7 +100,7 @@ pub struct RoomDef {
 }
 
 /// A session of the programme.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SessionDef {
     /// The stable key of the session: the event guid of the file it came from, or its event
     /// id when the file had no guid. Re-importing a programme updates sessions by this key,

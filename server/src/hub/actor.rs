@@ -24,7 +24,7 @@ use super::person::ConnId;
 use super::personal::PersonOutboxes;
 use super::room::{Input, Output, Refusal, Room, RoomLimits};
 use crate::clock::Clock;
-use crate::store::{Change, Persister, Store};
+use crate::store::{Change, Persister, Store, StoreError};
 use bytes::Bytes;
 use plenary_protocol::{ErrorCode, Ref, ServerMessage};
 
@@ -143,10 +143,20 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
             .collect();
         if !changes.is_empty() {
             if let Err(error) = persister.commit(changes).await {
-                tracing::error!(%error, "room lost a write; restarting it from the store");
-                let reason = CloseReason {
-                    code: plenary_protocol::close::SERVER_ERROR,
-                    reason: "server error: reconnect and resume with since",
+                // Fenced: another node of the cluster runs the room now, and this one stops.
+                let fenced = matches!(*error, StoreError::Fenced(_));
+                let reason = if fenced {
+                    tracing::error!(%error, "another node runs the room now; closing it here");
+                    CloseReason {
+                        code: plenary_protocol::close::RESTARTING,
+                        reason: "this node stopped running the room: reconnect and resume",
+                    }
+                } else {
+                    tracing::error!(%error, "room lost a write; restarting it from the store");
+                    CloseReason {
+                        code: plenary_protocol::close::SERVER_ERROR,
+                        reason: "server error: reconnect and resume with since",
+                    }
                 };
                 // Whoever sent a message in this batch is told it was not carried out, just
                 // before the close: nothing of the batch was saved, so a retry with the same
@@ -175,6 +185,9 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                 // The SFU's questions of this batch are not answered: it is told the room
                 // closed, and asks again.
                 permits.drop_all();
+                if fenced {
+                    return;
+                }
                 match reload(&room, Arc::clone(&store)).await {
                     Ok(restored) => room = restored,
                     Err(error) => {

@@ -244,6 +244,16 @@ impl Hub {
         Ok(answer)
     }
 
+    /// Make an imported programme the conference's, keeping what a schedule file cannot say
+    /// (see [`Programme::inherit`]).
+    pub async fn import(self: &Arc<Self>, mut programme: Programme) -> Result<(), StoreError> {
+        self.edit_programme(|current| {
+            programme.inherit(current);
+            Ok::<_, StoreError>((programme, ()))
+        })
+        .await
+    }
+
     /// Store `programme` and make it the one the rooms run. Only under the edit lock.
     async fn install(&self, programme: Programme) -> Result<(), StoreError> {
         let before = self.programme();

@@ -9,9 +9,11 @@
 //! conference pays one fsync per batch, not one per message. Rooms acknowledge an action only
 //! after its batch has committed.
 
+mod jetstream;
 mod persister;
 mod sqlite;
 
+pub use jetstream::{JetStreamStore, LogConfig, STREAM, connect};
 pub use persister::{GROUP_COMMIT_BATCHES, Persister};
 pub use sqlite::SqliteStore;
 
@@ -20,6 +22,7 @@ use plenary_protocol::{
     Author, ChatId, ChatMessage, ModerationEntry, Poll, PollId, Question, QuestionId, RoomId,
     SessionId, SessionPhase, UserId,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::programme::Programme;
 
@@ -33,16 +36,65 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store's writer thread has stopped")]
     WriterGone,
+    /// Another node runs the conference now: this node's writes are refused (a cluster's
+    /// fencing, `jetstream`).
+    #[error("fenced: {0}")]
+    Fenced(String),
+}
+
+/// A backend's error as a [`StoreError`].
+fn to_backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// Frames are JSON text: the log keeps them as strings, not arrays of bytes.
+mod frame_text {
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(frame: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(frame).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        String::deserialize(deserializer)
+            .map(Bytes::from)
+            .map_err(D::Error::custom)
+    }
+
+    pub mod optional {
+        use bytes::Bytes;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            frame: &Option<Bytes>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match frame {
+                Some(frame) => super::serialize(frame, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Bytes>, D::Error> {
+            Ok(Option::<String>::deserialize(deserializer)?.map(Bytes::from))
+        }
+    }
 }
 
 /// One stored event of a room's log: the frames each audience receives.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredEvent {
     pub room: RoomId,
     pub seq: u64,
     /// The frame everyone may see; `None` for a staff-only event.
+    #[serde(with = "frame_text::optional")]
     pub public: Option<Bytes>,
     /// The frame staff see.
+    #[serde(with = "frame_text")]
     pub staff: Bytes,
     /// A person who is not staff but sees the staff frame (the asker of a pending question).
     pub owner: Option<UserId>,
@@ -68,7 +120,7 @@ pub struct StoredPoll {
 }
 
 /// A sanction on a person in a room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sanction {
     /// May not chat until then (Unix milliseconds).
     Muted { until_ms: i64 },
@@ -76,8 +128,9 @@ pub enum Sanction {
     Removed,
 }
 
-/// A write, applied together with the others of its batch in one transaction.
-#[derive(Debug, Clone)]
+/// A write, applied together with the others of its batch in one transaction. A cluster's
+/// log carries them as JSON (`jetstream`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Change {
     Event(StoredEvent),
     Chat {

@@ -27,9 +27,25 @@ impl SqliteStore {
     /// Open (or create) `plenary.db` in `data_dir`, migrating a data directory of an older
     /// schema in place.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(data_dir, "FULL")
+    }
+
+    /// A new, empty store in `dir` (whatever was there is deleted) that is never fsynced:
+    /// a cluster node's view of its log (`jetstream`), rebuilt from the log at each start.
+    pub fn open_scratch(dir: &Path) -> Result<SqliteStore, StoreError> {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(StoreError::Backend(Box::new(error))),
+        }
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::Backend(Box::new(error)))?;
+        SqliteStore::open_with(dir, "OFF")
+    }
+
+    fn open_with(data_dir: &Path, synchronous: &str) -> Result<SqliteStore, StoreError> {
         let mut connection = Connection::open(data_dir.join("plenary.db"))?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "synchronous", synchronous)?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut connection, data_dir)?;

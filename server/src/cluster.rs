@@ -1,0 +1,392 @@
+//! A node of a cluster: several `plenary` processes share one conference through NATS
+//! JetStream. This step of the cluster runs the conference on one node at a time.
+//!
+//! - The conference's log is a JetStream stream ([`JetStreamStore`]); every node reads it into
+//!   a view of its own and so is ready to take over.
+//! - One node **runs the conference** (its rooms, its scheduler, its writes): the holder of
+//!   the lease, a key in the JetStream KV bucket `plenary-leases` whose entries expire after
+//!   [`LEASE_TTL`]. The holder renews it by revision every [`RENEW_EVERY`]; a node that cannot
+//!   renew it for [`LEASE_TTL`] counts it as lost and stops at once. The others are on
+//!   **standby**: they answer `/healthz`, say 503 at `/readyz` (so a load balancer sends
+//!   people to the node that runs the conference) and try to take the lease every
+//!   [`TRY_EVERY`].
+//! - Taking over appends an owner entry to the log, so a node that was paused past its lease
+//!   cannot append anything after it (see `store::jetstream`), and loads every room from the
+//!   log.
+//! - Imports (`plenary import FILE --nats URL`) reach the node that runs the conference over
+//!   NATS ([`IMPORT_SUBJECT`]) and are applied like `POST /api/schedule/import`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Readiness;
+use crate::programme::Programme;
+use crate::store::{JetStreamStore, LogConfig, StoreError};
+use crate::{Config, Server, StartError};
+
+/// The KV bucket of leases.
+const LEASES: &str = "plenary-leases";
+/// The lease to run the conference.
+const CONFERENCE: &str = "conference";
+/// A lease not renewed for this long expires, and another node takes over.
+pub const LEASE_TTL: Duration = Duration::from_secs(4);
+/// How often the holder renews its lease.
+const RENEW_EVERY: Duration = Duration::from_millis(1_000);
+/// How often a standby node tries to take the lease.
+const TRY_EVERY: Duration = Duration::from_millis(250);
+/// Where imports go: the node that runs the conference answers.
+pub const IMPORT_SUBJECT: &str = "plenary.programme.import";
+
+/// A node on standby: it follows the log and answers `/healthz`, but runs nothing.
+pub struct Standby {
+    config: Config,
+    log: LogConfig,
+    store: Arc<JetStreamStore>,
+    leases: kv::Store,
+    jetstream: jetstream::Context,
+    addr: SocketAddr,
+    /// Stops the standby's HTTP server.
+    stop_http: CancellationToken,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// A node that runs the conference.
+pub struct Active {
+    server: Server,
+    lease: LeaseHolder,
+    importer: tokio::task::JoinHandle<()>,
+}
+
+/// What `/readyz` and every other path of a standby node answer besides `/healthz`.
+fn standby_routes() -> Router {
+    let unavailable = || async {
+        let body = HttpError {
+            error: HttpErrorBody {
+                code: ErrorCode::Unavailable,
+                message: "this node is on standby: another node runs the conference".into(),
+                fields: Vec::new(),
+            },
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(unavailable)
+}
+
+impl Standby {
+    /// Connect to NATS, start reading the log into a new view in the data directory, and
+    /// listen on `config.listen` as a standby node.
+    pub async fn join(config: Config, log: LogConfig) -> Result<Standby, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(StartError::DataDir)?;
+        let jetstream = crate::store::connect(&log).await?;
+        let store = JetStreamStore::open(
+            jetstream.clone(),
+            &log.node,
+            &config.data_dir.join("cluster-view"),
+        )
+        .await?;
+        let leases = jetstream
+            .create_or_update_key_value(kv::Config {
+                bucket: LEASES.into(),
+                history: 1,
+                max_age: LEASE_TTL,
+                num_replicas: log.replicas,
+                storage: jetstream::stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(backend)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(StartError::Listen)?;
+        let addr = listener.local_addr().map_err(StartError::Listen)?;
+        let stop_http = CancellationToken::new();
+        let http = tokio::spawn(
+            axum::serve(listener, standby_routes())
+                .with_graceful_shutdown(stop_http.clone().cancelled_owned())
+                .into_future(),
+        );
+        tracing::info!(%addr, node = %log.node, "standing by");
+        Ok(Standby {
+            config,
+            log,
+            store,
+            leases,
+            jetstream,
+            addr,
+            stop_http,
+            http,
+        })
+    }
+
+    /// The address this node listens on (and will, once it runs the conference).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Wait for the lease, then run the conference on this node, on the same address.
+    pub async fn take_over(self) -> Result<Active, StartError> {
+        let Standby {
+            mut config,
+            log,
+            store,
+            leases,
+            jetstream,
+            addr,
+            stop_http,
+            http,
+        } = self;
+        let revision = acquire(&leases, &log.node).await;
+        tracing::info!(node = %log.node, "holding the conference's lease");
+        let ready = Arc::new(AtomicBool::new(false));
+        let lease = LeaseHolder::hold(leases, log.node.clone(), revision, Arc::clone(&ready));
+        let started = async {
+            store.take_over().await?;
+            stop_http.cancel();
+            let _ = http.await;
+            config.listen = addr;
+            config.store = Some(Arc::clone(&store) as Arc<dyn crate::store::Store>);
+            config.readiness = Readiness::flag(Arc::clone(&ready));
+            crate::start(config).await
+        };
+        let server = tokio::select! {
+            server = started => server,
+            () = lease.lost.cancelled() => Err(StartError::Store(StoreError::Fenced(
+                "the lease was lost while taking over".into(),
+            ))),
+        };
+        let server = match server {
+            Ok(server) => server,
+            Err(error) => {
+                lease.release().await;
+                return Err(error);
+            }
+        };
+        ready.store(true, Ordering::Relaxed);
+        let importer = tokio::spawn(serve_imports(jetstream.client(), server.importer()));
+        // Fenced off by the log: the lease is as good as lost.
+        let fenced = store.fenced();
+        let lost = lease.lost.clone();
+        tokio::spawn(async move {
+            fenced.cancelled().await;
+            lost.cancel();
+        });
+        Ok(Active {
+            server,
+            lease,
+            importer,
+        })
+    }
+}
+
+impl Active {
+    /// The server running the conference.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Resolves when this node lost the lease (another node may run the conference now):
+    /// it must stop at once.
+    pub async fn lost(&self) {
+        self.lease.lost.cancelled().await;
+    }
+
+    /// Stop: the server shuts down (its connections are told to reconnect, 1012), then the
+    /// lease is let go so that another node takes over at once.
+    pub async fn shutdown(self) {
+        self.importer.abort();
+        self.server.shutdown().await;
+        self.lease.release().await;
+    }
+}
+
+/// Wait until this node holds the lease; returns its revision.
+async fn acquire(leases: &kv::Store, node: &str) -> u64 {
+    loop {
+        match leases
+            .create(CONFERENCE, Bytes::from(node.to_owned()))
+            .await
+        {
+            Ok(revision) => return revision,
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {}
+            Err(error) => tracing::warn!(%error, "cannot reach the lease; trying again"),
+        }
+        tokio::time::sleep(TRY_EVERY).await;
+    }
+}
+
+/// The lease, renewed in the background.
+struct LeaseHolder {
+    leases: kv::Store,
+    /// Cancelled when the lease is lost.
+    lost: CancellationToken,
+    renewing: tokio::task::JoinHandle<Option<u64>>,
+}
+
+impl LeaseHolder {
+    fn hold(leases: kv::Store, node: String, revision: u64, ready: Arc<AtomicBool>) -> Self {
+        let lost = CancellationToken::new();
+        let renewing = tokio::spawn(renew(leases.clone(), node, revision, ready, lost.clone()));
+        LeaseHolder {
+            leases,
+            lost,
+            renewing,
+        }
+    }
+
+    /// Stop renewing and delete the lease, if it is still this node's.
+    async fn release(self) {
+        self.lost.cancel();
+        if let Ok(Some(revision)) = self.renewing.await {
+            // By revision: only this node's lease goes, never a successor's.
+            let released = self
+                .leases
+                .purge_expect_revision(CONFERENCE, Some(revision));
+            if let Ok(Err(error)) = tokio::time::timeout(RENEW_EVERY, released).await {
+                tracing::warn!(%error, "could not let the lease go; it expires by itself");
+            }
+        }
+    }
+}
+
+/// Renew the lease until it is lost or let go; returns the last revision held (`None` when
+/// lost). Marks the node not ready while a renewal is late.
+async fn renew(
+    leases: kv::Store,
+    node: String,
+    mut revision: u64,
+    ready: Arc<AtomicBool>,
+    lost: CancellationToken,
+) -> Option<u64> {
+    let mut renewed = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(RENEW_EVERY) => {}
+            () = lost.cancelled() => return Some(revision),
+        }
+        let value = Bytes::from(node.clone());
+        match tokio::time::timeout(RENEW_EVERY, leases.update(CONFERENCE, value, revision)).await {
+            Ok(Ok(next)) => {
+                revision = next;
+                renewed = tokio::time::Instant::now();
+                ready.store(true, Ordering::Relaxed);
+            }
+            Ok(Err(error)) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                tracing::error!(%node, "the conference's lease was taken: this node stops");
+                break;
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "renewing the lease failed");
+                ready.store(false, Ordering::Relaxed);
+            }
+            Err(_) => {
+                tracing::warn!("renewing the lease timed out");
+                ready.store(false, Ordering::Relaxed);
+            }
+        }
+        // Never run past the lease: a standby may take it as soon as it has expired.
+        if renewed.elapsed() + RENEW_EVERY >= LEASE_TTL {
+            tracing::error!(%node, "could not renew the conference's lease in time: this node stops");
+            break;
+        }
+    }
+    ready.store(false, Ordering::Relaxed);
+    lost.cancel();
+    None
+}
+
+/// What an import over NATS carries.
+#[derive(Serialize, Deserialize)]
+pub struct ImportRequest {
+    pub programme: Programme,
+}
+
+/// What an import over NATS answers.
+#[derive(Serialize, Deserialize)]
+pub struct ImportReply {
+    /// `None` when the programme was installed.
+    pub error: Option<String>,
+}
+
+/// Answer imports sent over NATS by `plenary import --nats` until aborted.
+async fn serve_imports(client: async_nats::Client, importer: crate::Importer) {
+    let mut requests = match client.subscribe(IMPORT_SUBJECT).await {
+        Ok(requests) => requests,
+        Err(error) => {
+            tracing::error!(%error, "cannot take imports over NATS");
+            return;
+        }
+    };
+    while let Some(request) = requests.next().await {
+        let Some(reply_to) = request.reply else {
+            continue;
+        };
+        let reply = match serde_json::from_slice::<ImportRequest>(&request.payload) {
+            Ok(ImportRequest { programme }) => ImportReply {
+                error: importer
+                    .import(programme)
+                    .await
+                    .err()
+                    .map(|e| e.to_string()),
+            },
+            Err(error) => ImportReply {
+                error: Some(format!("not a programme: {error}")),
+            },
+        };
+        let payload = serde_json::to_vec(&reply).unwrap_or_default();
+        if let Err(error) = client.publish(reply_to, payload.into()).await {
+            tracing::warn!(%error, "cannot answer an import");
+        }
+    }
+}
+
+/// Send a programme to the node that runs the conference, which installs it.
+pub async fn import(urls: &str, programme: Programme) -> Result<(), String> {
+    let addresses = urls
+        .split(',')
+        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("--nats: {error}"))?;
+    let client = async_nats::connect(addresses)
+        .await
+        .map_err(|error| format!("cannot reach NATS: {error}"))?;
+    let payload =
+        serde_json::to_vec(&ImportRequest { programme }).map_err(|error| error.to_string())?;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.request(IMPORT_SUBJECT, payload.into()),
+    )
+    .await
+    .map_err(|_| "the node that runs the conference did not answer in 60 s".to_owned())?
+    .map_err(|error| match error.kind() {
+        async_nats::client::RequestErrorKind::NoResponders => {
+            "no node runs the conference now: start one, then import".to_owned()
+        }
+        _ => format!("the import did not reach a node: {error}"),
+    })?;
+    let reply: ImportReply = serde_json::from_slice(&answer.payload)
+        .map_err(|error| format!("a node answered something else: {error}"))?;
+    match reply.error {
+        None => Ok(()),
+        Some(error) => Err(error),
+    }
+}
+
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StartError {
+    StartError::Store(StoreError::Backend(Box::new(error)))
+}
