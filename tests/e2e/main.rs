@@ -2,6 +2,7 @@
 //! and drives it over real HTTP and WebSockets, or through real headless Chromium.
 
 mod browser;
+mod cluster;
 mod import;
 mod interaction;
 mod limits;

@@ -6,8 +6,10 @@
 //! Beside the server and its clients: [`demo`] names the demo conference's rooms and
 //! sessions, [`eventually`] waits for a condition, [`browser`] shares one chromedriver
 //! among the browser tests, and [`store`] makes a server's writes fail on demand.
+//! [`nats`] runs NATS JetStream servers and `plenary` processes for the cluster tests.
 
 pub mod browser;
+pub mod nats;
 pub mod store;
 
 use std::net::SocketAddr;
