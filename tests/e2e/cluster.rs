@@ -1,103 +1,27 @@
-//! The harness of the cluster tests (issue 13), on real nats-server processes: a JetStream
-//! cluster of three elects a meta leader, elects another when the leader is killed, and
-//! takes the killed server back; a single server runs JetStream; both sync every write.
+//! A Plenary cluster (issue 13) through real processes: three `nats-server`s (a JetStream
+//! cluster, streams with three replicas, `sync_interval: always`) or one, and `plenary serve
+//! --nats` nodes on 127.0.0.1. One node runs the conference; the others stand by. Killing it
+//! (`kill -9`), or a NATS server, in the middle of a chat flood loses no acknowledged message
+//! and duplicates none; a node paused past its lease cannot write after the takeover; an
+//! import reaches the cluster; everything stopped and started again is all there.
 
-use anyhow::{Result, ensure};
-use plenary_tests::eventually;
-use plenary_tests::nats::NatsCluster;
-use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use plenary_protocol::Role;
+use plenary_tests::demo::STAGE;
+use plenary_tests::nats::{NatsCluster, PlenaryNode, random_secret};
+use plenary_tests::{Client, PATIENCE, eventually};
+use serde_json::{Value, json};
 
 /// JetStream is on, and fsyncs every write (`sync_interval: always`).
 fn assert_jetstream_syncs_always(jsz: &Value) {
     assert_eq!(jsz["config"]["sync_always"], true, "{jsz}");
     assert!(jsz["config"]["store_dir"].is_string(), "{jsz}");
     assert_ne!(jsz["disabled"], true, "{jsz}");
-}
-
-/// Whether the leader's view of the meta group has `name` as a current, online peer.
-fn is_current_peer(leader_jsz: &Value, name: &str) -> bool {
-    leader_jsz["meta_cluster"]["replicas"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|peer| peer["name"] == name && peer["current"] == true && peer["offline"] != true)
-}
-
-#[tokio::test]
-async fn jetstream_cluster_elects_a_new_leader_when_one_is_killed_and_takes_it_back() -> Result<()>
-{
-    let mut cluster = NatsCluster::start(3).await?;
-    assert_eq!(cluster.urls().split(',').count(), 3);
-    let names: Vec<String> = (0..3).map(|i| cluster.name(i).to_owned()).collect();
-    for i in 0..3 {
-        let jsz = cluster.jsz(i).await?;
-        assert_jetstream_syncs_always(&jsz);
-        assert_eq!(jsz["meta_cluster"]["name"], "plenary-test", "{jsz}");
-        assert_eq!(jsz["meta_cluster"]["cluster_size"], 3, "{jsz}");
-    }
-    // Every server names the same leader, one of the three.
-    let leader = eventually("the three servers to agree on a meta leader", async || {
-        let mut leaders = Vec::new();
-        for i in 0..3 {
-            leaders.push(cluster.meta_leader(i).await?);
-        }
-        Ok(match leaders.as_slice() {
-            [Some(a), Some(b), Some(c)] if a == b && b == c => Some(a.clone()),
-            _ => None,
-        })
-    })
-    .await?;
-    let killed = names
-        .iter()
-        .position(|name| *name == leader)
-        .expect("the leader is one of the three");
-    let others: Vec<usize> = (0..3).filter(|&i| i != killed).collect();
-
-    cluster.kill(killed)?;
-    assert!(!cluster.is_running(killed));
-    assert!(!cluster.healthy(killed).await, "a killed server answers");
-    let new_leader = eventually("the two left to elect another leader", async || {
-        let a = cluster.meta_leader(others[0]).await?;
-        let b = cluster.meta_leader(others[1]).await?;
-        Ok(a.filter(|a| Some(a) == b.as_ref() && *a != leader))
-    })
-    .await?;
-    ensure!(
-        others.iter().any(|&i| names[i] == new_leader),
-        "the new leader {new_leader} is not one of the two left"
-    );
-    let leader_index = others
-        .iter()
-        .copied()
-        .find(|&i| names[i] == new_leader)
-        .expect("checked above");
-    eventually(
-        "the new leader to see the killed server offline",
-        async || {
-            let jsz = cluster.jsz(leader_index).await?;
-            Ok((!is_current_peer(&jsz, &names[killed])).then_some(()))
-        },
-    )
-    .await?;
-
-    cluster.restart(killed).await?;
-    assert!(cluster.healthy(killed).await);
-    assert_jetstream_syncs_always(&cluster.jsz(killed).await?);
-    eventually("the restarted server to rejoin", async || {
-        let follows = cluster.meta_leader(killed).await?.as_deref() == Some(&new_leader);
-        let jsz = cluster.jsz(leader_index).await?;
-        Ok((follows && is_current_peer(&jsz, &names[killed])).then_some(()))
-    })
-    .await?;
-
-    // Dropping the cluster ends its servers.
-    let monitor = cluster.monitor_url(0, "/healthz");
-    drop(cluster);
-    assert!(
-        reqwest::get(monitor).await.is_err(),
-        "a dropped cluster answers"
-    );
-    Ok(())
 }
 
 #[tokio::test]
@@ -112,5 +36,506 @@ async fn a_single_server_runs_jetstream_without_a_meta_cluster() -> Result<()> {
     assert_eq!(server.meta_leader(0).await?, None, "{jsz}");
     // Every test that asks shares the one server.
     assert_eq!(NatsCluster::shared_r1().await?.urls(), server.urls());
+    Ok(())
+}
+
+/// A conference on a cluster: NATS servers and Plenary nodes, each node with its own data
+/// directory and all with one secret.
+struct Conference {
+    nats: NatsCluster,
+    nodes: Vec<PlenaryNode>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Conference {
+    /// `servers` NATS servers (1, or 3 with three replicas) and `nodes` Plenary nodes, rate
+    /// limits off (the floods post faster than people do).
+    async fn start(servers: usize, nodes: usize) -> Result<Conference> {
+        let nats = NatsCluster::start(servers).await?;
+        for i in 0..servers {
+            assert_jetstream_syncs_always(&nats.jsz(i).await?);
+        }
+        let secret = random_secret();
+        let mut started = Vec::new();
+        let mut dirs = Vec::new();
+        for n in 0..nodes {
+            let dir = tempfile::tempdir()?;
+            let node = PlenaryNode::start(
+                dir.path(),
+                &nats.urls(),
+                &format!("node-{n}"),
+                &secret,
+                &["--no-rate-limits"],
+            )
+            .await?;
+            started.push(node);
+            dirs.push(dir);
+        }
+        Ok(Conference {
+            nats,
+            nodes: started,
+            _dirs: dirs,
+        })
+    }
+
+    fn addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(PlenaryNode::addr).collect()
+    }
+
+    /// The node that runs the conference, once exactly one says it is ready.
+    async fn active(&self) -> Result<usize> {
+        let addrs = self.addrs();
+        eventually("one node to run the conference", async || {
+            let ready = ready_nodes(&addrs).await;
+            Ok(match ready.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            })
+        })
+        .await
+        .with_context(|| self.output())
+    }
+
+    fn output(&self) -> String {
+        self.nodes
+            .iter()
+            .map(PlenaryNode::output)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A client of node `n` that said hello and joined the stage.
+    async fn member(&self, n: usize, name: &str) -> Result<(Client, u64)> {
+        let token = self.nodes[n].token(Role::Attendee, name)?;
+        join_stage(self.nodes[n].addr(), &token, None).await
+    }
+}
+
+/// The nodes whose `/readyz` answers 200.
+async fn ready_nodes(addrs: &[SocketAddr]) -> Vec<usize> {
+    let client = reqwest::Client::new();
+    let mut ready = Vec::new();
+    for (n, addr) in addrs.iter().enumerate() {
+        let answer = client
+            .get(format!("http://{addr}/readyz"))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await;
+        if answer.is_ok_and(|answer| answer.status() == 200) {
+            ready.push(n);
+        }
+    }
+    ready
+}
+
+/// Connect to `addr`, say hello and join the stage (resuming after `since`); returns the
+/// client and the `seq` of its `joined`.
+async fn join_stage(addr: SocketAddr, token: &str, since: Option<u64>) -> Result<(Client, u64)> {
+    let mut client = Client::connect(addr).await?;
+    client.hello(token).await?;
+    let mut join = json!({"type":"join","room":STAGE});
+    if let Some(since) = since {
+        join["since"] = json!(since);
+    }
+    let (joined, _) = client.ok(join).await?;
+    let seq = joined["seq"].as_u64().context("joined has a seq")?;
+    Ok((client, seq))
+}
+
+/// A chat event's (seq, text), or `None` for any other message.
+fn chat(message: &Value) -> Option<(u64, String)> {
+    (message["type"] == "event" && message["event"]["kind"] == "chat").then(|| {
+        (
+            message["seq"].as_u64().unwrap_or_default(),
+            message["event"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    })
+}
+
+/// Post `count` chat messages named `{name}-{k}` (each with that `client_id`), one after
+/// another, to whichever node runs the conference; when a connection breaks or a message is
+/// answered `internal`, reconnect and send the same message again. Returns each message's
+/// text with the id its `ack` gave.
+async fn post(
+    addrs: Vec<SocketAddr>,
+    tokens: Vec<String>,
+    name: String,
+    count: usize,
+    acked: Arc<AtomicUsize>,
+) -> Result<Vec<(String, u64)>> {
+    let mut results = Vec::new();
+    let deadline = tokio::time::Instant::now() + 3 * PATIENCE;
+    while results.len() < count {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{name} could not post"
+        );
+        let Some(&n) = ready_nodes(&addrs).await.first() else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let Ok((mut client, _)) = join_stage(addrs[n], &tokens[n], None).await else {
+            continue;
+        };
+        while results.len() < count {
+            let text = format!("{name}-{}", results.len());
+            let sent = json!({"type":"chat","room":STAGE,"text":text,"client_id":text});
+            match client.request(sent).await {
+                Ok((answer, _)) if answer["type"] == "ack" => {
+                    let id = answer["id"].as_u64().context("an ack has an id")?;
+                    results.push((text, id));
+                    acked.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok((answer, _)) if answer["code"] == "internal" => break,
+                Ok((answer, _)) => bail!("{text} was answered {answer}"),
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Start `posters` posters of `count` messages each, and return once `threshold` messages are
+/// acknowledged, with the posters still running.
+async fn flood(
+    conference: &Conference,
+    posters: usize,
+    count: usize,
+    threshold: usize,
+) -> Result<Vec<tokio::task::JoinHandle<Result<Vec<(String, u64)>>>>> {
+    let acked = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for p in 0..posters {
+        let name = format!("poster{p}");
+        // One person, with a token every node accepts.
+        let token = conference.nodes[0].token(Role::Attendee, &name)?;
+        let tokens = vec![token; conference.nodes.len()];
+        tasks.push(tokio::spawn(post(
+            conference.addrs(),
+            tokens,
+            name,
+            count,
+            Arc::clone(&acked),
+        )));
+    }
+    eventually("the flood to get going", async || {
+        Ok((acked.load(Ordering::Relaxed) >= threshold).then_some(()))
+    })
+    .await?;
+    Ok(tasks)
+}
+
+/// Every acknowledged message is in the room's log exactly once, under the id its ack gave,
+/// and the log's chat events from `since` on have consecutive `seq`s.
+async fn assert_log_holds(
+    conference: &Conference,
+    since: u64,
+    acked: &[(String, u64)],
+) -> Result<()> {
+    let n = conference.active().await?;
+    let token = conference.nodes[n].token(Role::Attendee, "Auditor")?;
+    let (mut auditor, last) = join_stage(conference.nodes[n].addr(), &token, Some(since)).await?;
+    let mut log = Vec::new();
+    let mut seen = since;
+    while seen < last {
+        let message = auditor.recv().await?;
+        if message["type"] == "event" {
+            let seq = message["seq"].as_u64().context("an event has a seq")?;
+            assert_eq!(seq, seen + 1, "the log has a gap or a duplicate: {message}");
+            seen = seq;
+            log.extend(chat(&message));
+        }
+    }
+    for (text, id) in acked {
+        let copies: Vec<_> = log.iter().filter(|(_, logged)| logged == text).collect();
+        assert_eq!(
+            copies,
+            vec![&(*id, text.clone())],
+            "{text} (acked as {id}) must be in the log once"
+        );
+    }
+    let mut texts: Vec<&String> = log.iter().map(|(_, text)| text).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), log.len(), "a message is in the log twice");
+    Ok(())
+}
+
+/// Read a member's events until its connection ends; returns the last `seq` it saw, having
+/// checked they came in order without gaps.
+async fn read_until_gone(member: &mut Client, mut seen: u64) -> u64 {
+    while let Ok(message) = member.recv().await {
+        if let Some(seq) = message["seq"]
+            .as_u64()
+            .filter(|_| message["type"] == "event")
+        {
+            assert_eq!(seq, seen + 1, "a gap or a duplicate: {message}");
+            seen = seq;
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn killing_the_node_that_runs_the_conference_mid_flood_loses_no_acknowledged_message()
+-> Result<()> {
+    let mut conference = Conference::start(3, 3).await?;
+    let first = conference.active().await?;
+    let (mut listener, start) = conference.member(first, "Listener").await?;
+    let posters = flood(&conference, 3, 40, 30).await?;
+
+    conference.nodes[first].kill().await?;
+    let listened = read_until_gone(&mut listener, start).await;
+    let second = conference.active().await?;
+    assert_ne!(second, first, "a killed node cannot run the conference");
+
+    let mut acked = Vec::new();
+    for poster in posters {
+        acked.extend(poster.await??);
+    }
+    assert_eq!(acked.len(), 120);
+    // The listener resumes on the node that took over: the events it missed, then live.
+    let token = conference.nodes[second].token(Role::Attendee, "Listener")?;
+    let (mut listener, last) =
+        join_stage(conference.nodes[second].addr(), &token, Some(listened)).await?;
+    let mut seen = listened;
+    while seen < last {
+        let message = listener.recv().await?;
+        if let Some(seq) = message["seq"]
+            .as_u64()
+            .filter(|_| message["type"] == "event")
+        {
+            assert_eq!(
+                seq,
+                seen + 1,
+                "resuming left a gap or a duplicate: {message}"
+            );
+            seen = seq;
+        }
+    }
+    assert_log_holds(&conference, start, &acked).await
+}
+
+#[tokio::test]
+async fn killing_a_nats_server_mid_flood_loses_no_acknowledged_message() -> Result<()> {
+    let mut conference = Conference::start(3, 2).await?;
+    let active = conference.active().await?;
+    let (mut listener, start) = conference.member(active, "Listener").await?;
+    let posters = flood(&conference, 3, 40, 30).await?;
+    conference.nats.kill(0)?;
+    let mut acked = Vec::new();
+    for poster in posters {
+        acked.extend(poster.await??);
+    }
+    assert_eq!(acked.len(), 120);
+    // Nothing was lost on the way: the listener saw every message, in order.
+    let mut seen = start;
+    let mut heard = Vec::new();
+    while heard.len() < 120 {
+        let message = listener.recv().await?;
+        if let Some(seq) = message["seq"]
+            .as_u64()
+            .filter(|_| message["type"] == "event")
+        {
+            assert_eq!(seq, seen + 1, "a gap or a duplicate: {message}");
+            seen = seq;
+            heard.extend(chat(&message));
+        }
+    }
+    assert_log_holds(&conference, start, &acked).await
+}
+
+#[tokio::test]
+async fn a_node_paused_past_its_lease_cannot_write_after_the_takeover() -> Result<()> {
+    let mut conference = Conference::start(1, 2).await?;
+    let first = conference.active().await?;
+    let other = 1 - first;
+    let (mut member, start) = conference.member(first, "Paused").await?;
+
+    conference.nodes[first].stop().await?;
+    eventually("the other node to take over", async || {
+        Ok(ready_nodes(&[conference.nodes[other].addr()])
+            .await
+            .first()
+            .map(|_| ()))
+    })
+    .await?;
+    // Sent to the paused node: its kernel takes the frame, the node reads it when it wakes.
+    member
+        .send(json!({"type":"chat","room":STAGE,"text":"from the past"}))
+        .await?;
+    let (mut writer, _) = conference.member(other, "Writer").await?;
+    writer
+        .ok(json!({"type":"chat","room":STAGE,"text":"after the takeover"}))
+        .await?;
+    conference.nodes[first].cont().await?;
+
+    let (_, code) = member.until_closed().await?;
+    assert_eq!(
+        code,
+        Some(1012),
+        "a fenced node closes its members with 1012"
+    );
+    let exit = conference.nodes[first].wait_exit(PATIENCE).await?;
+    ensure!(
+        exit.is_some_and(|status| !status.success()),
+        "a node that lost its lease exits with an error: {exit:?}"
+    );
+    // The log holds the takeover's message and nothing of the paused node's.
+    let token = conference.nodes[other].token(Role::Attendee, "Auditor")?;
+    let (mut auditor, last) =
+        join_stage(conference.nodes[other].addr(), &token, Some(start)).await?;
+    let mut texts = Vec::new();
+    let mut seen = start;
+    while seen < last {
+        let message = auditor.recv().await?;
+        if let Some((seq, text)) = chat(&message) {
+            seen = seq;
+            texts.push(text);
+        } else if let Some(seq) = message["seq"].as_u64() {
+            seen = seq;
+        }
+    }
+    assert_eq!(texts, vec!["after the takeover".to_owned()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_import_reaches_the_cluster_and_everything_survives_a_full_restart() -> Result<()> {
+    let nats = NatsCluster::shared_r1().await?;
+    let secret = random_secret();
+    let dir = tempfile::tempdir()?;
+    let mut node = PlenaryNode::start(dir.path(), &nats.urls(), "solo", &secret, &[]).await?;
+    eventually("the node to run the conference", async || {
+        Ok(ready_nodes(&[node.addr()]).await.first().map(|_| ()))
+    })
+    .await?;
+
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/schedules/pretalx-democon.json"
+    );
+    let imported = tokio::process::Command::new(plenary_tests::nats::plenary_binary()?)
+        .args(["import", fixture, "--nats", &nats.urls()])
+        .output()
+        .await?;
+    ensure!(
+        imported.status.success(),
+        "plenary import --nats failed: {}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let schedule: Value = reqwest::get(node.url("/api/schedule"))
+        .await?
+        .json()
+        .await?;
+    let name = schedule["conference"]["name"].clone();
+    assert_ne!(name, Value::Null);
+    let room = schedule["rooms"][0]["id"]
+        .as_str()
+        .context("the imported programme has rooms")?
+        .to_owned();
+
+    let token = node.token(Role::Attendee, "Kept")?;
+    let mut client = Client::connect(node.addr()).await?;
+    client.hello(&token).await?;
+    client.join(&room).await?;
+    let (ack, _) = client
+        .ok(json!({"type":"chat","room":room,"text":"kept across restarts"}))
+        .await?;
+    let id = ack["id"].as_u64().context("an ack has an id")?;
+
+    node.terminate().await?;
+    let mut node = PlenaryNode::start(dir.path(), &nats.urls(), "solo", &secret, &[]).await?;
+    eventually("the restarted node to run the conference", async || {
+        Ok(ready_nodes(&[node.addr()]).await.first().map(|_| ()))
+    })
+    .await?;
+    let again: Value = reqwest::get(node.url("/api/schedule"))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        again["conference"]["name"], name,
+        "the imported programme is kept"
+    );
+    let mut client = Client::connect(node.addr()).await?;
+    client.hello(&token).await?;
+    let joined = client.join(&room).await?;
+    let messages = joined["snapshot"]["chat"]
+        .as_array()
+        .context("a snapshot has chat")?;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["id"] == id && m["text"] == "kept across restarts"),
+        "{joined}"
+    );
+    node.terminate().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_fenced_off_by_a_takeover_cannot_append_and_its_successor_reads_everything()
+-> Result<()> {
+    use plenary_server::programme::Programme;
+    use plenary_server::store::{self, JetStreamStore, LogConfig, Store, StoreError};
+
+    let nats = NatsCluster::start(1).await?;
+    let urls = nats.urls();
+    let open = async |node: &str, dir: &std::path::Path| -> Result<Arc<JetStreamStore>> {
+        let log = LogConfig {
+            urls: urls.clone(),
+            node: node.into(),
+            replicas: 1,
+        };
+        let jetstream = store::connect(&log).await?;
+        Ok(JetStreamStore::open(jetstream, node, dir).await?)
+    };
+    let (a_dir, b_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let a = open("a", a_dir.path()).await?;
+    let programme = Programme::demo(jiff::Timestamp::now());
+    let refused = {
+        let (a, programme) = (Arc::clone(&a), programme.clone());
+        tokio::task::spawn_blocking(move || a.save_programme(&programme)).await?
+    };
+    assert!(
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "a node that did not take over may not write: {refused:?}"
+    );
+    a.take_over().await?;
+    {
+        let (a, programme) = (Arc::clone(&a), programme.clone());
+        tokio::task::spawn_blocking(move || a.save_programme(&programme)).await??;
+    }
+
+    let b = open("b", b_dir.path()).await?;
+    b.take_over().await?;
+    assert_eq!(
+        b.load_programme()?,
+        Some(programme.clone()),
+        "b read a's log"
+    );
+    let refused = {
+        let (a, programme) = (Arc::clone(&a), programme.clone());
+        tokio::task::spawn_blocking(move || a.save_programme(&programme)).await?
+    };
+    assert!(
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "a write after the takeover is refused: {refused:?}"
+    );
+    assert!(a.fenced().is_cancelled(), "a knows it was fenced off");
+    let mut renamed = programme;
+    renamed.name = "Written by b".into();
+    {
+        let (b, renamed) = (Arc::clone(&b), renamed.clone());
+        tokio::task::spawn_blocking(move || b.save_programme(&renamed)).await??;
+    }
+    eventually("a's view to read b's write", async || {
+        Ok((a.load_programme()?.as_ref() == Some(&renamed)).then_some(()))
+    })
+    .await?;
     Ok(())
 }

@@ -713,7 +713,7 @@ async fn drain(
 /// (`target/debug/deps/e2e-HASH` → `target/debug/plenary`), which must be newer than every
 /// source file its `plenary.d` (cargo's dependency list) names: `cargo test -p plenary-tests`
 /// builds the server's library for the tests, not its binary.
-fn plenary_binary() -> Result<PathBuf> {
+pub fn plenary_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("PLENARY_BIN") {
         return Ok(PathBuf::from(path));
     }
