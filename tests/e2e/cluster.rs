@@ -494,22 +494,21 @@ async fn a_store_fenced_off_by_a_takeover_cannot_append_and_its_successor_reads_
         let jetstream = store::connect(&log).await?;
         Ok(JetStreamStore::open(jetstream, node, dir).await?)
     };
+    // The store's calls block (they wait for JetStream): off the runtime's workers.
+    let save = async |store: &Arc<JetStreamStore>, programme: &Programme| {
+        let (store, programme) = (Arc::clone(store), programme.clone());
+        tokio::task::spawn_blocking(move || store.save_programme(&programme)).await
+    };
     let (a_dir, b_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
     let a = open("a", a_dir.path()).await?;
     let programme = Programme::demo(jiff::Timestamp::now());
-    let refused = {
-        let (a, programme) = (Arc::clone(&a), programme.clone());
-        tokio::task::spawn_blocking(move || a.save_programme(&programme)).await?
-    };
+    let refused = save(&a, &programme).await?;
     assert!(
         matches!(refused, Err(StoreError::Fenced(_))),
         "a node that did not take over may not write: {refused:?}"
     );
     a.take_over().await?;
-    {
-        let (a, programme) = (Arc::clone(&a), programme.clone());
-        tokio::task::spawn_blocking(move || a.save_programme(&programme)).await??;
-    }
+    save(&a, &programme).await??;
 
     let b = open("b", b_dir.path()).await?;
     b.take_over().await?;
@@ -518,10 +517,7 @@ async fn a_store_fenced_off_by_a_takeover_cannot_append_and_its_successor_reads_
         Some(programme.clone()),
         "b read a's log"
     );
-    let refused = {
-        let (a, programme) = (Arc::clone(&a), programme.clone());
-        tokio::task::spawn_blocking(move || a.save_programme(&programme)).await?
-    };
+    let refused = save(&a, &programme).await?;
     assert!(
         matches!(refused, Err(StoreError::Fenced(_))),
         "a write after the takeover is refused: {refused:?}"
@@ -529,10 +525,7 @@ async fn a_store_fenced_off_by_a_takeover_cannot_append_and_its_successor_reads_
     assert!(a.fenced().is_cancelled(), "a knows it was fenced off");
     let mut renamed = programme;
     renamed.name = "Written by b".into();
-    {
-        let (b, renamed) = (Arc::clone(&b), renamed.clone());
-        tokio::task::spawn_blocking(move || b.save_programme(&renamed)).await??;
-    }
+    save(&b, &renamed).await??;
     eventually("a's view to read b's write", async || {
         Ok((a.load_programme()?.as_ref() == Some(&renamed)).then_some(()))
     })

@@ -18,7 +18,8 @@
 //! with `sync_interval: always`, so that means on disk) and this node's view has applied it.
 //! An append whose answer is lost (a NATS server died) is sent again with the same message id:
 //! JetStream answers a duplicate with the sequence the first one got, so a retry never writes
-//! an entry twice.
+//! an entry twice; and an append refused or given up on is looked up by its message id at the
+//! sequence it expected to get, in case an earlier try landed.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -259,16 +260,35 @@ impl JetStreamStore {
             };
             match acked {
                 Ok(ack) => return Ok(ack.sequence),
-                Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
-                    return Err(Appended::Fenced);
-                }
-                Err(error) if tokio::time::Instant::now() < deadline => {
+                Err(error)
+                    if tokio::time::Instant::now() < deadline
+                        && error.kind() != PublishErrorKind::WrongLastSequence =>
+                {
                     tracing::warn!(%error, "appending to the log failed; trying again");
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                // An earlier try may have landed with its answer lost: then the entry after
+                // `expected` is this one.
+                Err(_) if self.landed(expected + 1, &id).await => return Ok(expected + 1),
+                Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
+                    return Err(Appended::Fenced);
                 }
                 Err(error) => return Err(Appended::Failed(to_backend(error))),
             }
         }
+    }
+
+    /// Whether the log's entry at `sequence` is the append with message id `id`.
+    async fn landed(&self, sequence: u64, id: &str) -> bool {
+        let Ok(stream) = self.jetstream.get_stream(STREAM).await else {
+            return false;
+        };
+        stream.get_raw_message(sequence).await.is_ok_and(|message| {
+            message
+                .headers
+                .get(async_nats::header::NATS_MESSAGE_ID)
+                .is_some_and(|value| value.as_str() == id)
+        })
     }
 
     /// Run an append from a blocking caller (the persister's thread, or a blocking task).
