@@ -4,14 +4,18 @@
 //! server is killed with SIGKILL and started again on the same data directory and address.
 //! Every poster reconnects, says hello with the token it was given, joins with `since` = the
 //! last `seq` it saw, and sends again every message that was sent but not acknowledged, with
-//! the same `client_id`. At the end a fresh client reads the room's log from `since` = 0 and
-//! the loadtest checks that every acknowledged message is there exactly once.
+//! the same `client_id`. At the end a fresh client reads the room's log from the `seq` it had
+//! before the run and the loadtest checks that every acknowledged message is there exactly
+//! once. With `--nats`, on a cluster: the loadtest starts `--nodes` nodes on those NATS
+//! servers, kills the one that runs the conference (the one whose `/readyz` says 200) and
+//! does not restart it; the posters resume on the node that takes over.
 //!
 //! `post-storm`: P posters each send the next message as soon as the previous one is
 //! acknowledged, for D seconds: acknowledged messages per second and ack latency, which is
 //! where the cost of committing shows (run it with and without `--no-group-commit`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -48,6 +52,14 @@ pub struct CrashArgs {
     /// Seconds after posting ends to wait for the last acknowledgements.
     #[arg(long, default_value_t = 20)]
     pub drain: u64,
+    /// Run on a cluster instead: these NATS servers (with JetStream, comma-separated), with
+    /// `--nodes` Plenary nodes started by the loadtest. The node that runs the conference is
+    /// killed and not restarted: another takes over, and the posters resume there.
+    #[arg(long)]
+    pub nats: Option<String>,
+    /// Plenary nodes on `--nats`.
+    #[arg(long, default_value_t = 3, requires = "nats")]
+    pub nodes: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,7 +78,10 @@ pub struct CrashResult {
     pub acked_before_kill: u64,
     /// Seconds after posting started that the server was killed.
     pub kill_at_seconds: f64,
-    /// From the killed server's end until the new server printed its address.
+    /// Plenary nodes (1: a single server on SQLite).
+    pub nodes: usize,
+    /// From the killed server's end until the new server printed its address; on a cluster,
+    /// until another node said it was ready (`/readyz`).
     pub restart_seconds: f64,
     /// From the killed server's end until the last poster had joined again (the posters
     /// wait for a probe to read the room's seq first).
@@ -154,7 +169,8 @@ async fn read_until(socket: &mut Socket, kind: &str) -> Result<Value> {
 /// acknowledged or `give_up` passes.
 #[allow(clippy::too_many_arguments)]
 async fn poster(
-    url: String,
+    urls: Vec<String>,
+    run: String,
     index: usize,
     room: String,
     clock: Clock,
@@ -180,8 +196,12 @@ async fn poster(
         {
             return log;
         }
+        let Some(url) = ready(&urls).await else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
         let connected = connect(
-            &url,
+            url,
             &format!("Crash poster {index}"),
             token.as_deref(),
             &room,
@@ -235,7 +255,7 @@ async fn poster(
             tokio::select! {
                 () = tokio::time::sleep(wait) => {
                     if due < end && clock.nanos() >= due {
-                        let client_id = format!("p{index}-m{next}");
+                        let client_id = format!("{run}-p{index}-m{next}");
                         let text = format!("crash {client_id}");
                         let chat = json!({"type": "chat", "room": room, "text": text,
                                           "client_id": client_id, "ref": client_id});
@@ -294,8 +314,21 @@ pub async fn crash(
     if args.posters == 0 || args.duration < 2 {
         bail!("--posters must be at least 1 and --duration at least 2");
     }
-    let mut local = LocalServer::start(Kind::Plenary, binary, extra_args, true)?;
-    eprintln!("crash: server pid {} at {}", local.pid(), local.url);
+    let mut nodes = start_nodes(binary, extra_args, args)?;
+    let urls: Vec<String> = nodes.iter().map(|node| node.url.clone()).collect();
+    let first = wait_ready(&urls, None).await?;
+    // This run's messages, told apart from earlier runs' in a cluster's log.
+    let run = format!("r{:08x}", rand::rng().random::<u32>());
+    let (_start_probe, _, joined) = connect(&urls[first], "Crash probe", None, &args.room, None)
+        .await
+        .context("probe before posting")?;
+    let seq_at_start = joined["seq"].as_u64().context("joined without seq")?;
+    eprintln!(
+        "crash: {} node(s), the conference on pid {} at {}",
+        nodes.len(),
+        nodes[first].pid(),
+        urls[first]
+    );
     let start = clock.nanos() + 1_000_000_000;
     // Each poster posts `burst` messages every `interval`; poster i starts i/P of an
     // interval later.
@@ -309,7 +342,8 @@ pub async fn crash(
         .map(|index| {
             let offset = interval * index as u64 / args.posters as u64;
             tokio::spawn(poster(
-                local.url.clone(),
+                urls.clone(),
+                run.clone(),
                 index,
                 args.room.clone(),
                 clock,
@@ -329,20 +363,28 @@ pub async fn crash(
     bar.enable_steady_tick(Duration::from_millis(200));
     tokio::time::sleep_until(clock.at(kill_at).into()).await;
     let _ = gate.send(false);
+    let killed = wait_ready(&urls, None).await?;
     // Both wait on child processes: let the runtime move the posters to another worker.
-    tokio::task::block_in_place(|| local.kill9())?;
+    tokio::task::block_in_place(|| nodes[killed].kill9())?;
     // The server is gone (waited for): every ack that came before this was sent by it.
     let killed_at = clock.nanos();
-    let restart = tokio::task::block_in_place(|| local.restart())?;
-    let (_probe, _, joined) = connect(&local.url, "Crash probe", None, &args.room, None)
+    let (restart, now_on) = if nodes.len() == 1 {
+        (tokio::task::block_in_place(|| nodes[0].restart())?, 0)
+    } else {
+        let started = std::time::Instant::now();
+        let other = wait_ready(&urls, Some(killed)).await?;
+        (started.elapsed(), other)
+    };
+    let url = nodes[now_on].url.clone();
+    let (_probe, _, joined) = connect(&url, "Crash probe", None, &args.room, None)
         .await
         .context("probe after restart")?;
     let seq_at_restart = joined["seq"].as_u64().context("joined without seq")?;
     let _ = gate.send(true);
     bar.set_message(format!(
-        "killed at {kill_after:.2} s, restarted in {:.2} s (pid {}); posting",
+        "killed at {kill_after:.2} s, running again in {:.2} s (pid {}); posting",
         restart.as_secs_f64(),
-        local.pid()
+        nodes[now_on].pid()
     ));
     let mut logs = Vec::new();
     for poster in posters {
@@ -350,7 +392,7 @@ pub async fn crash(
     }
     bar.finish_and_clear();
 
-    let (log, resync, events_read) = read_log(&local.url, &args.room).await?;
+    let (log, resync, events_read) = read_log(&url, &args.room, &run, seq_at_start).await?;
     let mut sent = 0;
     let mut resent = 0;
     let mut resent_already_stored = 0;
@@ -398,6 +440,7 @@ pub async fn crash(
         acked: acked.len() as u64,
         acked_before_kill: acked_before.len() as u64,
         kill_at_seconds: kill_after,
+        nodes: nodes.len(),
         restart_seconds: restart.as_secs_f64(),
         seconds_to_all_resumed: last_resume.saturating_sub(killed_at) as f64 / 1e9,
         posters_resumed: resumed.len(),
@@ -417,15 +460,95 @@ pub async fn crash(
     })
 }
 
-/// Read the room's whole replayable log as a fresh guest (`join` with `since` = 0): how many
-/// times each of this run's messages (by client id, which the text carries) appears.
-async fn read_log(url: &str, room: &str) -> Result<(BTreeMap<String, u64>, bool, u64)> {
-    let (mut socket, _, joined) = connect(url, "Crash reader", None, room, Some(0)).await?;
+/// The servers `crash` runs on: one on SQLite, or `--nodes` nodes of a cluster on `--nats`
+/// (sharing a secret made up for the run).
+fn start_nodes(binary: &Path, extra_args: &[String], args: &CrashArgs) -> Result<Vec<LocalServer>> {
+    let Some(nats) = &args.nats else {
+        return Ok(vec![LocalServer::start(
+            Kind::Plenary,
+            binary,
+            extra_args,
+            true,
+        )?]);
+    };
+    let secret: String = (0..32)
+        .map(|_| format!("{:02x}", rand::rng().random::<u8>()))
+        .collect();
+    (0..args.nodes.max(2))
+        .map(|node| {
+            let mut node_args = extra_args.to_vec();
+            node_args.extend([
+                format!("--nats={nats}"),
+                format!("--node-id=crash-{node}"),
+                format!("--secret={secret}"),
+            ]);
+            LocalServer::start(Kind::Plenary, binary, &node_args, true)
+        })
+        .collect()
+}
+
+/// The first of `urls` (ws://HOST:PORT/ws) whose server answers `GET /readyz` with 200: the
+/// node that runs the conference (a single server always is).
+async fn ready(urls: &[String]) -> Option<&String> {
+    for url in urls {
+        if is_ready(url).await {
+            return Some(url);
+        }
+    }
+    None
+}
+
+async fn is_ready(url: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = url.trim_start_matches("ws://").trim_end_matches("/ws");
+    let asked = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await.ok()?;
+        let request = format!("GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = [0u8; 12];
+        stream.read_exact(&mut answer).await.ok()?;
+        Some(answer.ends_with(b" 200"))
+    };
+    tokio::time::timeout(Duration::from_millis(500), asked)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// Wait (up to a minute) until a node other than `not` is ready; its index.
+async fn wait_ready(urls: &[String], not: Option<usize>) -> Result<usize> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        for (index, url) in urls.iter().enumerate() {
+            if Some(index) != not && is_ready(url).await {
+                return Ok(index);
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("no node was ready within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Read the room's log from `since` as a fresh guest: how many times each of this run's
+/// messages (by client id, which the text carries after `crash {run}-`) appears.
+async fn read_log(
+    url: &str,
+    room: &str,
+    run: &str,
+    since: u64,
+) -> Result<(BTreeMap<String, u64>, bool, u64)> {
+    let (mut socket, _, joined) = connect(url, "Crash reader", None, room, Some(since)).await?;
     let last = joined["seq"].as_u64().context("joined without seq")?;
     let resync = joined["resync"].as_bool().unwrap_or(false);
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     let mut note = |text: &str| {
-        if let Some(client_id) = text.strip_prefix("crash ") {
+        if let Some(client_id) = text
+            .strip_prefix("crash ")
+            .filter(|client_id| client_id.starts_with(run))
+        {
             *seen.entry(client_id.to_owned()).or_default() += 1;
         }
     };
@@ -436,7 +559,7 @@ async fn read_log(url: &str, room: &str) -> Result<(BTreeMap<String, u64>, bool,
             events += 1;
         }
     } else {
-        let mut seq = 0;
+        let mut seq = since;
         while seq < last {
             let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
                 .await

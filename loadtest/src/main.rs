@@ -605,7 +605,11 @@ fn crash_report(args: &crash::CrashArgs, r: &crash::CrashResult) -> Report {
         ),
         row("kill -9 at", format!("{:.2} s", r.kill_at_seconds)),
         row(
-            "restart (kill → listening again)",
+            &if r.nodes == 1 {
+                "restart (kill → listening again)".to_owned()
+            } else {
+                format!("failover, {} nodes (kill → another node ready)", r.nodes)
+            },
             format!("{:.3} s", r.restart_seconds),
         ),
         row(
