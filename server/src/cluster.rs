@@ -48,6 +48,8 @@ pub const LEASE_TTL: Duration = Duration::from_secs(4);
 const RENEW_EVERY: Duration = Duration::from_millis(1_000);
 /// How often a standby node tries to take the lease.
 const TRY_EVERY: Duration = Duration::from_millis(250);
+/// How many times (a second apart) a starting node tries to open the log.
+const SETUP_TRIES: u32 = 60;
 /// Where imports go: the node that runs the conference answers.
 pub const IMPORT_SUBJECT: &str = "plenary.programme.import";
 
@@ -93,24 +95,20 @@ impl Standby {
     /// listen on `config.listen` as a standby node.
     pub async fn join(config: Config, log: LogConfig) -> Result<Standby, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(StartError::DataDir)?;
-        let jetstream = crate::store::connect(&log).await?;
-        let store = JetStreamStore::open(
-            jetstream.clone(),
-            &log.node,
-            &config.data_dir.join("cluster-view"),
-        )
-        .await?;
-        let leases = jetstream
-            .create_or_update_key_value(kv::Config {
-                bucket: LEASES.into(),
-                history: 1,
-                max_age: LEASE_TTL,
-                num_replicas: log.replicas,
-                storage: jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(backend)?;
+        // A JetStream cluster that is starting, or electing a leader, times requests out for
+        // a while: keep trying.
+        let mut tries = 0;
+        let (jetstream, store, leases) = loop {
+            match open_log(&config, &log).await {
+                Ok(opened) => break opened,
+                Err(error) if tries < SETUP_TRIES => {
+                    tries += 1;
+                    tracing::warn!(%error, "cannot open the cluster's log yet; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(StartError::Listen)?;
@@ -213,6 +211,32 @@ impl Active {
         self.server.shutdown().await;
         self.lease.release().await;
     }
+}
+
+/// Connect, make sure the stream and the lease bucket exist, and start reading the log.
+async fn open_log(
+    config: &Config,
+    log: &LogConfig,
+) -> Result<(jetstream::Context, Arc<JetStreamStore>, kv::Store), StartError> {
+    let jetstream = crate::store::connect(log).await?;
+    let leases = jetstream
+        .create_or_update_key_value(kv::Config {
+            bucket: LEASES.into(),
+            history: 1,
+            max_age: LEASE_TTL,
+            num_replicas: log.replicas,
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(backend)?;
+    let store = JetStreamStore::open(
+        jetstream.clone(),
+        &log.node,
+        &config.data_dir.join("cluster-view"),
+    )
+    .await?;
+    Ok((jetstream, store, leases))
 }
 
 /// Wait until this node holds the lease; returns its revision.
@@ -357,12 +381,10 @@ async fn serve_imports(client: async_nats::Client, importer: crate::Importer) {
 
 /// Send a programme to the node that runs the conference, which installs it.
 pub async fn import(urls: &str, programme: Programme) -> Result<(), String> {
-    let addresses = urls
-        .split(',')
-        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| format!("--nats: {error}"))?;
-    let client = async_nats::connect(addresses)
+    let (options, addresses) =
+        crate::store::nats_servers(urls).map_err(|error| format!("--nats: {error}"))?;
+    let client = options
+        .connect(addresses)
         .await
         .map_err(|error| format!("cannot reach NATS: {error}"))?;
     let payload =

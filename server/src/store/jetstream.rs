@@ -92,15 +92,30 @@ pub struct JetStreamStore {
     fenced: CancellationToken,
 }
 
-/// Connect to NATS and make sure the stream exists (with `replicas` replicas).
-pub async fn connect(config: &LogConfig) -> Result<jetstream::Context, StoreError> {
-    let addresses = config
-        .urls
+/// The servers of a comma-separated list of NATS URLs (`nats://`, or `tls://` for TLS), and
+/// options carrying the user and password one of them names (`nats://user:password@host`).
+pub fn nats_servers(
+    urls: &str,
+) -> Result<(async_nats::ConnectOptions, Vec<async_nats::ServerAddr>), StoreError> {
+    let addresses = urls
         .split(',')
         .map(|url| url.trim().parse::<async_nats::ServerAddr>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(to_backend)?;
-    let client = async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some((user, password)) = addresses
+        .iter()
+        .find_map(|address| Some((address.username()?, address.password()?)))
+    {
+        options = options.user_and_password(user.to_owned(), password.to_owned());
+    }
+    Ok((options, addresses))
+}
+
+/// Connect to NATS and make sure the stream exists (with `replicas` replicas).
+pub async fn connect(config: &LogConfig) -> Result<jetstream::Context, StoreError> {
+    let (options, addresses) = nats_servers(&config.urls)?;
+    let client = options
         .name(format!("plenary {}", config.node))
         .retry_on_initial_connect()
         .connect(addresses)

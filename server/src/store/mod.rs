@@ -13,7 +13,7 @@ mod jetstream;
 mod persister;
 mod sqlite;
 
-pub use jetstream::{JetStreamStore, LogConfig, STREAM, connect};
+pub use jetstream::{JetStreamStore, LogConfig, STREAM, connect, nats_servers};
 pub use persister::{GROUP_COMMIT_BATCHES, Persister};
 pub use sqlite::SqliteStore;
 
