@@ -263,6 +263,17 @@ async fn an_attendee_entering_the_stage_sees_the_picture_first_on_a_laptop_and_o
     assert!(!displayed(&viewer, "#polls").await?);
     screenshot(&viewer, server.dir.path(), "stage-390x844.png").await?;
 
+    // Audio only, chosen under the picture: no video is received, and the stage says so
+    // rather than showing a black box; unchosen, the picture comes back.
+    wait_for(&viewer, "#audio-only").await?.click().await?;
+    wait_for(&viewer, "#stage-player[data-state=sound]").await?;
+    let why = wait_for_text(&viewer, "#stage-coming", |text| !text.is_empty()).await?;
+    assert!(why.starts_with("Audio only"), "{why}");
+    assert!(!displayed(&viewer, "#stage-video").await?);
+    screenshot(&viewer, server.dir.path(), "stage-390x844-audio-only.png").await?;
+    wait_for(&viewer, "#audio-only").await?.click().await?;
+    wait_for(&viewer, "#stage-player[data-state=video]").await?;
+
     // The tabs by keyboard: Tab from the last choice reaches the selected tab, the arrows
     // move along them and show their panel, and Tab goes on into that panel.
     viewer
