@@ -11,7 +11,7 @@
 //   zone      ()         the programme's times are shown in another zone
 //   clock     ()         every 30 s: what is live now may have moved on
 //   drawn     ()         the programme was drawn (the agenda adds its buttons)
-//   media-tracks (tracks)  the tracks `media` plays from changed (the stage names who is live)
+//   media-shown ()       the video `media` plays changed (`media.shown`: a track, or none)
 //   schedule  ()         the programme was loaded
 //   navigate  (view, room?)   asked of the page: show this, with a history entry
 //   sync-joins ()        asked of the page: join the rooms wanted, leave the rest
@@ -24,7 +24,7 @@ import { showError } from "./notice.js";
 export const state = createState();
 export const connection = new Connection();
 export const media = new Media(connection, {
-  onTracks: (tracks) => emit("media-tracks", tracks),
+  onShown: () => emit("media-shown"),
   onError: showError,
 });
 // For tests and the curious: decoded frames of the stage video.

@@ -32,7 +32,7 @@ function trickle(pc, connection, room, kind, sent) {
 export class Media {
   /**
    * @param {import("./connection.js").Connection} connection
-   * @param {{onTracks?: Function, onError?: Function}} hooks
+   * @param {{onShown?: Function, onError?: Function}} hooks
    */
   constructor(connection, hooks = {}) {
     this.connection = connection;
@@ -45,6 +45,8 @@ export class Media {
     /** The room's live tracks, from the `tracks` event, by id. */
     this.tracks = new Map();
     this.options = { audioOnly: false, slidesOnly: false };
+    /** The video track the watched room's video plays now, or null (sound only, or nothing). */
+    this.shown = null;
     connection.on("rtc_offer", (message) => this.onOffer(message));
     connection.on("rtc_candidate", (message) => this.onCandidate(message));
     // The server closes a connection's peer connections when the WebSocket drops: publish
@@ -68,7 +70,6 @@ export class Media {
   /** The room's track list changed (from the snapshot or a `tracks` event). */
   setTracks(_room, tracks) {
     this.tracks = new Map(tracks.map((track) => [track.id, track]));
-    this.hooks.onTracks?.(this.tracks);
     this.applyOptions();
   }
 
@@ -96,6 +97,7 @@ export class Media {
     this.watching = null;
     watching.pc.close();
     watching.video.srcObject = null;
+    this.show(null);
     this.connection.request({ type: "rtc_unsubscribe", room: watching.room }).catch(() => {});
   }
 
@@ -148,8 +150,15 @@ export class Media {
     for (const track of wanted) {
       if (!watching.stream.getTracks().includes(track)) watching.stream.addTrack(track);
     }
-    watching.video.classList.toggle("audio-only", !shown);
+    this.show(shown ?? null);
     if (wanted.length) watching.video.play().catch(() => {});
+  }
+
+  /** The video plays `track` now (null: none); `onShown` hears of a change. */
+  show(track) {
+    if (this.shown === track) return;
+    this.shown = track;
+    this.hooks.onShown?.();
   }
 
   async onOffer({ room, sdp, tracks }) {

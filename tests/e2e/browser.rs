@@ -1,6 +1,8 @@
 //! The web client in real headless Chromium (Debian's `chromium` and `chromium-driver`),
 //! driven through WebDriver against the real server.
 
+mod layout;
+
 use anyhow::{Context, Result};
 use fantoccini::{Client, Locator};
 use plenary_protocol::Role;

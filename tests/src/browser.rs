@@ -155,20 +155,45 @@ impl Driver {
     /// Run a session's pages in time zone `zone`, through the DevTools protocol (the
     /// browsers share one chromedriver, so its `TZ` is everyone's).
     async fn set_time_zone(&self, client: &Client, zone: &str) -> Result<()> {
+        self.devtools(
+            client,
+            "Emulation.setTimezoneOverride",
+            json!({ "timezoneId": zone }),
+        )
+        .await
+        .with_context(|| format!("setting the time zone {zone}"))
+    }
+
+    /// Lay a session's pages out as on a screen `width` × `height` CSS pixels; `mobile` as on
+    /// a phone (the page's viewport meta tag counts, scrollbars overlay the page).
+    pub async fn emulate_screen(
+        &self,
+        client: &Client,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> Result<()> {
+        self.devtools(
+            client,
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        )
+        .await
+        .with_context(|| format!("emulating a {width}×{height} screen"))
+    }
+
+    /// Send a DevTools protocol command to a session's browser, through chromedriver.
+    async fn devtools(&self, client: &Client, cmd: &str, params: serde_json::Value) -> Result<()> {
         let session = client
             .session_id()
             .await?
             .context("a Chromium session has an id")?;
         reqwest::Client::new()
             .post(format!("{}/session/{session}/goog/cdp/execute", self.url))
-            .json(&json!({
-                "cmd": "Emulation.setTimezoneOverride",
-                "params": { "timezoneId": zone },
-            }))
+            .json(&json!({ "cmd": cmd, "params": params }))
             .send()
             .await?
-            .error_for_status()
-            .with_context(|| format!("setting the time zone {zone}"))?;
+            .error_for_status()?;
         Ok(())
     }
 }

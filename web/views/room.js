@@ -1,5 +1,11 @@
 // The entered room's frame: its title and kind, the session on now, who is here, the reaction
-// buttons and their floating emoji, and a workshop room's raised hands.
+// buttons and their floating emoji, a workshop room's raised hands, and on a narrow screen the
+// tabs that show one of chat, questions and polls at a time under the stage.
+//
+// The layout (`style.css`, "room layout"): the stage's picture comes first. From `WIDE` up the
+// room is two columns, the stage with its controls and the session beside chat, questions and
+// polls; below it one column, the picture sticky at the top, its controls under it, then the
+// tabs.
 
 import { t } from "../i18n.js";
 import { $, el, busy, isBusy, reconcile } from "../dom.js";
@@ -17,6 +23,12 @@ const REACTION_LANES = 8;
 const REACTION_FLOATERS_MAX = 30;
 const REACTION_SUMMARY_MS = 5_000;
 
+/**
+ * From this width chat, questions and polls stand beside the stage, all shown; below it they
+ * are tabs. `style.css` uses the same width (62.5rem) for the two-column layout.
+ */
+const WIDE = typeof matchMedia === "function" ? matchMedia("(min-width: 62.5rem)") : { matches: true };
+
 const reducedMotion = typeof matchMedia === "function"
   ? matchMedia("(prefers-reduced-motion: reduce)")
   : { matches: true };
@@ -31,6 +43,7 @@ function renderRoom() {
   $("hand").hidden = room.kind !== "workshop";
   $("reactions-summary").textContent = "";
   $("reactions-float").replaceChildren();
+  renderTabs();
   renderRoomSession();
   renderPresence();
   renderHands();
@@ -71,11 +84,43 @@ function renderPresence() {
   })));
 }
 
+/**
+ * Whether this device draws emoji in colour. Where it has no colour-emoji font (a bare headless
+ * browser, some Linux desktops) they come out as empty boxes, and the reactions show their names
+ * instead (`:root[data-emoji="none"]` in `style.css`): a font for them would outweigh the client.
+ */
+function drawsColourEmoji() {
+  const size = 24;
+  const canvas = document.createElement("canvas");
+  canvas.width = size;
+  canvas.height = size;
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  if (!context) return true; // cannot tell: trust the device
+  context.font = `${size - 4}px "Apple Color Emoji", "Segoe UI Emoji", "Noto Color Emoji", sans-serif`;
+  context.textBaseline = "top";
+  context.fillStyle = "#000";
+  context.fillText(REACTIONS[0][0], 0, 0);
+  const { data } = context.getImageData(0, 0, size, size);
+  // Text drawn in black stays grey; a colour glyph has pixels whose channels differ.
+  for (let index = 0; index < data.length; index += 4) {
+    if (data[index + 3] && (data[index] !== data[index + 1] || data[index + 1] !== data[index + 2])) return true;
+  }
+  return false;
+}
+
+/** How a reaction reads on this device: its emoji, or its name where emoji are boxes. */
+function reactionText(emoji) {
+  const known = REACTIONS.find(([candidate]) => candidate === emoji);
+  return known && document.documentElement.dataset.emoji === "none" ? t(`reactionLabel.${known[1]}`) : emoji;
+}
+
 function renderReactionButtons() {
   $("reaction-buttons").replaceChildren(...REACTIONS.map(([emoji, name]) => el("button", {
     type: "button", class: "reaction secondary", dataset: { emoji },
-    "aria-label": t("reactions.send", { name: t(`reaction.${name}`) }), text: emoji,
-  })));
+    "aria-label": t("reactions.send", { name: t(`reaction.${name}`) }), title: t(`reactionLabel.${name}`),
+  },
+  el("span", { class: "reaction-emoji", "aria-hidden": "true", text: emoji }),
+  el("span", { class: "reaction-name", "aria-hidden": "true", text: t(`reactionLabel.${name}`) }))));
 }
 
 function onReactionClick(clickEvent) {
@@ -91,7 +136,7 @@ export function onReactions({ room, counts }) {
   if (state.view !== "room" || room !== state.room) return;
   const entries = Object.entries(counts ?? {}).filter(([, count]) => Number(count) > 0);
   if (!entries.length) return;
-  $("reactions-summary").textContent = listFormat(entries.map(([emoji, count]) => `${count} ${emoji}`));
+  $("reactions-summary").textContent = listFormat(entries.map(([emoji, count]) => `${count} ${reactionText(emoji)}`));
   clearTimeout(reactionsTimer);
   reactionsTimer = setTimeout(() => {
     $("reactions-summary").textContent = "";
@@ -104,13 +149,65 @@ export function onReactions({ room, counts }) {
       const floater = el("span", {
         class: "reaction-float",
         dataset: { lane: String(Math.floor(Math.random() * REACTION_LANES)), delay: String(shown) },
-        text: emoji,
+        text: reactionText(emoji),
       });
       floater.addEventListener("animationend", () => floater.remove());
       setTimeout(() => floater.remove(), 4_000); // in case the animation never runs
       stage.append(floater);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat, questions and polls: beside the stage on a wide screen, tabs under it on a narrow one
+
+/** The panel shown on a narrow screen: chat | qa | polls (the ids of the panels). */
+let selectedTab = "chat";
+
+function tabs() {
+  return [...$("room-tabs").querySelectorAll("[role=tab]")];
+}
+
+/** Show the tabs and one panel on a narrow screen, every panel (and no tabs) on a wide one. */
+function renderTabs() {
+  const narrow = !WIDE.matches;
+  $("room-tabs").hidden = !narrow;
+  for (const tab of tabs()) {
+    const selected = tab.dataset.panel === selectedTab;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    const panel = $(tab.dataset.panel);
+    panel.hidden = narrow && !selected;
+    panel.querySelector("h3").classList.toggle("sr-only", narrow); // the tab names it
+    if (narrow) {
+      panel.setAttribute("role", "tabpanel");
+      panel.setAttribute("aria-labelledby", tab.id);
+    } else {
+      panel.removeAttribute("role");
+      panel.setAttribute("aria-labelledby", `${tab.dataset.panel}-heading`);
+    }
+  }
+}
+
+function selectTab(panel, focus) {
+  selectedTab = panel;
+  renderTabs();
+  if (focus) $(`tab-${panel}`).focus();
+}
+
+/** The tablist's keys (WAI-ARIA tabs, selection follows focus): arrows, Home and End. */
+function onTabKey(keyEvent) {
+  const all = tabs();
+  const at = all.findIndex((tab) => tab.dataset.panel === selectedTab);
+  const to = {
+    ArrowRight: (at + 1) % all.length,
+    ArrowLeft: (at - 1 + all.length) % all.length,
+    Home: 0,
+    End: all.length - 1,
+  }[keyEvent.key];
+  if (to === undefined) return;
+  keyEvent.preventDefault();
+  selectTab(all[to].dataset.panel, true);
 }
 
 function renderHands() {
@@ -169,7 +266,14 @@ function onHandsClear(clickEvent) {
 }
 
 export function init() {
+  document.documentElement.dataset.emoji = drawsColourEmoji() ? "colour" : "none";
   renderReactionButtons();
+  $("room-tabs").addEventListener("click", (clickEvent) => {
+    const tab = clickEvent.target.closest("[role=tab]");
+    if (tab) selectTab(tab.dataset.panel, false);
+  });
+  $("room-tabs").addEventListener("keydown", onTabKey);
+  WIDE.addEventListener?.("change", renderTabs);
   $("reaction-buttons").addEventListener("click", onReactionClick);
   $("hand-toggle").addEventListener("click", onHandToggle);
   $("hands-queue").addEventListener("click", onHandsClick);
