@@ -27,6 +27,22 @@ fn config_file(text: &str) -> (tempfile::TempDir, String) {
     (dir, path)
 }
 
+/// `plenary serve` on a free port with the config file `config` and the data directory `data`.
+fn serve_with(config: &str, data: &std::path::Path) -> Command {
+    let mut command = Command::new(PLENARY);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config,
+            "--data-dir",
+        ])
+        .arg(data);
+    command
+}
+
 /// The status of a WebSocket handshake sent with `origin` as its Origin.
 async fn handshake_from(address: &str, origin: &str) -> u16 {
     let mut request = format!("ws://{address}/ws")
@@ -98,16 +114,7 @@ fn a_config_file_with_an_unknown_key_or_a_bad_value_is_refused_by_name() {
     let data = tempfile::tempdir().expect("temporary directory");
     let refusal = |text: &str| {
         let (_dir, config) = config_file(text);
-        let output = Command::new(PLENARY)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--config",
-                &config,
-                "--data-dir",
-            ])
-            .arg(data.path())
+        let output = serve_with(&config, data.path())
             .output()
             .expect("plenary runs");
         assert!(!output.status.success(), "{output:?}");
@@ -129,16 +136,7 @@ fn a_config_file_with_an_unknown_key_or_a_bad_value_is_refused_by_name() {
 async fn json_logs_carry_the_user_as_a_field() {
     let data = tempfile::tempdir().expect("temporary directory");
     let (_dir, config) = config_file("log-format = \"json\"\n");
-    let mut child = Command::new(PLENARY)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            &config,
-            "--data-dir",
-        ])
-        .arg(data.path())
+    let mut child = serve_with(&config, data.path())
         .env("PLENARY_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
