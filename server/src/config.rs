@@ -66,6 +66,8 @@ pub struct Config {
     pub store: Option<Arc<dyn Store>>,
     /// What `GET /readyz` says.
     pub readiness: Readiness,
+    /// The bearer token `GET /metrics` asks for; `None`: anyone who reaches it may read it.
+    pub metrics_token: Option<String>,
 }
 
 /// Whether the server takes traffic (`GET /readyz`): a single node always does; a node of a
@@ -118,6 +120,7 @@ impl Config {
             rtc: RtcConfig::new(listen.ip()),
             store: None,
             readiness: Readiness::default(),
+            metrics_token: None,
         }
     }
 

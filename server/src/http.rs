@@ -1,6 +1,7 @@
 //! HTTP routes: the web client, the programme (as JSON, iCalendar and schedule.json, its
 //! import, and organisers' edits in [`organiser`]), a person's agenda as iCalendar, health,
-//! and the WebSocket upgrade.
+//! readiness and metrics (`/metrics`, optionally behind a bearer token), and the WebSocket
+//! upgrade. Every request is counted by route and status.
 //!
 //! The HTTP layer never touches SQL and never holds room state: it reads the hub's programme,
 //! hands imports to `interchange` and edits to `programme::edit`, then the result to the hub,
@@ -13,9 +14,10 @@ mod organiser;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use plenary_protocol::organiser::FieldProblem;
@@ -40,6 +42,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/api/schedule", get(schedule))
         .route("/api/schedule.ics", get(schedule_ics))
         .route("/api/schedule.json", get(schedule_json))
@@ -51,7 +54,65 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(upgrade))
         .merge(organiser::routes())
         .fallback(get(asset))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
+        ))
         .with_state(state)
+}
+
+/// Count a request by its route (`*` for the web client's files and unknown paths, so that
+/// the labels stay few) and status.
+async fn count_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .http_request(route.as_deref().unwrap_or("*"), response.status().as_u16());
+    response
+}
+
+/// `GET /metrics`: the server's metrics in the Prometheus text format. With
+/// `Config::metrics_token`, only for `Authorization: Bearer <that token>`.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(expected) = &state.config.metrics_token {
+        let given = bearer_token(&headers).ok_or_else(|| {
+            unauthorized("send the metrics token as `Authorization: Bearer <token>`".into())
+        })?;
+        if !same_secret(given.as_bytes(), expected.as_bytes()) {
+            return Err(unauthorized("the metrics token was refused".into()));
+        }
+    }
+    let depths = state.hub.person_outboxes().depths();
+    let media = state.sfu.counts().await;
+    let body = state.metrics.render(crate::metrics::Sampled {
+        outbox_frames: depths.queued,
+        outbox_frames_max: depths.deepest,
+        sfu_publishers: media.publishers,
+        sfu_tracks: media.tracks,
+        sfu_viewers: media.viewers,
+    });
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// Whether two secrets are equal, in a time that does not depend on where they differ.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0, |differ, (a, b)| differ | (a ^ b))
+            == 0
 }
 
 /// 200 while this node takes traffic; 503 while a node of a cluster is not running the
@@ -138,9 +199,8 @@ fn unauthorized(message: String) -> ApiError {
 }
 
 /// The token in `Authorization: Bearer …`, if the request carries one.
-fn bearer_token(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split_once(' '))
@@ -172,7 +232,7 @@ impl FromRequestParts<AppState> for Organiser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts).ok_or_else(|| {
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
             unauthorized("send an organiser's token as `Authorization: Bearer <token>`".into())
         })?;
         let claims = personal_claims(state, token)?;
@@ -207,7 +267,7 @@ impl FromRequestParts<AppState> for Me {
         let from_query = Query::<TokenQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|Query(query)| query.token);
-        let token = bearer_token(parts)
+        let token = bearer_token(&parts.headers)
             .or(from_query.as_deref())
             .ok_or_else(|| {
                 unauthorized(
@@ -253,7 +313,7 @@ async fn agenda_ics(State(state): State<AppState>, Me(me): Me) -> Result<Respons
 /// schedule.xml or schedule.json). A file that is not a schedule changes nothing.
 async fn import(
     State(state): State<AppState>,
-    _organiser: Organiser,
+    organiser: Organiser,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ImportSummary>, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
@@ -278,6 +338,7 @@ async fn import(
     tracing::info!(
         rooms = summary.rooms,
         sessions = summary.sessions,
+        user = %organiser.user,
         "imported a programme"
     );
     Ok(Json(summary))

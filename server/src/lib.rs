@@ -5,13 +5,14 @@
 //! (rooms and fan-out; no axum, no sockets) → `store` (SQLite). `programme`, `interchange`
 //! (schedule files in and out), `clock` and `auth` sit beside them as plain data and
 //! functions; `rtc` (the SFU) sits beside the hub, which stays the authority on who may
-//! publish.
+//! publish. `metrics` is the server's own Prometheus registry, counted into by the layers.
 
 pub mod auth;
 pub mod clock;
 pub mod cluster;
 pub mod hub;
 pub mod interchange;
+pub mod metrics;
 pub mod people;
 pub mod programme;
 pub mod rtc;
@@ -35,6 +36,7 @@ pub use crate::config::{Config, Readiness};
 
 use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
 use crate::hub::{Hub, HubLimits, HubParts, RoomLimits};
+use crate::metrics::Metrics;
 use crate::people::People;
 use crate::programme::Programme;
 use crate::rtc::Sfu;
@@ -90,9 +92,12 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     } else {
         1
     };
-    let (persister, writer) = Persister::start(Arc::clone(&store), group);
+    let metrics = Metrics::new();
+    let (persister, writer) =
+        Persister::start(Arc::clone(&store), group, metrics.commit_seconds.clone());
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    tasks.spawn(upkeep(Arc::clone(&metrics), shutdown.clone()));
     let limits = HubLimits {
         room: RoomLimits {
             history: config.history,
@@ -116,6 +121,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             clock: config.clock.clone(),
             media_revoked,
             rooms,
+            metrics: Arc::clone(&metrics),
         },
         programme,
         &tasks,
@@ -125,6 +131,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         config.rtc.clone(),
         Arc::clone(&hub),
         revocations,
+        metrics.packets_forwarded.clone(),
         &tasks,
         &shutdown,
     );
@@ -136,6 +143,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let state = AppState {
         hub,
         sfu,
+        metrics,
         people: People::new(config.person_limits),
         keys: Arc::new(keys),
         config: Arc::new(config),
@@ -157,6 +165,20 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         writer,
         _stop_on_drop: shutdown.drop_guard(),
     })
+}
+
+/// How often the metrics' histograms are drained into their buckets.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Drain the metrics' histograms every [`METRICS_UPKEEP`] until shutdown.
+async fn upkeep(metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(METRICS_UPKEEP);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => metrics.run_upkeep(),
+        }
+    }
 }
 
 /// Installs imported programmes, as `POST /api/schedule/import` does.

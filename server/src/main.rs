@@ -1,8 +1,11 @@
-//! `plenary`: run the server (`serve`, the default), issue a token (`token`), or import a
-//! programme file into a data directory (`import`).
+//! `plenary`: run the server (`serve`, the default), issue a token (`token`), import a
+//! programme file into a data directory (`import`), or back a data directory up (`backup`).
+//!
+//! `serve` takes its settings from flags, then the environment, then a TOML file
+//! (`--config`, keys named like the flags), then the defaults, in that order.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -32,13 +35,37 @@ enum Command {
     /// a running server takes imports at `POST /api/schedule/import`. With `--nats`, the
     /// cluster's programme: the node that runs the conference installs it at once.
     Import(ImportArgs),
+    /// Copy the data directory's database and secret into a new directory OUT, consistently,
+    /// even while a server runs on it (SQLite's online backup). To restore, stop the server
+    /// and start it on OUT (or copy OUT's files into its data directory).
+    Backup(BackupArgs),
 }
 
+/// How logs are written (to stderr).
+#[derive(Clone, Copy, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object a line, with the fields (`room`, `user`, …) as keys.
+    Json,
+}
+
+/// Every setting of `serve` without a default: a flag or an environment variable (clap
+/// reads both, the flag first), else the `--config` file, else the default.
 #[derive(Args)]
 struct ServeArgs {
+    /// A TOML file of settings: any flag of `serve` by its long name without the dashes
+    /// (`listen = "0.0.0.0:8080"`, `rtc-ports = "50000-50100"`, `no-rate-limits = true`,
+    /// `ice-server = ["stun:stun.example.org:3478"]`). Flags and environment variables
+    /// override it; a key it does not know is an error.
+    #[arg(long, env = "PLENARY_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port (the real address is printed).
-    #[arg(long, env = "PLENARY_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// [default: 127.0.0.1:8080]
+    #[arg(long, env = "PLENARY_LISTEN")]
+    listen: Option<SocketAddr>,
     /// Another origin (scheme://host[:port]) whose pages may open WebSockets here; the
     /// server's own origin always may. Repeat for several.
     #[arg(
@@ -55,14 +82,126 @@ struct ServeArgs {
     no_group_commit: bool,
     /// Minutes before a session starts that those who bookmarked it are reminded (over the
     /// WebSocket, and by the alarm of their agenda.ics). 0 turns the WebSocket reminders off.
-    #[arg(long, env = "PLENARY_REMINDER_MINUTES", default_value_t = 10)]
-    reminder_minutes: u64,
+    /// [default: 10]
+    #[arg(long, env = "PLENARY_REMINDER_MINUTES")]
+    reminder_minutes: Option<u64>,
+    /// A bearer token that `GET /metrics` asks for; without it, whoever reaches the port
+    /// may read the metrics.
+    #[arg(long, env = "PLENARY_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// How logs are written to stderr: `text`, or `json` (one object a line). PLENARY_LOG
+    /// filters them (`info` by default, `debug`, `plenary_server=debug`, …). [default: text]
+    #[arg(long, env = "PLENARY_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     #[command(flatten)]
     rtc: RtcArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
     #[command(flatten)]
     data: DataArgs,
+}
+
+/// The `--config` file: the flags of `serve`, named as on the command line.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    secret: Option<String>,
+    allowed_origin: Option<Vec<String>>,
+    no_rate_limits: Option<bool>,
+    no_group_commit: Option<bool>,
+    reminder_minutes: Option<u64>,
+    metrics_token: Option<String>,
+    log_format: Option<LogFormat>,
+    ice_server: Option<Vec<String>>,
+    /// `MIN-MAX`, as on the command line.
+    rtc_ports: Option<String>,
+    rtc_announce_ip: Option<Vec<IpAddr>>,
+    nats: Option<String>,
+    node_id: Option<String>,
+    nats_replicas: Option<usize>,
+}
+
+impl FileSettings {
+    fn read(path: &Path) -> Result<FileSettings, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        toml::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+    }
+}
+
+/// A list from the command line or the environment, else from the file.
+fn listed<T>(given: Vec<T>, file: Option<Vec<T>>) -> Vec<T> {
+    if given.is_empty() {
+        file.unwrap_or_default()
+    } else {
+        given
+    }
+}
+
+/// What `serve` runs with, once flags, environment, file and defaults are resolved.
+struct Serve {
+    config: Config,
+    cluster: Option<LogConfig>,
+    log_format: LogFormat,
+}
+
+impl ServeArgs {
+    fn resolve(self) -> Result<Serve, String> {
+        let file = match &self.config {
+            Some(path) => FileSettings::read(path)?,
+            None => FileSettings::default(),
+        };
+        let listen = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let data_dir = self
+            .data
+            .dir
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
+        let mut config = Config::new(listen, data_dir);
+        config.secret = self.data.secret.or(file.secret);
+        config.allowed_origins = listed(self.allowed_origins, file.allowed_origin);
+        if self.no_rate_limits || file.no_rate_limits == Some(true) {
+            config = config.without_rate_limits();
+        }
+        config.group_commit = !(self.no_group_commit || file.no_group_commit == Some(true));
+        let reminder_minutes = self
+            .reminder_minutes
+            .or(file.reminder_minutes)
+            .unwrap_or(10);
+        config.reminder = std::time::Duration::from_secs(reminder_minutes.saturating_mul(60));
+        config.metrics_token = self.metrics_token.or(file.metrics_token);
+        config.rtc.ice_servers = listed(self.rtc.ice_servers, file.ice_server)
+            .iter()
+            .map(|s| parse_ice_server(s))
+            .collect();
+        config.rtc.udp_ports = match (self.rtc.rtc_ports, file.rtc_ports) {
+            (Some(ports), _) => Some(ports),
+            (None, Some(text)) => {
+                Some(parse_port_range(&text).map_err(|error| format!("rtc-ports: {error}"))?)
+            }
+            (None, None) => None,
+        };
+        config.rtc.nat_ips = listed(self.rtc.announce_ips, file.rtc_announce_ip)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let cluster = ClusterArgs {
+            nats: self.cluster.nats.or(file.nats),
+            node_id: self.cluster.node_id.or(file.node_id),
+            nats_replicas: self.cluster.nats_replicas.or(file.nats_replicas),
+        };
+        Ok(Serve {
+            config,
+            cluster: cluster.log_config().transpose()?,
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Args)]
@@ -72,18 +211,21 @@ struct ClusterArgs {
     /// PLENARY_SECRET. Without it, Plenary runs on its own with SQLite.
     #[arg(long = "nats", env = "PLENARY_NATS_URLS")]
     nats: Option<String>,
-    /// This node's name, unique in the cluster.
-    #[arg(long, env = "PLENARY_NODE_ID", requires = "nats")]
+    /// This node's name, unique in the cluster (with `--nats`).
+    #[arg(long, env = "PLENARY_NODE_ID")]
     node_id: Option<String>,
     /// Replicas of the cluster's stream: 3 (the default with several NATS URLs) keeps every
     /// acknowledged write on a quorum of three servers; 1 for a single NATS server.
-    #[arg(long, env = "PLENARY_NATS_REPLICAS", requires = "nats")]
+    #[arg(long, env = "PLENARY_NATS_REPLICAS")]
     nats_replicas: Option<usize>,
 }
 
 impl ClusterArgs {
     fn log_config(&self) -> Option<Result<LogConfig, String>> {
-        let urls = self.nats.clone()?;
+        let Some(urls) = self.nats.clone() else {
+            return (self.node_id.is_some() || self.nats_replicas.is_some())
+                .then(|| Err("--node-id and --nats-replicas need --nats".into()));
+        };
         let Some(node) = self.node_id.clone() else {
             return Some(Err("--nats needs --node-id (or PLENARY_NODE_ID)".into()));
         };
@@ -168,9 +310,28 @@ struct DataArgs {
 
 #[derive(Args)]
 struct DataDir {
-    /// Where the database and the token secret live.
-    #[arg(long, env = "PLENARY_DATA_DIR", default_value = "./data")]
-    data_dir: PathBuf,
+    /// Where the database and the token secret live. [default: ./data]
+    #[arg(long, env = "PLENARY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDir {
+    /// The directory given, or the default.
+    fn path(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// A directory that does not exist yet, or is empty: it gets `plenary.db` and `secret`.
+    out: PathBuf,
+    #[command(flatten)]
+    data: DataDir,
 }
 
 #[derive(Args)]
@@ -221,17 +382,11 @@ impl From<RoleArg> for Role {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PLENARY_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Some(Command::Token(args)) => token(args),
-        Some(Command::Import(args)) => import(args),
+        Some(Command::Token(args)) => logged(LogFormat::Text, || token(args)),
+        Some(Command::Import(args)) => logged(LogFormat::Text, || import(args)),
+        Some(Command::Backup(args)) => logged(LogFormat::Text, || backup(args)),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     };
@@ -244,8 +399,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let keys = Keys::load(&args.data.dir.data_dir, args.data.secret.as_deref())?;
+type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+/// Start logging to stderr in `format`, filtered by PLENARY_LOG, then run `command`.
+fn logged(format: LogFormat, command: impl FnOnce() -> Outcome) -> Outcome {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PLENARY_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    command()
+}
+
+/// `plenary backup`: the database, then the secret file (copied with its permissions), so
+/// that the tokens issued keep working on a restored directory.
+fn backup(args: BackupArgs) -> Outcome {
+    let data_dir = args.data.path();
+    SqliteStore::backup(&data_dir, &args.out)?;
+    let secret = data_dir.join("secret");
+    if secret.is_file() {
+        std::fs::copy(&secret, args.out.join("secret"))
+            .map_err(|error| format!("cannot copy {}: {error}", secret.display()))?;
+    } else {
+        println!("No secret file: the server takes its secret from PLENARY_SECRET; keep it too.");
+    }
+    println!(
+        "Backed up {} to {}. To restore, stop the server and start it with --data-dir {}.",
+        data_dir.display(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn token(args: TokenArgs) -> Outcome {
+    let keys = Keys::load(&args.data.dir.path(), args.data.secret.as_deref())?;
     let mut claims = Claims::new(
         format!("u-{}", random_hex(8)),
         args.name,
@@ -260,7 +452,7 @@ fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
+fn import(args: ImportArgs) -> Outcome {
     let body = std::fs::read(&args.file)
         .map_err(|error| format!("cannot read {}: {error}", args.file.display()))?;
     let imported = interchange::import(&body)
@@ -274,8 +466,9 @@ fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
             .build()?;
         runtime.block_on(cluster::import(urls, programme))?;
     } else {
-        std::fs::create_dir_all(&args.data.data_dir)?;
-        let store = SqliteStore::open(&args.data.data_dir)?;
+        let data_dir = args.data.path();
+        std::fs::create_dir_all(&data_dir)?;
+        let store = SqliteStore::open(&data_dir)?;
         if let Some(previous) = store.load_programme()? {
             programme.inherit(&previous);
         }
@@ -291,40 +484,26 @@ fn import(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut config = Config::new(args.listen, args.data.dir.data_dir);
-        config.secret = args.data.secret;
-        config.allowed_origins = args.allowed_origins;
-        if args.no_rate_limits {
-            config = config.without_rate_limits();
-        }
-        config.group_commit = !args.no_group_commit;
-        config.reminder = std::time::Duration::from_secs(args.reminder_minutes.saturating_mul(60));
-        config.rtc.ice_servers = args
-            .rtc
-            .ice_servers
-            .iter()
-            .map(|s| parse_ice_server(s))
-            .collect();
-        config.rtc.udp_ports = args.rtc.rtc_ports;
-        config.rtc.nat_ips = args
-            .rtc
-            .announce_ips
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        match args.cluster.log_config() {
-            None => serve_alone(config).await,
-            Some(log) => serve_in_cluster(config, log?).await,
-        }
+fn serve(args: ServeArgs) -> Outcome {
+    let Serve {
+        config,
+        cluster,
+        log_format,
+    } = args.resolve()?;
+    logged(log_format, || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            match cluster {
+                None => serve_alone(config).await,
+                Some(log) => serve_in_cluster(config, log).await,
+            }
+        })
     })
 }
 
-async fn serve_alone(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve_alone(config: Config) -> Outcome {
     let server = start(config).await?;
     say(&format!("Plenary is listening on http://{}", server.addr()));
     if server.seeded_demo() {
@@ -340,10 +519,7 @@ async fn serve_alone(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 /// A node of a cluster: stand by until it holds the lease, then run the conference until
 /// stopped, or until the lease is lost (then exit with an error, for a supervisor to start
 /// it again as a standby).
-async fn serve_in_cluster(
-    config: Config,
-    log: LogConfig,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve_in_cluster(config: Config, log: LogConfig) -> Outcome {
     if config.secret.is_none() {
         return Err("every node of a cluster needs the same PLENARY_SECRET (or --secret)".into());
     }

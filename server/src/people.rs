@@ -63,6 +63,18 @@ pub enum Limited {
     React,
 }
 
+impl Limited {
+    /// Its name, as `/metrics` labels it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limited::Chat => "chat",
+            Limited::Ask => "ask",
+            Limited::Vote => "vote",
+            Limited::React => "react",
+        }
+    }
+}
+
 /// Per-person limits. `None` rates switch that limit off (for load tests).
 #[derive(Debug, Clone, Copy)]
 pub struct PersonLimits {

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Keys;
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::people::People;
 use crate::rtc::Sfu;
 
@@ -20,6 +21,8 @@ pub(crate) struct AppState {
     pub config: Arc<Config>,
     pub people: Arc<People>,
     pub sfu: Arc<Sfu>,
+    /// What `GET /metrics` shows.
+    pub metrics: Arc<Metrics>,
     /// Connections and room tasks, awaited on shutdown.
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,

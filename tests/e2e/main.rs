@@ -6,6 +6,7 @@ mod cluster;
 mod import;
 mod interaction;
 mod limits;
+mod metrics;
 mod organiser;
 mod rtc;
 mod schedule;

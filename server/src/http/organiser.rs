@@ -140,7 +140,7 @@ async fn change<R: Resource, T>(
             Ok::<_, ApiError>((next, done))
         })
         .await?;
-    tracing::info!(resource = R::NAME, organiser = %organiser.user, "the programme changed");
+    tracing::info!(resource = R::NAME, user = %organiser.user, "the programme changed");
     Ok(Changed::Done(done))
 }
 

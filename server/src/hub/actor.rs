@@ -8,6 +8,9 @@
 //! per turn. Replies go to one connection's outbox, fenced with the feed's position so they
 //! keep their place among the events. A member whose writer falls out of the feed, or whose
 //! outbox is full, is closed as lagged and dropped from the room.
+//!
+//! Metrics are counted once per turn, never per recipient: the members joined, the entries
+//! appended and their deliveries (entries times the members that may see them).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use super::person::ConnId;
 use super::personal::PersonOutboxes;
 use super::room::{Input, Output, Refusal, Room, RoomLimits};
 use crate::clock::Clock;
+use crate::metrics::{Metrics, RoomMetrics};
 use crate::store::{Change, Persister, Store, StoreError};
 use bytes::Bytes;
 use plenary_protocol::{ErrorCode, Ref, ServerMessage};
@@ -34,6 +38,8 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Member {
     outbox: Outbox,
+    /// Whether it sees staff-only entries (for counting deliveries).
+    staff: bool,
     /// Where the member's writer is in the feed.
     subscription: Arc<Subscription>,
 }
@@ -53,6 +59,8 @@ pub struct RoomContext {
     /// Every person's live connections, for what the room tells one person wherever they
     /// are (`Output::ToPeople`).
     pub person_outboxes: Arc<PersonOutboxes>,
+    /// Where the room counts its members, events and deliveries, once per turn.
+    pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
 }
 
@@ -66,8 +74,11 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
         clock,
         media_revoked,
         person_outboxes,
+        metrics,
         shutdown,
     } = context;
+    let counts = metrics.room(room.id());
+    drop(metrics);
     // A manual clock (tests) wakes the room whenever it moves; the system clock never does.
     let mut moved = clock.subscribe();
     let mut members: HashMap<ConnId, Member> = HashMap::new();
@@ -89,6 +100,8 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // The last turn's membership, before waiting for the next.
+        counts.joined.set(members.len() as f64);
         let ticked = tokio::select! {
             received = commands.recv_many(&mut inbox, batch) => {
                 if received == 0 {
@@ -146,13 +159,13 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                 // Fenced: another node of the cluster runs the room now, and this one stops.
                 let fenced = matches!(*error, StoreError::Fenced(_));
                 let reason = if fenced {
-                    tracing::error!(%error, "another node runs the room now; closing it here");
+                    tracing::error!(%error, room = room.id(), "another node runs the room now; closing it here");
                     CloseReason {
                         code: plenary_protocol::close::RESTARTING,
                         reason: "this node stopped running the room: reconnect and resume",
                     }
                 } else {
-                    tracing::error!(%error, "room lost a write; restarting it from the store");
+                    tracing::error!(%error, room = room.id(), "room lost a write; restarting it from the store");
                     CloseReason {
                         code: plenary_protocol::close::SERVER_ERROR,
                         reason: "server error: reconnect and resume with since",
@@ -191,7 +204,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                 match reload(&room, Arc::clone(&store)).await {
                     Ok(restored) => room = restored,
                     Err(error) => {
-                        tracing::error!(%error, "room cannot be restored; stopping it");
+                        tracing::error!(%error, room = room.id(), "room cannot be restored; stopping it");
                         return;
                     }
                 }
@@ -201,6 +214,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
 
         // Writers are woken once per turn, and only if the turn appended to the feed.
         let turn_start = feed.fence().position;
+        let mut staff_only = 0;
         for output in outputs.drain(..) {
             match output {
                 Output::Persist(_) => {}
@@ -229,11 +243,17 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                         );
                     }
                 }
-                Output::Broadcast { frame, staff_only } => feed.append(Entry {
-                    public: (!staff_only).then(|| frame.clone()),
-                    staff: frame,
-                    owner: None,
-                }),
+                Output::Broadcast {
+                    frame,
+                    staff_only: for_staff,
+                } => {
+                    staff_only += u64::from(for_staff);
+                    feed.append(Entry {
+                        public: (!for_staff).then(|| frame.clone()),
+                        staff: frame,
+                        owner: None,
+                    });
+                }
                 Output::Admit { conn, staff, user } => {
                     if let Some(outbox) = senders.get(&conn) {
                         let fence = feed.fence();
@@ -245,6 +265,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                                 conn,
                                 Member {
                                     outbox,
+                                    staff,
                                     subscription,
                                 },
                             );
@@ -279,17 +300,22 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                         person_outboxes.send_after(user, fence, &frame);
                     }
                 }
-                Output::Publish(event) => feed.append(Entry {
-                    public: event.public,
-                    staff: event.staff,
-                    owner: event.owner,
-                }),
+                Output::Publish(event) => {
+                    staff_only += u64::from(event.public.is_none());
+                    feed.append(Entry {
+                        public: event.public,
+                        staff: event.staff,
+                        owner: event.owner,
+                    });
+                }
             }
         }
         senders.clear();
         asked.clear();
-        if feed.fence().position != turn_start {
+        let appended = feed.fence().position - turn_start;
+        if appended != 0 {
             feed.wake(&mut woken);
+            count_turn(&counts, &members, appended, staff_only);
         }
         let head = feed.head();
         if head >= next_look {
@@ -303,6 +329,27 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
             next_look = head + look_every;
         }
     }
+}
+
+/// Count a turn's entries and their deliveries: a public entry reaches every member, a
+/// staff-only one the staff among them (looked up only in turns that have one; an owner who
+/// is not staff is not counted).
+fn count_turn(
+    counts: &RoomMetrics,
+    members: &HashMap<ConnId, Member>,
+    appended: u64,
+    staff_only: u64,
+) {
+    let everyone = members.len() as u64;
+    let staff = if staff_only == 0 {
+        0
+    } else {
+        members.values().filter(|member| member.staff).count() as u64
+    };
+    counts.events.increment(appended);
+    counts
+        .deliveries
+        .increment((appended - staff_only) * everyone + staff_only * staff);
 }
 
 /// The SFU's permission questions the room has not answered yet, by the request number the
@@ -350,7 +397,7 @@ fn read_chat_history(
                 messages,
             },
             Err(error) => {
-                tracing::error!(%error, "reading chat history failed");
+                tracing::error!(%error, %room, "reading chat history failed");
                 ServerMessage::Error {
                     reference,
                     code: ErrorCode::Internal,

@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, SessionPeople, Store, StoreError};
 pub use frame::{Frames, encode};
@@ -105,6 +106,8 @@ pub struct HubParts {
     pub media_revoked: mpsc::Sender<MediaRevoked>,
     /// Where the rooms' tasks run ([`room_thread`]).
     pub rooms: RoomThread,
+    /// Where each room counts its members, events and deliveries.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What a room needs to know of the programme: its kind, and its sessions with whether their
@@ -152,6 +155,7 @@ impl Hub {
             clock,
             media_revoked,
             rooms,
+            metrics,
         } = parts;
         let person_outboxes = Arc::new(PersonOutboxes::default());
         let hub = Hub {
@@ -172,6 +176,7 @@ impl Hub {
                     clock,
                     media_revoked,
                     person_outboxes: Arc::clone(&person_outboxes),
+                    metrics,
                     shutdown: shutdown.clone(),
                 },
                 limits,

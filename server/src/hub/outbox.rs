@@ -110,6 +110,11 @@ impl Outbox {
         }
     }
 
+    /// Items queued now (for the metrics, sampled: never on the delivery path).
+    pub fn queued(&self) -> usize {
+        self.frames.max_capacity() - self.frames.capacity()
+    }
+
     /// Close the connection with a reason (the first reason given wins).
     pub fn close(&self, reason: CloseReason) {
         self.kick.close(reason);

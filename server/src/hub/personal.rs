@@ -58,6 +58,30 @@ impl PersonOutboxes {
     }
 }
 
+/// How full the listed connections' outboxes are.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Depths {
+    /// Items queued in all of them.
+    pub queued: usize,
+    /// Items queued in the fullest one.
+    pub deepest: usize,
+}
+
+impl PersonOutboxes {
+    /// How full every listed outbox is now (for `/metrics`, when it is read).
+    pub fn depths(&self) -> Depths {
+        let mut depths = Depths::default();
+        for connections in &self.by_person {
+            for (_, outbox) in connections.value() {
+                let queued = outbox.queued();
+                depths.queued += queued;
+                depths.deepest = depths.deepest.max(queued);
+            }
+        }
+        depths
+    }
+}
+
 impl Drop for Listing {
     fn drop(&mut self) {
         self.outboxes
@@ -88,6 +112,13 @@ mod tests {
         assert_eq!(
             outboxes.send_after("ada", fence, &Bytes::from_static(b"hi")),
             2
+        );
+        assert_eq!(
+            outboxes.depths(),
+            Depths {
+                queued: 2,
+                deepest: 1
+            }
         );
         assert!(first_rx.frames.try_recv().is_ok());
         assert!(second_rx.frames.try_recv().is_ok());

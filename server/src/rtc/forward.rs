@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use metrics::Counter;
 use plenary_protocol::{TrackInfo, TrackKind};
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -17,6 +18,7 @@ use webrtc::track::track_local::track_local_static_rtp::TrackLocalStaticRTP;
 use webrtc::track::track_remote::TrackRemote;
 
 use super::lock::lock;
+use crate::metrics::PACKETS_PER_REPORT;
 
 /// The least time between two keyframe requests sent upstream for one track.
 pub const KEYFRAME_INTERVAL: Duration = Duration::from_millis(250);
@@ -55,15 +57,23 @@ impl Forwarded {
         })
     }
 
-    /// Read the publisher's RTP once and write it once, until the track ends.
-    pub async fn relay(&self, remote: &TrackRemote) {
+    /// Read the publisher's RTP once and write it once, until the track ends; count the
+    /// packets in `forwarded`, [`PACKETS_PER_REPORT`] at a time.
+    pub async fn relay(&self, remote: &TrackRemote, forwarded: &Counter) {
+        let mut unreported = 0;
         while let Ok((mut packet, _)) = remote.read_rtp().await {
             // The publisher's header-extension ids mean nothing on the viewers' connections.
             packet.header.extension = false;
             packet.header.extensions.clear();
             // An error means one binding failed (a viewer leaving): the others still get it.
             let _ = self.local.write_rtp(&packet).await;
+            unreported += 1;
+            if unreported == PACKETS_PER_REPORT {
+                forwarded.increment(unreported);
+                unreported = 0;
+            }
         }
+        forwarded.increment(unreported);
     }
 
     /// Ask the publisher for a keyframe, unless one was asked for very recently.

@@ -64,15 +64,28 @@ pub struct Sfu {
     rooms: DashMap<RoomId, Arc<MediaRoom>>,
     publishers: DashMap<ConnId, Arc<Publisher>>,
     next_track: AtomicU64,
+    /// RTP packets forwarded, counted by each track in batches.
+    packets: metrics::Counter,
     me: Weak<Sfu>,
 }
 
+/// How much media the SFU handles now (`/metrics`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MediaCounts {
+    pub publishers: usize,
+    pub tracks: usize,
+    /// Receiving peer connections, one per viewer and room.
+    pub viewers: usize,
+}
+
 impl Sfu {
-    /// Start the SFU; it ends people's tracks when their room revokes their right to publish.
+    /// Start the SFU; it ends people's tracks when their room revokes their right to publish,
+    /// and counts the RTP packets it forwards in `packets`.
     pub fn start(
         config: RtcConfig,
         hub: Arc<Hub>,
         mut revocations: mpsc::Receiver<MediaRevoked>,
+        packets: metrics::Counter,
         tasks: &TaskTracker,
         shutdown: &CancellationToken,
     ) -> Arc<Sfu> {
@@ -82,6 +95,7 @@ impl Sfu {
             rooms: DashMap::new(),
             publishers: DashMap::new(),
             next_track: AtomicU64::new(1),
+            packets,
             me: me.clone(),
         });
         let listener = Arc::downgrade(&sfu);
@@ -116,6 +130,25 @@ impl Sfu {
             }
         });
         sfu
+    }
+
+    /// How many publishers, tracks and viewers there are now.
+    pub async fn counts(&self) -> MediaCounts {
+        let rooms: Vec<Arc<MediaRoom>> = self
+            .rooms
+            .iter()
+            .map(|room| Arc::clone(room.value()))
+            .collect();
+        let mut counts = MediaCounts {
+            publishers: self.publishers.len(),
+            ..MediaCounts::default()
+        };
+        for room in rooms {
+            let (tracks, viewers) = room.counts().await;
+            counts.tracks += tracks;
+            counts.viewers += viewers;
+        }
+        counts
     }
 
     /// The STUN and TURN servers clients should use.
@@ -268,13 +301,14 @@ impl Sfu {
         publisher.add_track(Arc::clone(&forwarded));
         tracing::info!(
             conn = publisher.conn,
+            room = %publisher.room(),
             track = %forwarded.info.id,
             mime = %remote.codec().capability.mime_type,
             "forwarding a published track"
         );
         self.add_tracks(&publisher.room(), std::slice::from_ref(&forwarded))
             .await;
-        forwarded.relay(&remote).await;
+        forwarded.relay(&remote, &self.packets).await;
         if publisher.end_track(&forwarded) {
             self.remove_tracks(&publisher.room(), std::slice::from_ref(&forwarded))
                 .await;

@@ -59,6 +59,12 @@ impl MediaRoom {
         report_tracks(hub, room, &state).await;
     }
 
+    /// The live tracks and the subscribers here.
+    pub async fn counts(&self) -> (usize, usize) {
+        let state = self.state.lock().await;
+        (state.tracks.len(), state.subscribers.len())
+    }
+
     /// The connection's subscriber here.
     pub async fn subscriber(&self, conn: ConnId) -> Option<Arc<Subscriber>> {
         self.state.lock().await.subscribers.get(&conn).cloned()

@@ -1,8 +1,12 @@
 //! The write path: [`Persister`], one thread that owns the store's writes and commits the
 //! batches queued by every room together (group commit), falling back to one transaction per
-//! batch when a group fails, so that one bad batch fails only its own room.
+//! batch when a group fails, so that one bad batch fails only its own room. Each commit's
+//! duration goes into a histogram (`plenary_commit_seconds` at `/metrics`).
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use metrics::Histogram;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,9 +29,13 @@ pub const GROUP_COMMIT_BATCHES: usize = 256;
 
 impl Persister {
     /// Start the writer thread, committing up to `group` queued batches in one transaction
-    /// (1: a transaction per batch, for measuring what group commit saves). It ends when
-    /// every `Persister` clone is dropped.
-    pub fn start(store: Arc<dyn Store>, group: usize) -> (Persister, std::thread::JoinHandle<()>) {
+    /// (1: a transaction per batch, for measuring what group commit saves) and recording how
+    /// long each commit takes in `latency`. It ends when every `Persister` clone is dropped.
+    pub fn start(
+        store: Arc<dyn Store>,
+        group: usize,
+        latency: Histogram,
+    ) -> (Persister, std::thread::JoinHandle<()>) {
         let (batches, mut queue) = mpsc::channel::<Batch>(1024);
         let group_size = group.max(1);
         let thread = std::thread::Builder::new()
@@ -35,7 +43,7 @@ impl Persister {
             .spawn(move || {
                 let mut group = Vec::with_capacity(group_size);
                 while queue.blocking_recv_many(&mut group, group_size) > 0 {
-                    commit_group(store.as_ref(), &mut group);
+                    commit_group(store.as_ref(), &mut group, &latency);
                 }
             })
             .expect("spawning a thread only fails when the OS is out of resources");
@@ -57,9 +65,15 @@ impl Persister {
 
 /// Commit a group in one transaction; if it fails, commit each batch alone so that one bad
 /// batch fails only its own room.
-fn commit_group(store: &dyn Store, group: &mut Vec<Batch>) {
+fn commit_group(store: &dyn Store, group: &mut Vec<Batch>, latency: &Histogram) {
+    let commit = |changes: &[&Change]| {
+        let started = Instant::now();
+        let outcome = store.commit(changes);
+        latency.record(started.elapsed().as_secs_f64());
+        outcome
+    };
     let all: Vec<&Change> = group.iter().flat_map(|batch| &batch.changes).collect();
-    let outcome = store.commit(&all);
+    let outcome = commit(&all);
     drop(all);
     match outcome {
         Ok(()) => {
@@ -77,7 +91,7 @@ fn commit_group(store: &dyn Store, group: &mut Vec<Batch>) {
         Err(_) => {
             for batch in group.drain(..) {
                 let changes: Vec<&Change> = batch.changes.iter().collect();
-                let outcome = store.commit(&changes).map_err(|error| {
+                let outcome = commit(&changes).map_err(|error| {
                     tracing::error!(%error, "commit failed");
                     Arc::new(error)
                 });

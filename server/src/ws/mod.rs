@@ -45,6 +45,8 @@ const FLOOD_STRIKES: u32 = 100;
 /// Serve one upgraded connection until it closes.
 pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
     let conn = state.hub.new_conn();
+    state.metrics.connections_opened.increment(1);
+    state.metrics.connections.increment(1);
     let config = Arc::clone(&state.config);
     let (outbox, receiver) = Outbox::new(config.outbox_frames);
     let (mut stream, socket) = wire::open(upgraded, config.max_frame_bytes).await;
@@ -111,6 +113,7 @@ pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
             match session.admit_frame(last_heard) {
                 FrameVerdict::Accept => {}
                 FrameVerdict::Refuse => {
+                    state.metrics.rate_limited("frame");
                     session.refuse(
                         None,
                         ErrorCode::RateLimited,
@@ -157,7 +160,9 @@ pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
     });
     Box::pin(session.leave_all()).await;
     Box::pin(state.sfu.disconnect(conn)).await;
-    let _ = writer.await;
+    let code = writer.await.ok().flatten();
+    state.metrics.connection_closed(code);
+    state.metrics.connections.decrement(1);
 }
 
 /// The close frame owed to a peer whose frame could not be read, if it can still be told.
@@ -257,6 +262,7 @@ impl Session {
                 .people
                 .allow(&person.user.id, action, Instant::now())
             {
+                self.state.metrics.rate_limited(action.as_str());
                 return self.refuse(
                     reference,
                     ErrorCode::RateLimited,
@@ -363,7 +369,7 @@ impl Session {
                 registrations,
             }),
             Err(error) => {
-                tracing::error!(%error, "reading an agenda failed");
+                tracing::error!(%error, user = %person.user.id, "reading an agenda failed");
                 self.refuse(
                     reference,
                     ErrorCode::Internal,

@@ -14,13 +14,14 @@ use crate::hub::{CloseReason, Frames, OutboxReceiver};
 const WRITE_BATCH: usize = 64;
 
 /// Drain the outbox and the joined rooms' feeds into the socket until the connection is told
-/// to close; answer the peer's pings.
+/// to close; answer the peer's pings. Returns the close code it said goodbye with (`None`:
+/// the socket failed first).
 pub(super) async fn write(
     mut socket: wire::Writer,
     mut receiver: OutboxReceiver,
     pinged: Arc<Pinged>,
     ping_interval: Duration,
-) {
+) -> Option<u16> {
     /// What the writer does next.
     enum Next {
         Close(CloseReason),
@@ -48,10 +49,8 @@ pub(super) async fn write(
         match next {
             Next::Close(reason) => return say_goodbye(&mut socket, &receiver, reason).await,
             Next::Batch(false) => {
-                if let Some(reason) = receiver.close_reason() {
-                    say_goodbye(&mut socket, &receiver, reason).await;
-                }
-                return;
+                let reason = receiver.close_reason()?;
+                return say_goodbye(&mut socket, &receiver, reason).await;
             }
             Next::Batch(true) => {}
             Next::Ping => socket.ping(),
@@ -65,7 +64,7 @@ pub(super) async fn write(
             }
         };
         if sent.is_err() {
-            return;
+            return None;
         }
     }
 }
@@ -91,10 +90,16 @@ impl Pinged {
 /// How long a close frame may take to leave before the connection is simply dropped.
 const GOODBYE: Duration = Duration::from_secs(1);
 
-/// Send the close frame, after the connection's last words, if the peer can still take it.
-async fn say_goodbye(socket: &mut wire::Writer, receiver: &OutboxReceiver, reason: CloseReason) {
+/// Send the close frame, after the connection's last words, if the peer can still take it;
+/// returns its code.
+async fn say_goodbye(
+    socket: &mut wire::Writer,
+    receiver: &OutboxReceiver,
+    reason: CloseReason,
+) -> Option<u16> {
     for frame in receiver.last_words() {
         socket.put(frame);
     }
     let _ = tokio::time::timeout(GOODBYE, socket.close(reason.code, reason.reason)).await;
+    Some(reason.code)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use serde_json::json;
 
-use crate::{Running, expect, join, next, send};
+use crate::{Running, expect, join, logged_chat, next, send};
 
 const STAGE: &str = "main-stage";
 /// Messages each flooding client sends at most: the four of them stay within the 1,000
@@ -68,36 +68,7 @@ async fn kill_9_during_a_chat_flood_loses_no_acknowledged_message() {
     }
 
     let server = Running::start(data.path(), &[]).await;
-    let (mut reader, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.address))
-        .await
-        .expect("restarted server accepts WebSockets");
-    send(&mut reader, &json!({"type":"hello","name":"Auditor"})).await;
-    expect(&mut reader, "welcome").await;
-    send(&mut reader, &json!({"type":"join","room":STAGE,"since":0})).await;
-    let joined = expect(&mut reader, "joined").await;
-    let last = joined["seq"].as_u64().expect("seq");
-    assert!(
-        joined.get("snapshot").is_none(),
-        "the whole log is replayable"
-    );
-    let mut stored = HashMap::new();
-    let mut expected_seq = 0;
-    while expected_seq < last {
-        let event = next(&mut reader).await.expect("replayed event");
-        if event["type"] != "event" {
-            continue; // presence and the like, outside the log
-        }
-        expected_seq += 1;
-        assert_eq!(event["seq"], expected_seq, "no gap, no duplicate: {event}");
-        // The log also holds the programme's steps (sessions opening and ending).
-        let Some(text) = event["event"]["text"].as_str().map(str::to_owned) else {
-            continue;
-        };
-        assert!(
-            stored.insert(expected_seq, text.clone()).is_none(),
-            "{expected_seq} twice"
-        );
-    }
+    let stored = logged_chat(&server.address, STAGE).await;
     let mut texts: Vec<&String> = stored.values().collect();
     texts.sort();
     texts.dedup();

@@ -1,9 +1,11 @@
-//! Tests of the `plenary` binary as a process: its command line, its answer to SIGTERM, and
-//! what survives `kill -9`.
+//! Tests of the `plenary` binary as a process: its command line, its answer to SIGTERM, what
+//! survives `kill -9`, and its operation (a config file, JSON logs, backups).
 
 mod cli;
 mod crash;
+mod ops;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -28,11 +30,17 @@ pub struct Running {
 impl Running {
     /// Start `plenary serve` on a free port with `data` as its data directory.
     pub async fn start(data: &Path, extra: &[&str]) -> Running {
+        Running::start_with_env(data, extra, &[]).await
+    }
+
+    /// [`Running::start`] with these environment variables set.
+    pub async fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(PLENARY)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(extra)
             .env("PLENARY_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .expect("plenary starts");
@@ -149,4 +157,69 @@ pub async fn expect(socket: &mut Socket, kind: &str) -> Value {
         }
         assert_ne!(message["type"], "error", "waiting for {kind}: {message}");
     }
+}
+
+/// `GET path` over a new connection, with `token` as the bearer token if given: the status.
+pub async fn http_status(address: &str, path: &str, token: Option<&str>) -> u16 {
+    let authorization = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
+    );
+    http_exchange(address, request.as_bytes()).await
+}
+
+/// Send `request` (an HTTP/1.1 request that asks to close the connection) over a new
+/// connection: the status of the answer.
+pub async fn http_exchange(address: &str, request: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the server accepts connections");
+    stream.write_all(request).await.expect("sends");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("reads");
+    let response = String::from_utf8_lossy(&response);
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP status line: {response}"))
+}
+
+/// Every chat message in `room`'s log, by `seq` (= the chat id its ack named), read by joining
+/// with `since: 0`; panics on a gap or a duplicate in the log.
+pub async fn logged_chat(address: &str, room: &str) -> HashMap<u64, String> {
+    let (mut reader, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws"))
+        .await
+        .expect("the server accepts WebSockets");
+    send(&mut reader, &json!({"type":"hello","name":"Auditor"})).await;
+    expect(&mut reader, "welcome").await;
+    send(&mut reader, &json!({"type":"join","room":room,"since":0})).await;
+    let joined = expect(&mut reader, "joined").await;
+    let last = joined["seq"].as_u64().expect("seq");
+    assert!(
+        joined.get("snapshot").is_none(),
+        "the whole log is replayable"
+    );
+    let mut stored = HashMap::new();
+    let mut expected_seq = 0;
+    while expected_seq < last {
+        let event = next(&mut reader).await.expect("replayed event");
+        if event["type"] != "event" {
+            continue; // presence and the like, outside the log
+        }
+        expected_seq += 1;
+        assert_eq!(event["seq"], expected_seq, "no gap, no duplicate: {event}");
+        // The log also holds the programme's steps (sessions opening and ending).
+        let Some(text) = event["event"]["text"].as_str().map(str::to_owned) else {
+            continue;
+        };
+        assert!(
+            stored.insert(expected_seq, text).is_none(),
+            "{expected_seq} twice"
+        );
+    }
+    stored
 }

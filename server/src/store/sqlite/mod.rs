@@ -1,7 +1,8 @@
 //! [`SqliteStore`], the embedded default store: one SQLite file in the data directory, in
 //! WAL mode with full fsync, behind one connection. The only module that knows rusqlite: the
 //! schema and its migrations (`schema`), the programme (`programme`), a room's record
-//! (`rooms`), the people of sessions (`people`) and the writes (`apply`).
+//! (`rooms`), the people of sessions (`people`) and the writes (`apply`). A running server's
+//! database is copied with SQLite's online backup ([`SqliteStore::backup`]).
 
 mod apply;
 mod people;
@@ -54,6 +55,50 @@ impl SqliteStore {
         })
     }
 
+    /// Copy `data_dir`'s database to `out/plenary.db` with SQLite's online backup, even while
+    /// a server writes to it: all pages in one step, under one read transaction (in WAL mode
+    /// the server's writes go on meanwhile), so the copy is the database as of one commit.
+    /// `out` is created, and must be empty if it exists; the copy is checked
+    /// (`PRAGMA quick_check`). Nothing is migrated: the copy has the schema of the original.
+    pub fn backup(data_dir: &Path, out: &Path) -> Result<(), StoreError> {
+        let source_path = data_dir.join("plenary.db");
+        if !source_path.is_file() {
+            return Err(refused(format!("{} has no database", data_dir.display())));
+        }
+        std::fs::create_dir_all(out).map_err(|error| StoreError::Backend(Box::new(error)))?;
+        let mut entries =
+            std::fs::read_dir(out).map_err(|error| StoreError::Backend(Box::new(error)))?;
+        if entries.next().is_some() {
+            return Err(refused(format!(
+                "{} is not empty: back up into a new directory",
+                out.display()
+            )));
+        }
+        let source = Connection::open_with_flags(
+            &source_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        source.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut copy = Connection::open(out.join("plenary.db"))?;
+        {
+            let backup = rusqlite::backup::Backup::new(&source, &mut copy)?;
+            let mut tries = 0;
+            // Busy or locked: a writer holds the database for a moment; try again.
+            while backup.step(-1)? != rusqlite::backup::StepResult::Done {
+                tries += 1;
+                if tries == BACKUP_TRIES {
+                    return Err(refused("the database stayed busy: try again".into()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let check: String = copy.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt(format!("the backup: {check}")));
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the transaction rolls back
         // when dropped), so a poisoned lock is still safe to use.
@@ -61,6 +106,14 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Times a backup tries to copy a database that is busy, 50 ms apart.
+const BACKUP_TRIES: u32 = 200;
+
+/// A backup that cannot be made, and why.
+fn refused(why: String) -> StoreError {
+    StoreError::Backend(why.into())
 }
 
 impl From<rusqlite::Error> for StoreError {
