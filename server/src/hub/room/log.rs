@@ -58,10 +58,12 @@ impl EventLog {
         self.seq
     }
 
-    /// Whether the events after `since` are all still kept.
+    /// Whether the events after `since` are all still kept. A `since` past the room's last
+    /// event (a room restored from an older backup) cannot be replayed either: the client
+    /// holds events the room does not, and must take a snapshot.
     pub(super) fn replays(&self, since: u64) -> bool {
         let first_kept = self.events.front().map_or(self.seq + 1, |event| event.seq);
-        since + 1 >= first_kept
+        since + 1 >= first_kept && since <= self.seq
     }
 
     /// The frames a person may see of the events after `since`.

@@ -142,6 +142,29 @@ fn a_resume_older_than_the_kept_history_gets_a_snapshot_flagged_resync() {
 }
 
 #[test]
+fn a_resume_ahead_of_the_room_gets_a_snapshot_flagged_resync() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    join(&mut room, &ada, None);
+    act(
+        &mut room,
+        &ada,
+        Action::Chat {
+            text: "kept".into(),
+            client_id: None,
+            reply_to: None,
+        },
+    );
+    // The client saw seq 7 of this room before it was restored from a backup at seq 1.
+    let resync = join(&mut room, &ada, Some(7));
+    assert_eq!(resync[0]["seq"], 1);
+    assert_eq!(resync[0]["resync"], true, "{resync:?}");
+    assert_eq!(resync[0]["snapshot"]["chat"][0]["text"], "kept");
+    let current = join(&mut room, &ada, Some(1));
+    assert_eq!(current[0]["resync"], Value::Null, "a since of the last seq resumes");
+}
+
+#[test]
 fn pinning_a_question_unpins_the_other_one_of_its_session() {
     let mut room = room(100);
     let ada = person("ada", Role::Attendee);
