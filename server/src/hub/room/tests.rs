@@ -161,7 +161,11 @@ fn a_resume_ahead_of_the_room_gets_a_snapshot_flagged_resync() {
     assert_eq!(resync[0]["resync"], true, "{resync:?}");
     assert_eq!(resync[0]["snapshot"]["chat"][0]["text"], "kept");
     let current = join(&mut room, &ada, Some(1));
-    assert_eq!(current[0]["resync"], Value::Null, "a since of the last seq resumes");
+    assert_eq!(
+        current[0]["resync"],
+        Value::Null,
+        "a since of the last seq resumes"
+    );
 }
 
 #[test]
