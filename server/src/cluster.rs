@@ -5,8 +5,10 @@
 //!   a view of its own and so is ready to take over.
 //! - One node **runs the conference** (its rooms, its scheduler, its writes): the holder of
 //!   the lease, a key in the JetStream KV bucket `plenary-leases` whose entries expire after
-//!   [`LEASE_TTL`]. The holder renews it by revision every [`RENEW_EVERY`]; a node that cannot
-//!   renew it for [`LEASE_TTL`] counts it as lost and stops at once. The others are on
+//!   [`LEASE_TTL`]. The holder renews it by revision every [`RENEW_EVERY`]; a node that finds
+//!   another node holding it stops at once. One that cannot reach NATS to renew it says it is
+//!   not ready and keeps trying: it cannot write either, and if another node takes over
+//!   meanwhile the log fences it off (its next append is refused) and it stops. The others are on
 //!   **standby**: they answer `/healthz`, say 503 at `/readyz` (so a load balancer sends
 //!   people to the node that runs the conference) and try to take the lease every
 //!   [`TRY_EVERY`].
@@ -154,7 +156,11 @@ impl Standby {
         let ready = Arc::new(AtomicBool::new(false));
         let lease = LeaseHolder::hold(leases, log.node.clone(), revision, Arc::clone(&ready));
         let started = async {
-            store.take_over().await?;
+            // A takeover while NATS fails over (a server died) waits for it.
+            while let Err(error) = store.take_over().await {
+                tracing::warn!(%error, "taking over the log failed; trying again");
+                tokio::time::sleep(RENEW_EVERY).await;
+            }
             stop_http.cancel();
             let _ = http.await;
             config.listen = addr;
@@ -311,22 +317,30 @@ async fn renew(
                 ready.store(true, Ordering::Relaxed);
             }
             Ok(Err(error)) if error.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                tracing::error!(%node, "the conference's lease was taken: this node stops");
-                break;
+                // This node's entry is gone: it expired while NATS could not be reached (a
+                // NATS server died and its groups were electing), or another node took it.
+                // Taking it again is safe either way: if another node ran the conference
+                // meanwhile, this node's next append is fenced off and it stops then.
+                match leases.create(CONFERENCE, Bytes::from(node.clone())).await {
+                    Ok(next) => {
+                        tracing::warn!(%node, "the lease had expired; this node holds it again");
+                        revision = next;
+                        renewed = tokio::time::Instant::now();
+                        ready.store(true, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        tracing::error!(%node, "the conference's lease was taken: this node stops");
+                        break;
+                    }
+                }
             }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "renewing the lease failed");
-                ready.store(false, Ordering::Relaxed);
-            }
-            Err(_) => {
-                tracing::warn!("renewing the lease timed out");
-                ready.store(false, Ordering::Relaxed);
-            }
+            Ok(Err(error)) => tracing::warn!(%error, "renewing the lease failed"),
+            Err(_) => tracing::warn!("renewing the lease timed out"),
         }
-        // Never run past the lease: a standby may take it as soon as it has expired.
-        if renewed.elapsed() + RENEW_EVERY >= LEASE_TTL {
-            tracing::error!(%node, "could not renew the conference's lease in time: this node stops");
-            break;
+        // Past its lease the node takes no traffic: a standby may take over once NATS lets it,
+        // and the log fences this node off if one does.
+        if renewed.elapsed() >= LEASE_TTL - RENEW_EVERY {
+            ready.store(false, Ordering::Relaxed);
         }
     }
     ready.store(false, Ordering::Relaxed);

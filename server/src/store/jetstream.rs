@@ -44,6 +44,9 @@ const SUBJECTS: &str = "plenary.log.>";
 const PROGRAMME: &str = "plenary.log.programme";
 const CHANGES: &str = "plenary.log.changes";
 const OWNER: &str = "plenary.log.owner";
+/// How long the follower waits for the next entry before it checks that the log has not
+/// moved on without it.
+const STALL_CHECK: Duration = Duration::from_secs(2);
 /// How long an append keeps trying (same message id) while NATS servers fail over.
 const APPEND_PATIENCE: Duration = Duration::from_secs(15);
 
@@ -358,7 +361,22 @@ async fn follow_from(
         })
         .await?;
     let mut messages = consumer.messages().await?;
-    while let Some(message) = messages.next().await {
+    loop {
+        // An ordered consumer whose server died can go quiet without an error: when nothing
+        // came for a while but the log has moved on, start a new one.
+        let next = match tokio::time::timeout(STALL_CHECK, messages.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                let mut stream = stream.clone();
+                if stream.info().await?.state.last_sequence > *position {
+                    return Err("the log's consumer stalled".into());
+                }
+                continue;
+            }
+        };
+        let Some(message) = next else {
+            return Ok(());
+        };
         let message = message?;
         let sequence = message.info()?.stream_sequence;
         if sequence <= *position {
@@ -370,7 +388,6 @@ async fn follow_from(
         *position = sequence;
         applied.send_replace(sequence);
     }
-    Ok(())
 }
 
 /// Apply one log entry to the view.
