@@ -235,7 +235,7 @@ async fn open_log(
             ..Default::default()
         })
         .await
-        .map_err(backend)?;
+        .map_err(|error| StartError::Store(crate::store::to_backend(error)))?;
     let store = JetStreamStore::open(
         jetstream.clone(),
         &log.node,
@@ -421,8 +421,4 @@ pub async fn import(urls: &str, programme: Programme) -> Result<(), String> {
         None => Ok(()),
         Some(error) => Err(error),
     }
-}
-
-fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StartError {
-    StartError::Store(StoreError::Backend(Box::new(error)))
 }

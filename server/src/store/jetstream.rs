@@ -80,6 +80,8 @@ enum Entry {
 /// The store of a cluster node: the log in JetStream, read into a local view.
 pub struct JetStreamStore {
     view: Arc<SqliteStore>,
+    /// The log's stream (`stream::Stream` is a handle: clones share the connection).
+    stream: stream::Stream,
     jetstream: jetstream::Context,
     node: String,
     /// The runtime the follower and appends run on (the trait's calls block).
@@ -151,9 +153,10 @@ impl JetStreamStore {
         let view = Arc::new(SqliteStore::open_scratch(view_dir)?);
         let stream = jetstream.get_stream(STREAM).await.map_err(to_backend)?;
         let (applied_tx, applied) = watch::channel(0);
-        tokio::spawn(follow(stream, Arc::clone(&view), applied_tx));
+        tokio::spawn(follow(stream.clone(), Arc::clone(&view), applied_tx));
         Ok(Arc::new(JetStreamStore {
             view,
+            stream,
             jetstream,
             node: node.to_owned(),
             runtime: tokio::runtime::Handle::current(),
@@ -204,11 +207,7 @@ impl JetStreamStore {
     }
 
     async fn last_sequence(&self) -> Result<u64, StoreError> {
-        let mut stream = self
-            .jetstream
-            .get_stream(STREAM)
-            .await
-            .map_err(to_backend)?;
+        let mut stream = self.stream.clone();
         let info = stream.info().await.map_err(to_backend)?;
         Ok(info.state.last_sequence)
     }
@@ -298,15 +297,15 @@ impl JetStreamStore {
 
     /// Whether the log's entry at `sequence` is the append with message id `id`.
     async fn landed(&self, sequence: u64, id: &str) -> bool {
-        let Ok(stream) = self.jetstream.get_stream(STREAM).await else {
-            return false;
-        };
-        stream.get_raw_message(sequence).await.is_ok_and(|message| {
-            message
-                .headers
-                .get(async_nats::header::NATS_MESSAGE_ID)
-                .is_some_and(|value| value.as_str() == id)
-        })
+        self.stream
+            .get_raw_message(sequence)
+            .await
+            .is_ok_and(|message| {
+                message
+                    .headers
+                    .get(async_nats::header::NATS_MESSAGE_ID)
+                    .is_some_and(|value| value.as_str() == id)
+            })
     }
 
     /// Run an append from a blocking caller (the persister's thread, or a blocking task).

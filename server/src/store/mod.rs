@@ -43,7 +43,7 @@ pub enum StoreError {
 }
 
 /// A backend's error as a [`StoreError`].
-fn to_backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+pub(crate) fn to_backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
 
