@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::hub::Tap;
 use crate::people::{PersonLimits, Rate};
 use crate::rtc::RtcConfig;
 use crate::store::Store;
+use crate::ws::Uplink;
 
 /// How a server runs.
 #[derive(Debug, Clone)]
@@ -68,6 +70,34 @@ pub struct Config {
     pub readiness: Readiness,
     /// The bearer token `GET /metrics` asks for; `None`: anyone who reaches it may read it.
     pub metrics_token: Option<String>,
+    /// On the node of a cluster that runs the conference: where its rooms' feeds are copied
+    /// to the other nodes (`cluster`).
+    pub tap: Option<Arc<dyn Tap>>,
+    /// On a node of a cluster that does not run the conference: it runs no rooms, and
+    /// hands its connections' messages and its `/api/…` requests to the node that does.
+    pub edge: Option<Edge>,
+}
+
+/// What a node of a cluster that does not run the conference hands on (`cluster`).
+#[derive(Clone)]
+pub struct Edge {
+    /// Where its connections' messages go.
+    pub uplink: Arc<dyn Uplink>,
+    /// What answers `/api/…`.
+    pub api: axum::Router,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Edge")
+    }
+}
+
+/// For `Config`'s `Debug`: a tap shows as no more than that.
+impl std::fmt::Debug for dyn Tap {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Tap")
+    }
 }
 
 /// Whether the server takes traffic (`GET /readyz`): a single node always does; a node of a
@@ -121,6 +151,8 @@ impl Config {
             store: None,
             readiness: Readiness::default(),
             metrics_token: None,
+            tap: None,
+            edge: None,
         }
     }
 

@@ -37,28 +37,32 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws
      img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'none'";
 
-/// The router.
+/// The router. On a node of a cluster that does not run the conference (`Config::edge`),
+/// `/api/…` is answered by the node that does, through the edge's own router.
 pub fn app(state: AppState) -> Router {
+    let api = match &state.config.edge {
+        Some(edge) => edge.api.clone(),
+        None => Router::new()
+            .route("/api/schedule", get(schedule))
+            .route("/api/schedule.ics", get(schedule_ics))
+            .route("/api/schedule.json", get(schedule_json))
+            .route("/api/me/agenda.ics", get(agenda_ics))
+            .route(
+                "/api/schedule/import",
+                post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT_BYTES)),
+            )
+            .merge(organiser::routes())
+            .with_state(state.clone()),
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .route("/api/schedule", get(schedule))
-        .route("/api/schedule.ics", get(schedule_ics))
-        .route("/api/schedule.json", get(schedule_json))
-        .route("/api/me/agenda.ics", get(agenda_ics))
-        .route(
-            "/api/schedule/import",
-            post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT_BYTES)),
-        )
         .route("/ws", get(upgrade))
-        .merge(organiser::routes())
         .fallback(get(asset))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            count_request,
-        ))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(api)
+        .layer(axum::middleware::from_fn_with_state(state, count_request))
 }
 
 /// Count a request by its route (`*` for the web client's files and unknown paths, so that
@@ -115,16 +119,21 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
-/// 200 while this node takes traffic; 503 while a node of a cluster is not running the
-/// conference or cannot renew its lease.
+/// 200 while this node takes traffic; 503 while a node of a cluster runs the conference but
+/// cannot renew its lease, or does not run it and hears no node that does. The body says
+/// which: `ready` where the rooms run, `ready: relaying` on a node that relays to them.
 async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     if state.config.readiness.is_ready() {
-        Ok("ready")
+        Ok(if state.uplink.is_some() {
+            "ready: relaying"
+        } else {
+            "ready"
+        })
     } else {
         Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Unavailable,
-            "this node does not run the conference now",
+            "this node cannot serve the conference now: try another",
         ))
     }
 }
@@ -360,6 +369,16 @@ async fn upgrade(State(state): State<AppState>, mut request: Request) -> Respons
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             format!("WebSocket connections from origin {origin} are not allowed"),
+        )
+        .into_response();
+    }
+    // A node of a cluster that cannot reach the node that runs the conference cannot serve
+    // a connection: the client tries again, here or elsewhere.
+    if state.uplink.is_some() && !state.config.readiness.is_ready() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "no node runs the conference now: try again in a few seconds",
         )
         .into_response();
     }

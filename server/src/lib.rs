@@ -32,7 +32,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use crate::config::{Config, Readiness};
+pub use crate::config::{Config, Edge, Readiness};
+pub use crate::ws::{RemoteSessions, Uplink};
 
 use crate::auth::{AuthError, Claims, Keys, random_hex, unix_now};
 use crate::hub::{Hub, HubLimits, HubParts, RoomLimits};
@@ -79,14 +80,21 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         Some(store) => Arc::clone(store),
         None => Arc::new(SqliteStore::open(&config.data_dir)?),
     };
-    let (programme, seeded_demo) = match store.load_programme()? {
+    let (mut programme, seeded_demo) = match store.load_programme()? {
         Some(programme) => (programme, false),
+        // A node that does not run the conference writes nothing.
+        None if config.edge.is_some() => (Programme::demo(config.clock.now()), false),
         None => {
             let demo = Programme::demo(config.clock.now());
             store.save_programme(&demo)?;
             (demo, true)
         }
     };
+    if config.edge.is_some() {
+        // Its rooms run on another node.
+        programme.rooms.clear();
+        programme.sessions.clear();
+    }
     let group = if config.group_commit {
         store::GROUP_COMMIT_BATCHES
     } else {
@@ -122,6 +130,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             media_revoked,
             rooms,
             metrics: Arc::clone(&metrics),
+            tap: config.tap.clone(),
         },
         programme,
         &tasks,
@@ -143,6 +152,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let state = AppState {
         hub,
         sfu,
+        uplink: config.edge.as_ref().map(|edge| Arc::clone(&edge.uplink)),
         metrics,
         people: People::new(config.person_limits),
         keys: Arc::new(keys),
@@ -232,6 +242,25 @@ impl Server {
             self.addr,
             self.state.keys.issue(&claims)
         )
+    }
+
+    /// Serves the connections of the other nodes of a cluster (`cluster`).
+    pub fn remote_sessions(&self) -> RemoteSessions {
+        RemoteSessions {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Cancelled when the server starts shutting down: what serves it from outside (a
+    /// cluster's gateway) lets go then, so that its parts can stop.
+    pub fn stopping(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// The server's routes, to answer HTTP requests that reached another node of a cluster
+    /// (`cluster`).
+    pub fn router(&self) -> axum::Router {
+        http::app(self.state.clone())
     }
 
     /// A way to replace the programme from outside HTTP (imports over NATS, `cluster`).

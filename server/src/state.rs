@@ -12,6 +12,7 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::people::People;
 use crate::rtc::Sfu;
+use crate::ws::Uplink;
 
 /// What every request handler and connection shares.
 #[derive(Clone)]
@@ -23,6 +24,9 @@ pub(crate) struct AppState {
     pub sfu: Arc<Sfu>,
     /// What `GET /metrics` shows.
     pub metrics: Arc<Metrics>,
+    /// On a node of a cluster that does not run the conference: where its connections'
+    /// messages go (`ws::Uplink`). `None` where the rooms run.
+    pub uplink: Option<Arc<dyn Uplink>>,
     /// Connections and room tasks, awaited on shutdown.
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,

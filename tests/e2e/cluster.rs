@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use plenary_protocol::Role;
-use plenary_tests::demo::STAGE;
+use plenary_tests::demo::{STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::nats::{NatsCluster, PlenaryNode, random_secret};
 use plenary_tests::{Client, PATIENCE, eventually};
 use serde_json::{Value, json};
@@ -82,11 +82,11 @@ impl Conference {
         self.nodes.iter().map(PlenaryNode::addr).collect()
     }
 
-    /// The node that runs the conference, once exactly one says it is ready.
+    /// The node that runs the conference, once exactly one says it does.
     async fn active(&self) -> Result<usize> {
         let addrs = self.addrs();
         eventually("one node to run the conference", async || {
-            let ready = ready_nodes(&addrs).await;
+            let ready = running_nodes(&addrs).await;
             Ok(match ready.as_slice() {
                 [one] => Some(*one),
                 _ => None,
@@ -111,8 +111,8 @@ impl Conference {
     }
 }
 
-/// The nodes whose `/readyz` answers 200.
-async fn ready_nodes(addrs: &[SocketAddr]) -> Vec<usize> {
+/// The nodes whose `/readyz` answers 200, and what each said.
+async fn readiness(addrs: &[SocketAddr]) -> Vec<(usize, String)> {
     let client = reqwest::Client::new();
     let mut ready = Vec::new();
     for (n, addr) in addrs.iter().enumerate() {
@@ -121,11 +121,29 @@ async fn ready_nodes(addrs: &[SocketAddr]) -> Vec<usize> {
             .timeout(Duration::from_secs(1))
             .send()
             .await;
-        if answer.is_ok_and(|answer| answer.status() == 200) {
-            ready.push(n);
+        if let Ok(answer) = answer {
+            if answer.status() == 200 {
+                ready.push((n, answer.text().await.unwrap_or_default()));
+            }
         }
     }
     ready
+}
+
+/// The nodes that take connections: the one that runs the conference and those relaying to
+/// it.
+async fn ready_nodes(addrs: &[SocketAddr]) -> Vec<usize> {
+    readiness(addrs).await.into_iter().map(|(n, _)| n).collect()
+}
+
+/// The nodes that say they run the conference (`/readyz` 200 `ready`).
+async fn running_nodes(addrs: &[SocketAddr]) -> Vec<usize> {
+    readiness(addrs)
+        .await
+        .into_iter()
+        .filter(|(_, said)| said == "ready")
+        .map(|(n, _)| n)
+        .collect()
 }
 
 /// Connect to `addr`, say hello and join the stage (resuming after `since`); returns the
@@ -156,13 +174,13 @@ fn chat(message: &Value) -> Option<(u64, String)> {
 }
 
 /// Post `count` chat messages named `{name}-{k}` (each with that `client_id`), one after
-/// another, to whichever node runs the conference; when a connection breaks or a message is
-/// answered `internal`, reconnect and send the same message again. Returns each message's
-/// text with the id its `ack` gave.
+/// another, through one of the nodes that take connections (the `prefer`-th of them); when a
+/// connection breaks or a message is answered `internal`, reconnect and send the same
+/// message again. Returns each message's text with the id its `ack` gave.
 async fn post(
     addrs: Vec<SocketAddr>,
     tokens: Vec<String>,
-    name: String,
+    (name, prefer): (String, usize),
     count: usize,
     acked: Arc<AtomicUsize>,
 ) -> Result<Vec<(String, u64)>> {
@@ -174,10 +192,12 @@ async fn post(
             tokio::time::Instant::now() < deadline,
             "{name} could not post"
         );
-        let Some(&n) = ready_nodes(&addrs).await.first() else {
+        let ready = ready_nodes(&addrs).await;
+        if ready.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
-        };
+        }
+        let n = ready[prefer % ready.len()];
         let Ok((mut client, _)) = join_stage(addrs[n], &tokens[n], None).await else {
             continue;
         };
@@ -223,7 +243,7 @@ async fn flood(
         tasks.push(tokio::spawn(post(
             conference.addrs(),
             tokens,
-            name,
+            (name, p),
             count,
             Arc::clone(&acked),
         )));
@@ -326,6 +346,188 @@ async fn killing_the_node_that_runs_the_conference_mid_flood_loses_no_acknowledg
     assert_log_holds(&conference, start, &acked).await
 }
 
+/// Wait until all of the conference's nodes take connections.
+async fn all_ready(conference: &Conference) -> Result<()> {
+    let addrs = conference.addrs();
+    eventually("every node to take connections", async || {
+        Ok((ready_nodes(&addrs).await.len() == addrs.len()).then_some(()))
+    })
+    .await
+    .with_context(|| conference.output())
+}
+
+/// Read a member's events until it has seen `chats` chat events; returns every event's
+/// (`seq`, kind, text) in the order it came.
+async fn events_until(member: &mut Client, chats: usize) -> Result<Vec<(u64, String, String)>> {
+    let mut events = Vec::new();
+    let mut seen = 0;
+    while seen < chats {
+        let message = member.recv().await?;
+        if message["type"] == "event" {
+            let kind = message["event"]["kind"].as_str().unwrap_or_default();
+            seen += usize::from(kind == "chat");
+            events.push((
+                message["seq"].as_u64().context("an event has a seq")?,
+                kind.to_owned(),
+                message["event"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(events)
+}
+
+#[tokio::test]
+async fn clients_of_every_node_see_one_room_in_one_order_and_a_retry_elsewhere_is_answered_once()
+-> Result<()> {
+    let conference = Conference::start(1, 3).await?;
+    let owner = conference.active().await?;
+    all_ready(&conference).await?;
+    // Every node serves the programme: the others ask the node that runs the conference.
+    let mut schedules = Vec::new();
+    for node in &conference.nodes {
+        let schedule: Value = reqwest::get(node.url("/api/schedule"))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        schedules.push(schedule);
+    }
+    assert!(
+        schedules[0]["rooms"]
+            .as_array()
+            .is_some_and(|rooms| !rooms.is_empty())
+    );
+    assert!(schedules.iter().all(|schedule| schedule == &schedules[0]));
+
+    let mut listeners = Vec::new();
+    for n in 0..3 {
+        listeners.push(conference.member(n, &format!("Listener {n}")).await?.0);
+    }
+    // One poster on each node, all at once.
+    let per_poster = 20;
+    let mut posters = Vec::new();
+    let mut tokens = Vec::new();
+    for n in 0..3 {
+        let token = conference.nodes[n].token(Role::Attendee, &format!("Poster {n}"))?;
+        let (mut poster, _) = join_stage(conference.nodes[n].addr(), &token, None).await?;
+        tokens.push(token);
+        posters.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for k in 0..per_poster {
+                let text = format!("node {n} says {k}");
+                let sent = json!({"type":"chat","room":STAGE,"text":text,"client_id":text});
+                let (ack, _) = poster.ok(sent).await?;
+                acked.push((text, ack["id"].as_u64().context("an ack has an id")?));
+            }
+            anyhow::Ok(acked)
+        }));
+    }
+    let mut acked = Vec::new();
+    for poster in posters {
+        acked.extend(poster.await??);
+    }
+    let mut seen = Vec::new();
+    for listener in &mut listeners {
+        seen.push(events_until(listener, 3 * per_poster).await?);
+    }
+    for (n, events) in seen.iter().enumerate() {
+        assert_eq!(
+            events, &seen[owner],
+            "node {n} and the node that runs the room differ"
+        );
+        let seqs: Vec<u64> = events.iter().map(|(seq, _, _)| *seq).collect();
+        assert!(
+            seqs.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "{seqs:?}"
+        );
+    }
+    for (text, _) in &acked {
+        let copies = seen[owner]
+            .iter()
+            .filter(|(_, _, said)| said == text)
+            .count();
+        assert_eq!(copies, 1, "{text} is in the room once");
+    }
+
+    // A retry of a message acknowledged on one node, sent through another, is answered as
+    // the first was and adds nothing.
+    let (text, id) = acked[0].clone();
+    let retry_on = 1;
+    let (mut retrier, before) =
+        join_stage(conference.nodes[retry_on].addr(), &tokens[0], None).await?;
+    let (ack, _) = retrier
+        .ok(json!({"type":"chat","room":STAGE,"text":text,"client_id":text}))
+        .await?;
+    assert_eq!(
+        ack["id"], id,
+        "the retry is answered with the first message's id"
+    );
+    let (marker, _) = retrier
+        .ok(json!({"type":"chat","room":STAGE,"text":"after the retry"}))
+        .await?;
+    assert_eq!(
+        marker["id"].as_u64(),
+        Some(before + 1),
+        "the retry added no event: {marker}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn registrations_through_three_nodes_at_once_fill_a_workshop_exactly() -> Result<()> {
+    let conference = Conference::start(1, 3).await?;
+    conference.active().await?;
+    all_ready(&conference).await?;
+    let schedule: Value = reqwest::get(conference.nodes[1].url("/api/schedule"))
+        .await?
+        .json()
+        .await?;
+    let capacity = schedule["rooms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|room| room["id"] == WORKSHOP_ROOM)
+        .and_then(|room| room["capacity"].as_u64())
+        .context("the demo's workshop room has a capacity")?;
+    let capacity = usize::try_from(capacity)?;
+    let mut clients = Vec::new();
+    for k in 0..3 * capacity {
+        let node = &conference.nodes[k % 3];
+        let token = node.token(Role::Attendee, &format!("Attendee {k}"))?;
+        let mut client = Client::connect(node.addr()).await?;
+        client.hello(&token).await?;
+        clients.push(client);
+    }
+    let register = json!({"type":"register","session":WORKSHOP_SESSION});
+    let answers: Vec<Value> = futures_util::future::join_all(clients.iter_mut().map(|client| {
+        let register = register.clone();
+        async move { client.ok(register).await.map(|(answer, _)| answer) }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<_>>()?;
+    let registered = answers
+        .iter()
+        .filter(|answer| answer["status"] == "registered")
+        .count();
+    assert_eq!(
+        registered, capacity,
+        "exactly as many places as the room has"
+    );
+    let mut positions: Vec<u64> = answers
+        .iter()
+        .filter(|answer| answer["status"] == "waitlisted")
+        .filter_map(|answer| answer["position"].as_u64())
+        .collect();
+    positions.sort_unstable();
+    let expected: Vec<u64> = (1..=2 * capacity as u64).collect();
+    assert_eq!(positions, expected, "everyone else in line, one place each");
+    Ok(())
+}
+
 #[tokio::test]
 async fn killing_a_nats_server_mid_flood_loses_no_acknowledged_message() -> Result<()> {
     let mut conference = Conference::start(3, 2).await?;
@@ -352,7 +554,7 @@ async fn a_node_paused_past_its_lease_cannot_write_after_the_takeover() -> Resul
 
     conference.nodes[first].stop().await?;
     eventually("the other node to take over", async || {
-        Ok(ready_nodes(&[conference.nodes[other].addr()])
+        Ok(running_nodes(&[conference.nodes[other].addr()])
             .await
             .first()
             .map(|_| ()))
@@ -405,7 +607,7 @@ async fn an_import_reaches_the_cluster_and_everything_survives_a_full_restart() 
     let dir = tempfile::tempdir()?;
     let mut node = PlenaryNode::start(dir.path(), &nats.urls(), "solo", &secret, &[]).await?;
     eventually("the node to run the conference", async || {
-        Ok(ready_nodes(&[node.addr()]).await.first().map(|_| ()))
+        Ok(running_nodes(&[node.addr()]).await.first().map(|_| ()))
     })
     .await?;
 
@@ -445,7 +647,7 @@ async fn an_import_reaches_the_cluster_and_everything_survives_a_full_restart() 
     node.terminate().await?;
     let mut node = PlenaryNode::start(dir.path(), &nats.urls(), "solo", &secret, &[]).await?;
     eventually("the restarted node to run the conference", async || {
-        Ok(ready_nodes(&[node.addr()]).await.first().map(|_| ()))
+        Ok(running_nodes(&[node.addr()]).await.first().map(|_| ()))
     })
     .await?;
     let again: Value = reqwest::get(node.url("/api/schedule"))

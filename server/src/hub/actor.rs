@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::feed::{Entry, Feed, Subscription};
+use super::feed::{Entry, Feed, Subscription, Tap};
 use super::frame::encode;
 use super::handle::{Command, MediaRevoked};
 use super::kick::CloseReason;
@@ -40,8 +40,9 @@ struct Member {
     outbox: Outbox,
     /// Whether it sees staff-only entries (for counting deliveries).
     staff: bool,
-    /// Where the member's writer is in the feed.
-    subscription: Arc<Subscription>,
+    /// Where the member's writer is in the feed; `None` for a connection on another node,
+    /// which reads that node's copy of the feed.
+    subscription: Option<Arc<Subscription>>,
 }
 
 /// What every room's task works with.
@@ -61,6 +62,8 @@ pub struct RoomContext {
     pub person_outboxes: Arc<PersonOutboxes>,
     /// Where the room counts its members, events and deliveries, once per turn.
     pub metrics: Arc<Metrics>,
+    /// Where the room's feed is copied to the other nodes of a cluster, if it is one.
+    pub tap: Option<Arc<dyn Tap>>,
     pub shutdown: CancellationToken,
 }
 
@@ -75,6 +78,7 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
         media_revoked,
         person_outboxes,
         metrics,
+        tap,
         shutdown,
     } = context;
     let counts = metrics.room(room.id());
@@ -89,6 +93,11 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
     let mut outputs = Vec::new();
     let mut permits = Permits::default();
     let feed = Arc::new(Feed::new(feed));
+    if let Some(tap) = &tap {
+        tap.opened(room.id(), feed.id());
+    }
+    // What a turn appended, for the tap.
+    let mut tapped: Vec<Entry> = Vec::new();
     let mut woken = Vec::new();
     // Writers stuck on a socket never notice they fell out of the feed; the room looks at
     // its members' positions each time the feed has moved on by a sixteenth of its length.
@@ -248,17 +257,21 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                     staff_only: for_staff,
                 } => {
                     staff_only += u64::from(for_staff);
-                    feed.append(Entry {
+                    let entry = Entry {
                         public: (!for_staff).then(|| frame.clone()),
                         staff: frame,
                         owner: None,
-                    });
+                    };
+                    append(&feed, tap.is_some().then_some(&mut tapped), entry);
                 }
                 Output::Admit { conn, staff, user } => {
                     if let Some(outbox) = senders.get(&conn) {
                         let fence = feed.fence();
                         let (subscription, reader) =
                             feed.subscribe(Arc::clone(&outbox.kick), staff, user);
+                        // A connection on another node reads that node's copy of the feed:
+                        // its relay learns from the reader where to start it.
+                        let subscription = (!outbox.is_remote()).then_some(subscription);
                         if outbox.push_after(fence, Outgoing::Subscribe(reader)) {
                             let outbox = outbox.clone();
                             members.insert(
@@ -302,11 +315,12 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
                 }
                 Output::Publish(event) => {
                     staff_only += u64::from(event.public.is_none());
-                    feed.append(Entry {
+                    let entry = Entry {
                         public: event.public,
                         staff: event.staff,
                         owner: event.owner,
-                    });
+                    };
+                    append(&feed, tap.is_some().then_some(&mut tapped), entry);
                 }
             }
         }
@@ -316,11 +330,17 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
         if appended != 0 {
             feed.wake(&mut woken);
             count_turn(&counts, &members, appended, staff_only);
+            if let Some(tap) = &tap {
+                tap.appended(room.id(), turn_start, std::mem::take(&mut tapped));
+            }
         }
         let head = feed.head();
         if head >= next_look {
             members.retain(|_, member| {
-                let lagging = feed.lagging(&member.subscription, head);
+                let lagging = member
+                    .subscription
+                    .as_ref()
+                    .is_some_and(|subscription| feed.lagging(subscription, head));
                 if lagging {
                     member.outbox.close(LAGGED);
                 }
@@ -329,6 +349,14 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
             next_look = head + look_every;
         }
     }
+}
+
+/// Append an entry to the feed, and keep a copy for the tap (`tapped`) if there is one.
+fn append(feed: &Feed, tapped: Option<&mut Vec<Entry>>, entry: Entry) {
+    if let Some(tapped) = tapped {
+        tapped.push(entry.clone());
+    }
+    feed.append(entry);
 }
 
 /// Count a turn's entries and their deliveries: a public entry reaches every member, a

@@ -35,7 +35,7 @@ pub type FeedId = u64;
 static NEXT_FEED: AtomicU64 = AtomicU64::new(1);
 
 /// One entry of a feed: the frame staff see, and the one everyone else sees (if any).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     /// The frame everyone may see; `None` for staff only.
     pub public: Option<Bytes>,
@@ -91,6 +91,15 @@ struct Ring {
     waiters: Vec<Arc<Subscription>>,
 }
 
+/// Where rooms' feeds are copied to the other nodes of a cluster: told of each feed a room
+/// opens, and of what each turn appended to it, in order.
+pub trait Tap: Send + Sync + 'static {
+    /// `room`'s task opened the feed `feed` (its positions start at 0).
+    fn opened(&self, room: &str, feed: FeedId);
+    /// A turn appended `entries` to `room`'s feed, the first at position `first`.
+    fn appended(&self, room: &str, first: u64, entries: Vec<Entry>);
+}
+
 /// A position in a feed: what a reply must come after.
 #[derive(Debug, Clone, Copy)]
 pub struct Fence {
@@ -101,17 +110,27 @@ pub struct Fence {
 impl Feed {
     /// An empty feed that keeps the newest `capacity` entries.
     pub fn new(capacity: usize) -> Feed {
+        Feed::starting_at(capacity, 0)
+    }
+
+    /// An empty feed whose first entry gets `position`: a copy of another node's feed that
+    /// starts where this node first heard of it (`mirror`).
+    pub fn starting_at(capacity: usize, position: u64) -> Feed {
         let capacity = capacity.max(1);
         Feed {
             id: NEXT_FEED.fetch_add(1, Ordering::Relaxed),
             capacity,
-            tail: AtomicU64::new(0),
+            tail: AtomicU64::new(position),
             ring: Mutex::new(Ring {
-                head: 0,
+                head: position,
                 entries: VecDeque::with_capacity(capacity),
                 waiters: Vec::new(),
             }),
         }
+    }
+
+    pub fn id(&self) -> FeedId {
+        self.id
     }
 
     fn ring(&self) -> MutexGuard<'_, Ring> {
@@ -175,6 +194,18 @@ impl Feed {
         user: UserId,
     ) -> (Arc<Subscription>, Reader) {
         let next = self.tail.load(Ordering::Acquire);
+        self.subscribe_at(next, kick, staff, user)
+    }
+
+    /// Start a member's subscription at `next`: on a node that copies another's feed, where
+    /// the room that runs there admitted the member.
+    pub(super) fn subscribe_at(
+        self: &Arc<Self>,
+        next: u64,
+        kick: Arc<Kick>,
+        staff: bool,
+        user: UserId,
+    ) -> (Arc<Subscription>, Reader) {
         let subscription = Arc::new(Subscription {
             next: AtomicU64::new(next),
             armed: AtomicBool::new(false),
@@ -243,6 +274,12 @@ impl Drop for Reader {
 impl Reader {
     pub fn feed(&self) -> FeedId {
         self.feed.id
+    }
+
+    /// The next position it reads, whether it sees staff frames, and whose frames it sees:
+    /// what another node needs to subscribe its own copy of the feed the same way.
+    pub fn place(&self) -> (u64, bool, &UserId) {
+        (self.next, self.staff, &self.user)
     }
 
     /// Note where the feed ends now, for [`Reader::read_marked`].

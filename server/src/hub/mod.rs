@@ -12,8 +12,9 @@
 //! This file is the directory and the programme edits; the rest lives beside it, each module
 //! importing only those listed before it: `person` and `frame` (leaves), `kick` (a
 //! connection's close signal and doorbell), `feed` (a room's ring), `outbox` (a connection's
-//! delivery), `personal` (delivery to a person), `room` (the state machine), `handle` (the way
-//! into a room's task), `actor` (the task), `thread` (where the tasks run). None imports this
+//! delivery), `mirror` (copies of feeds of rooms that run on another node of a cluster),
+//! `personal` (delivery to a person), `room` (the state machine), `handle` (the way into a
+//! room's task), `actor` (the task), `thread` (where the tasks run). None imports this
 //! file; other layers reach the hub through its re-exports.
 
 mod actor;
@@ -21,6 +22,7 @@ pub mod feed;
 pub mod frame;
 mod handle;
 mod kick;
+pub mod mirror;
 mod outbox;
 pub mod person;
 pub mod personal;
@@ -41,9 +43,11 @@ use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::programme::Programme;
 use crate::store::{Persister, RoomRecord, SessionPeople, Store, StoreError};
+pub use feed::{Entry, FeedId, Fence, Tap};
 pub use frame::{Frames, encode};
 pub use handle::{Command, MediaRevoked, RoomClosed, RoomHandle};
 pub use kick::{Bell, CloseReason};
+pub use mirror::{Mirrors, Relayed};
 pub use outbox::{Outbox, OutboxReceiver, Outgoing};
 pub use person::{ConnId, Person};
 pub use personal::{Listing, PersonOutboxes};
@@ -108,6 +112,8 @@ pub struct HubParts {
     pub rooms: RoomThread,
     /// Where each room counts its members, events and deliveries.
     pub metrics: Arc<Metrics>,
+    /// Where rooms' feeds are copied to the other nodes of a cluster, if it is one.
+    pub tap: Option<Arc<dyn feed::Tap>>,
 }
 
 /// What a room needs to know of the programme: its kind, and its sessions with whether their
@@ -156,6 +162,7 @@ impl Hub {
             media_revoked,
             rooms,
             metrics,
+            tap,
         } = parts;
         let person_outboxes = Arc::new(PersonOutboxes::default());
         let hub = Hub {
@@ -177,6 +184,7 @@ impl Hub {
                     media_revoked,
                     person_outboxes: Arc::clone(&person_outboxes),
                     metrics,
+                    tap,
                     shutdown: shutdown.clone(),
                 },
                 limits,

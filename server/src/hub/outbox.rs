@@ -42,6 +42,9 @@ pub(super) struct Queued {
 pub struct Outbox {
     frames: mpsc::Sender<Queued>,
     pub(super) kick: Arc<Kick>,
+    /// A connection on another node of a cluster: what is queued here is relayed there, and
+    /// that node's copy of each room's feed serves its events ([`Outbox::remote`]).
+    remote: bool,
 }
 
 /// The receiving side of an [`Outbox`], drained by the connection's writer together with the
@@ -62,6 +65,18 @@ pub(super) const LAGGED: CloseReason = CloseReason {
 impl Outbox {
     /// A queue of at most `capacity` frames.
     pub fn new(capacity: usize) -> (Outbox, OutboxReceiver) {
+        Outbox::with(capacity, false)
+    }
+
+    /// The queue of a connection on another node of a cluster. Rooms admit it without a
+    /// reader of their feed: a subscription queued here tells the other node where its copy
+    /// of the feed starts for the connection (the relay takes it apart with
+    /// [`OutboxReceiver::relayed`]).
+    pub fn remote(capacity: usize) -> (Outbox, OutboxReceiver) {
+        Outbox::with(capacity, true)
+    }
+
+    fn with(capacity: usize, remote: bool) -> (Outbox, OutboxReceiver) {
         let (frames, receiver) = mpsc::channel(capacity);
         let kick = Arc::new(Kick {
             reason: OnceLock::new(),
@@ -74,6 +89,7 @@ impl Outbox {
             Outbox {
                 frames,
                 kick: Arc::clone(&kick),
+                remote,
             },
             OutboxReceiver {
                 frames: receiver,
@@ -99,6 +115,11 @@ impl Outbox {
         })
     }
 
+    /// Queue an item that comes after nothing in particular.
+    pub(super) fn push_item(&self, item: Outgoing) -> bool {
+        self.push_queued(Queued { item, after: None })
+    }
+
     fn push_queued(&self, queued: Queued) -> bool {
         match self.frames.try_send(queued) {
             Ok(()) => true,
@@ -108,6 +129,11 @@ impl Outbox {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Whether the connection is on another node ([`Outbox::remote`]).
+    pub fn is_remote(&self) -> bool {
+        self.remote
     }
 
     /// Items queued now (for the metrics, sampled: never on the delivery path).
@@ -209,6 +235,23 @@ impl OutboxReceiver {
             Outgoing::Unsubscribe(feed) => self.readers.retain(|other| other.feed() != feed),
         }
         Ok(())
+    }
+
+    /// For the relay of a remote connection ([`Outbox::remote`]): the next queued item and
+    /// the feed position it comes after, waiting for one; `None` once the senders are gone.
+    pub async fn relayed(&mut self) -> Option<(Outgoing, Option<feed::Fence>)> {
+        self.frames
+            .recv()
+            .await
+            .map(|queued| (queued.item, queued.after))
+    }
+
+    /// [`OutboxReceiver::relayed`] without waiting: `None` when nothing is queued.
+    pub fn relayed_now(&mut self) -> Option<(Outgoing, Option<feed::Fence>)> {
+        self.frames
+            .try_recv()
+            .ok()
+            .map(|queued| (queued.item, queued.after))
     }
 
     fn reader(&mut self, feed: feed::FeedId) -> Option<&mut feed::Reader> {

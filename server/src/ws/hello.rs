@@ -96,6 +96,9 @@ impl Session {
             self.conn,
             self.outbox.clone(),
         ));
+        if let Some(uplink) = &self.state.uplink {
+            uplink.open(self.conn, &person, &self.outbox);
+        }
         self.person = Some(Arc::new(person));
     }
 }

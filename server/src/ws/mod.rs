@@ -28,6 +28,7 @@ use crate::state::AppState;
 
 mod hello;
 mod parse;
+mod remote;
 mod route;
 mod rtc;
 mod wire;
@@ -37,6 +38,7 @@ use parse::parse;
 use route::{ForRoom, Route, To, route};
 use writer::{Pinged, write};
 
+pub use remote::{RemoteSessions, Uplink};
 pub use wire::accept;
 
 /// Refused frames after which a flooding connection is closed.
@@ -158,8 +160,14 @@ pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
         code: 1000,
         reason: "bye",
     });
-    Box::pin(session.leave_all()).await;
-    Box::pin(state.sfu.disconnect(conn)).await;
+    match &state.uplink {
+        // Its rooms and media were on the node that runs the conference.
+        Some(uplink) => uplink.close(conn),
+        None => {
+            Box::pin(session.leave_all()).await;
+            Box::pin(state.sfu.disconnect(conn)).await;
+        }
+    }
     let code = writer.await.ok().flatten();
     state.metrics.connection_closed(code);
     state.metrics.connections.decrement(1);
@@ -243,7 +251,16 @@ impl Session {
 
     async fn receive(&mut self, text: &str) {
         match parse(text) {
-            Ok((reference, message)) => self.dispatch(reference, message).await,
+            Ok((reference, message)) => {
+                // On a node that does not run the conference, a signed-in person's messages
+                // go as they came to the node that does, which answers them.
+                if let (Some(uplink), Some(_)) = (&self.state.uplink, &self.person) {
+                    if !matches!(message, ClientMessage::Hello { .. }) {
+                        return uplink.send(self.conn, text);
+                    }
+                }
+                self.dispatch(reference, message).await
+            }
             Err((reference, code, message)) => self.refuse(reference, code, message),
         }
     }

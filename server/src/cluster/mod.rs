@@ -18,27 +18,28 @@
 //! - Imports (`plenary import FILE --nats URL`) reach the node that runs the conference over
 //!   NATS ([`IMPORT_SUBJECT`]) and are applied like `POST /api/schedule/import`.
 
+mod edge;
+mod gateway;
+mod relay;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
-use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
-use axum::routing::get;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Readiness;
+use crate::config::{Edge, Readiness};
 use crate::programme::Programme;
 use crate::store::{JetStreamStore, LogConfig, StoreError};
 use crate::{Config, Server, StartError};
+use edge::EdgeLink;
+use gateway::Gateway;
+use relay::Beat;
 
 /// The KV bucket of leases.
 const LEASES: &str = "plenary-leases";
@@ -55,17 +56,18 @@ const SETUP_TRIES: u32 = 60;
 /// Where imports go: the node that runs the conference answers.
 pub const IMPORT_SUBJECT: &str = "plenary.programme.import";
 
-/// A node on standby: it follows the log and answers `/healthz`, but runs nothing.
+/// A node that does not run the conference: it follows the log, and serves attendees by
+/// relaying to the node that does (`edge`).
 pub struct Standby {
     config: Config,
     log: LogConfig,
     store: Arc<JetStreamStore>,
     leases: kv::Store,
     jetstream: jetstream::Context,
-    addr: SocketAddr,
-    /// Stops the standby's HTTP server.
-    stop_http: CancellationToken,
-    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// This node's relay to the node that runs the conference.
+    link: Arc<EdgeLink>,
+    /// The server it runs meanwhile: no rooms, its connections and `/api/…` relayed.
+    edge: Server,
 }
 
 /// A node that runs the conference.
@@ -75,27 +77,26 @@ pub struct Active {
     importer: tokio::task::JoinHandle<()>,
 }
 
-/// What `/readyz` and every other path of a standby node answer besides `/healthz`.
-fn standby_routes() -> Router {
-    let unavailable = || async {
-        let body = HttpError {
-            error: HttpErrorBody {
-                code: ErrorCode::Unavailable,
-                message: "this node is on standby: another node runs the conference".into(),
-                fields: Vec::new(),
-            },
-        };
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
-    };
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .fallback(unavailable)
+/// A node's name goes into NATS subjects: letters, digits, `-` and `_` only.
+fn check_node_name(node: &str) -> Result<(), StartError> {
+    let fine = !node.is_empty()
+        && node
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if fine {
+        Ok(())
+    } else {
+        Err(StartError::Store(StoreError::Corrupt(format!(
+            "node name {node:?}: use letters, digits, - and _ only"
+        ))))
+    }
 }
 
 impl Standby {
     /// Connect to NATS, start reading the log into a new view in the data directory, and
-    /// listen on `config.listen` as a standby node.
+    /// serve on `config.listen`, relaying to the node that runs the conference.
     pub async fn join(config: Config, log: LogConfig) -> Result<Standby, StartError> {
+        check_node_name(&log.node)?;
         std::fs::create_dir_all(&config.data_dir).map_err(StartError::DataDir)?;
         // A JetStream cluster that is starting, or electing a leader, times requests out for
         // a while: keep trying.
@@ -111,35 +112,47 @@ impl Standby {
                 Err(error) => return Err(error),
             }
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(StartError::Listen)?;
-        let addr = listener.local_addr().map_err(StartError::Listen)?;
-        let stop_http = CancellationToken::new();
-        let http = tokio::spawn(
-            axum::serve(listener, standby_routes())
-                .with_graceful_shutdown(stop_http.clone().cancelled_owned())
-                .into_future(),
-        );
-        tracing::info!(%addr, node = %log.node, "standing by");
+        let ready = Arc::new(AtomicBool::new(false));
+        let beat = Beat {
+            node: log.node.clone(),
+            epoch: rand::random(),
+        };
+        let client = jetstream.client();
+        let link = EdgeLink::start(
+            client.clone(),
+            beat,
+            config.outbox_frames,
+            Arc::clone(&ready),
+        )
+        .await
+        .map_err(|error| StartError::Store(crate::store::to_backend(error)))?;
+        let mut edge_config = config.clone();
+        edge_config.store = Some(Arc::clone(&store) as Arc<dyn crate::store::Store>);
+        edge_config.readiness = Readiness::flag(ready);
+        edge_config.edge = Some(Edge {
+            uplink: Arc::clone(&link) as Arc<dyn crate::ws::Uplink>,
+            api: edge::api(client),
+        });
+        let edge = crate::start(edge_config).await?;
+        tracing::info!(addr = %edge.addr(), node = %log.node, "serving through the node that runs the conference");
         Ok(Standby {
             config,
             log,
             store,
             leases,
             jetstream,
-            addr,
-            stop_http,
-            http,
+            link,
+            edge,
         })
     }
 
     /// The address this node listens on (and will, once it runs the conference).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.edge.addr()
     }
 
-    /// Wait for the lease, then run the conference on this node, on the same address.
+    /// Wait for the lease, then run the conference on this node, on the same address. Its
+    /// connections meanwhile are closed with 1012 and resume there.
     pub async fn take_over(self) -> Result<Active, StartError> {
         let Standby {
             mut config,
@@ -147,25 +160,27 @@ impl Standby {
             store,
             leases,
             jetstream,
-            addr,
-            stop_http,
-            http,
+            link,
+            edge,
         } = self;
         let revision = acquire(&leases, &log.node).await;
         tracing::info!(node = %log.node, "holding the conference's lease");
         let ready = Arc::new(AtomicBool::new(false));
         let lease = LeaseHolder::hold(leases, log.node.clone(), revision, Arc::clone(&ready));
+        let addr = edge.addr();
+        let gateway = Gateway::new(jetstream.client(), log.node.clone(), rand::random());
         let started = async {
             // A takeover while NATS fails over (a server died) waits for it.
             while let Err(error) = store.take_over().await {
                 tracing::warn!(%error, "taking over the log failed; trying again");
                 tokio::time::sleep(RENEW_EVERY).await;
             }
-            stop_http.cancel();
-            let _ = http.await;
+            link.stop();
+            edge.shutdown().await;
             config.listen = addr;
             config.store = Some(Arc::clone(&store) as Arc<dyn crate::store::Store>);
             config.readiness = Readiness::flag(Arc::clone(&ready));
+            config.tap = Some(Arc::clone(&gateway) as Arc<dyn crate::hub::Tap>);
             crate::start(config).await
         };
         let server = tokio::select! {
@@ -183,6 +198,8 @@ impl Standby {
         };
         ready.store(true, Ordering::Relaxed);
         let importer = tokio::spawn(serve_imports(jetstream.client(), server.importer()));
+        // It lets go of the server (its router holds the rooms) when the server stops.
+        tokio::spawn(gateway.serve(server.remote_sessions(), server.router(), server.stopping()));
         // Fenced off by the log: the lease is as good as lost.
         let fenced = store.fenced();
         let lost = lease.lost.clone();
@@ -210,8 +227,9 @@ impl Active {
         self.lease.lost.cancelled().await;
     }
 
-    /// Stop: the server shuts down (its connections are told to reconnect, 1012), then the
-    /// lease is let go so that another node takes over at once.
+    /// Stop: the server shuts down (its connections, here and relayed from other nodes, are
+    /// told to reconnect, 1012), then the lease is let go so that another node takes over at
+    /// once.
     pub async fn shutdown(self) {
         self.importer.abort();
         self.server.shutdown().await;

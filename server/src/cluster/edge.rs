@@ -1,0 +1,400 @@
+//! A node that does not run the conference, serving attendees all the same: its connections
+//! say hello here and hand every other message to the node that runs the conference
+//! ([`EdgeLink`] is their `Uplink`); what the rooms answer comes back on this node's subject,
+//! and the rooms' events arrive once per turn for every connection here (`hub::Mirrors`).
+//! `/api/…` requests go there too ([`api`]).
+//!
+//! The node follows the heartbeat of the one that runs the conference: while it hears it, it
+//! is ready; when a new node takes over (a new epoch) or none is heard for
+//! [`GONE_AFTER`], every connection here is closed with 1012 and resumes with `since`, from the
+//! log, through whichever node it reaches.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_nats::{Client, HeaderMap};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::any;
+use bytes::Bytes;
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::gateway::{BEAT_EVERY, GONE_AFTER, METHOD, STATUS, URI, beat};
+use super::relay::{self, Beat, Down, Item, Up, UpKind};
+use crate::hub::{CloseReason, ConnId, Mirrors, Outbox, Person, Relayed};
+use crate::ws::Uplink;
+
+/// The largest request body sent on to the node that runs the conference (NATS servers of a
+/// Plenary cluster take 8 MB messages).
+const REQUEST_LIMIT: usize = 7 * 1024 * 1024;
+/// How long an `/api/…` request waits for the node that runs the conference.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a connection here is closed when the node that runs its rooms changes or goes.
+const OWNER_CHANGED: CloseReason = CloseReason {
+    code: plenary_protocol::close::RESTARTING,
+    reason: "another node runs the conference now: reconnect and resume",
+};
+
+/// A connection of this node.
+struct Connection {
+    outbox: Outbox,
+    /// The `seq` of its next message up.
+    up: u64,
+    /// The `seq` its next message down must have.
+    down: u64,
+}
+
+/// This node's side of the relay.
+pub struct EdgeLink {
+    beat: Beat,
+    connections: DashMap<ConnId, Connection>,
+    mirrors: Mirrors,
+    /// Encoded messages up, in order, for the publisher.
+    up: mpsc::UnboundedSender<Bytes>,
+    /// The node that runs the conference, as last heard: its run and when.
+    owner: Mutex<Option<(Beat, Instant)>>,
+    /// Whether it is heard from (`/readyz`, and whether `/ws` takes connections).
+    ready: Arc<AtomicBool>,
+    /// Runs of it that another took over from: a paused one that wakes is not followed.
+    retired: Mutex<HashSet<u64>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Uplink for EdgeLink {
+    fn open(&self, conn: ConnId, person: &Person, outbox: &Outbox) {
+        self.connections.insert(
+            conn,
+            Connection {
+                outbox: outbox.clone(),
+                up: 1,
+                down: 0,
+            },
+        );
+        self.send_up(
+            conn,
+            0,
+            UpKind::Open {
+                person: person.clone(),
+            },
+        );
+    }
+
+    fn send(&self, conn: ConnId, frame: &str) {
+        // Numbered under the connection's entry, so numbers go up in the order sent.
+        if let Some(mut connection) = self.connections.get_mut(&conn) {
+            let seq = connection.up;
+            connection.up += 1;
+            self.send_up(
+                conn,
+                seq,
+                UpKind::Frame {
+                    text: frame.to_owned(),
+                },
+            );
+        }
+    }
+
+    fn close(&self, conn: ConnId) {
+        if let Some((_, connection)) = self.connections.remove(&conn) {
+            self.mirrors.forget(conn);
+            self.send_up(conn, connection.up, UpKind::Close);
+        }
+    }
+}
+
+impl EdgeLink {
+    /// Start relaying for this node's run `beat` over `client`, with copies of the rooms'
+    /// feeds keeping `feed` entries each; `ready` says whether the node that runs the
+    /// conference is heard from.
+    pub async fn start(
+        client: Client,
+        beat: Beat,
+        feed: usize,
+        ready: Arc<AtomicBool>,
+    ) -> Result<Arc<EdgeLink>, async_nats::SubscribeError> {
+        let down = client.subscribe(relay::down(&beat.node)).await?;
+        let turns = client.subscribe(relay::FEED).await?;
+        let owners = client.subscribe(relay::OWNER).await?;
+        let (up, up_out) = mpsc::unbounded_channel();
+        let link = Arc::new(EdgeLink {
+            beat: beat.clone(),
+            connections: DashMap::new(),
+            mirrors: Mirrors::new(feed),
+            up,
+            owner: Mutex::new(None),
+            ready,
+            retired: Mutex::new(HashSet::new()),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let tasks = vec![
+            tokio::spawn(publish_up(client.clone(), up_out)),
+            tokio::spawn(beat_and_watch(Arc::downgrade(&link), client.clone(), beat)),
+            tokio::spawn(Arc::clone(&link).take_down(down)),
+            tokio::spawn(Arc::clone(&link).take_turns(turns)),
+            tokio::spawn(Arc::clone(&link).take_owners(owners)),
+        ];
+        *link.tasks.lock().unwrap_or_else(PoisonError::into_inner) = tasks;
+        Ok(link)
+    }
+
+    /// Stop relaying (this node runs the conference now).
+    pub fn stop(&self) {
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+
+    fn send_up(&self, conn: ConnId, seq: u64, what: UpKind) {
+        let up = Up {
+            node: self.beat.node.clone(),
+            epoch: self.beat.epoch,
+            conn,
+            seq,
+            what,
+        };
+        match serde_json::to_vec(&up) {
+            // Gone only when the node stops.
+            Ok(payload) => drop(self.up.send(payload.into())),
+            Err(error) => tracing::error!(%error, "cannot encode a relay message"),
+        }
+    }
+
+    fn owner(&self) -> std::sync::MutexGuard<'_, Option<(Beat, Instant)>> {
+        self.owner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Close every connection here (they resume elsewhere or here) and forget the copies.
+    fn close_all(&self) {
+        self.mirrors.clear();
+        for connection in self.connections.iter() {
+            connection.outbox.close(OWNER_CHANGED);
+        }
+    }
+
+    /// What the rooms send this node's connections.
+    async fn take_down(self: Arc<Self>, mut down: async_nats::Subscriber) {
+        while let Some(message) = down.next().await {
+            let down: Down = match serde_json::from_slice(&message.payload) {
+                Ok(down) => down,
+                Err(error) => {
+                    tracing::warn!(%error, "the node that runs the conference sent something else");
+                    continue;
+                }
+            };
+            self.deliver(down);
+        }
+    }
+
+    fn deliver(&self, down: Down) {
+        let Some(mut connection) = self.connections.get_mut(&down.conn) else {
+            return;
+        };
+        if down.seq != connection.down {
+            // A message lost between nodes, or the node that runs the conference does not
+            // know the connection: it starts again.
+            if down.seq != u64::MAX {
+                tracing::warn!(
+                    conn = down.conn,
+                    "a relay message was lost; the connection resumes"
+                );
+            }
+            connection.outbox.close(OWNER_CHANGED);
+            return;
+        }
+        connection.down += 1;
+        let outbox = connection.outbox.clone();
+        drop(connection);
+        for item in down.items {
+            let (after, relayed) = match item {
+                Item::Frame { after, frame } => (after, Relayed::Frame(frame.into())),
+                Item::Replay { after, frames } => (
+                    after,
+                    Relayed::Replay(frames.into_iter().map(Bytes::from).collect()),
+                ),
+                Item::Admitted { after, staff, user } => {
+                    (Some(after), Relayed::Admitted { staff, user })
+                }
+                Item::Left { after } => (Some(after), Relayed::Left),
+                Item::Closed { code, last_words } => {
+                    let last_words = last_words.into_iter().map(Bytes::from).collect();
+                    outbox.close_with(reason_for(code), last_words);
+                    return;
+                }
+            };
+            self.mirrors.deliver(down.conn, &outbox, after, relayed);
+        }
+    }
+
+    /// The rooms' feed turns, from the node that runs the conference now.
+    async fn take_turns(self: Arc<Self>, mut turns: async_nats::Subscriber) {
+        while let Some(message) = turns.next().await {
+            match relay::decode_turn(message.payload) {
+                Ok(turn) => {
+                    let current = self
+                        .owner()
+                        .as_ref()
+                        .is_some_and(|(owner, _)| owner.epoch == turn.epoch);
+                    if current {
+                        self.mirrors.appended(&turn.room, turn.first, turn.entries);
+                    }
+                }
+                Err(error) => tracing::warn!(%error),
+            }
+        }
+    }
+
+    /// The heartbeat of the node that runs the conference.
+    async fn take_owners(self: Arc<Self>, mut owners: async_nats::Subscriber) {
+        while let Some(message) = owners.next().await {
+            let Ok(beat) = serde_json::from_slice::<Beat>(&message.payload) else {
+                continue;
+            };
+            let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+            if retired.contains(&beat.epoch) {
+                continue;
+            }
+            let mut owner = self.owner();
+            let changed = owner.as_ref().is_none_or(|(known, _)| known != &beat);
+            if changed {
+                tracing::info!(node = %beat.node, "another node runs the conference");
+                if let Some((known, _)) = owner.as_ref() {
+                    retired.insert(known.epoch);
+                }
+                self.close_all();
+            }
+            *owner = Some((beat, Instant::now()));
+            self.ready.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Beat this node's heart, and notice when the node that runs the conference goes quiet.
+async fn beat_and_watch(link: std::sync::Weak<EdgeLink>, client: Client, own: Beat) {
+    let beating = tokio::spawn(beat(client, relay::NODES, own));
+    let mut every = tokio::time::interval(BEAT_EVERY);
+    loop {
+        every.tick().await;
+        let Some(link) = link.upgrade() else {
+            beating.abort();
+            return;
+        };
+        link.mirrors.tick();
+        let mut owner = link.owner();
+        if owner
+            .as_ref()
+            .is_some_and(|(_, heard)| heard.elapsed() >= GONE_AFTER)
+        {
+            tracing::warn!("the node that ran the conference is gone");
+            *owner = None;
+            link.ready.store(false, Ordering::Relaxed);
+            link.close_all();
+        }
+    }
+}
+
+/// Publish messages up in the order they were sent.
+async fn publish_up(client: Client, mut up: mpsc::UnboundedReceiver<Bytes>) {
+    while let Some(payload) = up.recv().await {
+        if let Err(error) = client.publish(relay::UP, payload).await {
+            tracing::warn!(%error, "cannot relay to the node that runs the conference");
+        }
+    }
+}
+
+/// The close reason for a code the node that runs the conference closed a connection with.
+fn reason_for(code: u16) -> CloseReason {
+    use plenary_protocol::close;
+    let reason = match code {
+        close::LAGGED => "lagged: reconnect and resume with since",
+        close::SERVER_ERROR => "server error: reconnect and resume with since",
+        close::RESTARTING => "server restarting: reconnect",
+        _ => "closed",
+    };
+    CloseReason { code, reason }
+}
+
+/// `/api/…` on this node: answered by the node that runs the conference.
+pub fn api(client: Client) -> Router {
+    Router::new()
+        .route("/api", any(forward))
+        .route("/api/{*path}", any(forward))
+        .with_state(client)
+}
+
+/// Send a request to the node that runs the conference and give back its answer.
+async fn forward(State(client): State<Client>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, REQUEST_LIMIT).await else {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            "too large to pass on to the node that runs the conference: send it there",
+        );
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(METHOD, parts.method.as_str());
+    let uri = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+    headers.insert(URI, uri);
+    for (name, value) in &parts.headers {
+        if let Ok(value) = value.to_str() {
+            headers.append(name.as_str(), value);
+        }
+    }
+    let asked = client.request_with_headers(relay::HTTP, headers, body);
+    let answer = match tokio::time::timeout(HTTP_TIMEOUT, asked).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) | Err(_) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "no node runs the conference now: try again in a few seconds",
+            );
+        }
+    };
+    let headers = answer.headers.unwrap_or_default();
+    let status = headers
+        .get(STATUS)
+        .and_then(|status| status.as_str().parse::<u16>().ok())
+        .and_then(|status| StatusCode::from_u16(status).ok())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = Response::builder().status(status);
+    for (name, values) in headers.iter() {
+        let name: &str = name.as_ref();
+        if name == STATUS {
+            continue;
+        }
+        for value in values {
+            response = response.header(name, value.as_str());
+        }
+    }
+    response
+        .body(Body::from(answer.payload))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+/// An error answered here, in the API's shape.
+fn problem(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let body = HttpError {
+        error: HttpErrorBody {
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        },
+    };
+    (status, Json(body)).into_response()
+}
