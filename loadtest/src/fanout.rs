@@ -94,6 +94,9 @@ pub struct FanoutResult {
     /// Seconds from the first send to the last delivery.
     pub load_seconds: f64,
     pub latency: Latency,
+    /// With several `--url`s (the nodes of a cluster): each node's address and the latency
+    /// of the attendees connected to it.
+    pub latency_by_node: Vec<(String, Latency)>,
     pub server_cpu_seconds: Option<f64>,
     pub server_cpu_seconds_per_million: Option<f64>,
     pub server_peak_rss_bytes: Option<u64>,
@@ -142,11 +145,14 @@ struct GroupStats {
     /// Per connection: last seq, distinct messages received, still open.
     ends: Vec<(u64, u64, bool)>,
     last_receive_nanos: u64,
+    /// The index of the `--url` the group's connections went to.
+    node: usize,
 }
 
-/// Run the workload against a server at `url` (`pid` for a local one, to read /proc).
+/// Run the workload against a server at `urls` (several: the nodes of a cluster, attendee
+/// `n` on the `n mod len`-th; `pid` for a local server, to read /proc).
 pub async fn run(
-    url: &str,
+    urls: &[String],
     kind: Kind,
     pid: Option<u32>,
     args: &FanoutArgs,
@@ -159,7 +165,10 @@ pub async fn run(
         Kind::Plenary => "plenary",
         Kind::Baseline => "baseline",
     };
-    eprintln!("chat-fanout against {name} at {url}");
+    if urls.is_empty() {
+        bail!("chat-fanout needs a server");
+    }
+    eprintln!("chat-fanout against {name} at {}", urls.join(", "));
     // Connect everyone.
     let connect_started = std::time::Instant::now();
     let bar = ProgressBar::new(args.attendees as u64).with_style(
@@ -167,15 +176,18 @@ pub async fn run(
             .expect("the template is valid"),
     );
     let room = args.room.as_str();
-    let mut sockets: Vec<(RawSocket, u64)> = Vec::with_capacity(args.attendees);
+    let mut sockets: Vec<(RawSocket, u64, usize)> = Vec::with_capacity(args.attendees);
     let mut connect_failures = 0u64;
     {
         let mut attempts = stream::iter(0..args.attendees)
             .map(|n| async move {
-                match kind {
+                let node = n % urls.len();
+                let url = urls[node].as_str();
+                let socket = match kind {
                     Kind::Plenary => raw::attend(url, &format!("Load {n}"), room).await,
                     Kind::Baseline => raw::connect(url).await.map(|socket| (socket, 0)),
-                }
+                };
+                socket.map(|(socket, seq)| (socket, seq, node))
             })
             .buffer_unordered(args.connect_concurrency.max(1));
         while let Some(attempt) = attempts.next().await {
@@ -205,26 +217,29 @@ pub async fn run(
     let (stop, stopped) = watch::channel(false);
     let post_start = clock.nanos() + (args.settle.max(0.0) * 1e9) as u64;
     let mut poster_writers = Vec::with_capacity(args.posters);
-    let mut streams: Vec<(raw::Chunks, u64)> = Vec::with_capacity(sockets.len());
-    for (index, (socket, joined_seq)) in sockets.into_iter().enumerate() {
+    // Each node's connections, read in groups of their own so that latency is per node.
+    let mut by_node: Vec<Vec<(raw::Chunks, u64)>> = (0..urls.len()).map(|_| Vec::new()).collect();
+    for (index, (socket, joined_seq, node)) in sockets.into_iter().enumerate() {
         let (chunks, writer) = socket.split(index >= args.posters);
         poster_writers.extend(writer);
-        streams.push((chunks, joined_seq));
+        by_node[node].push((chunks, joined_seq));
     }
     let per_task = args.per_task.max(1);
     let mut groups = Vec::new();
-    while !streams.is_empty() {
-        let rest = streams.split_off(streams.len().min(per_task));
-        let group = std::mem::replace(&mut streams, rest);
-        groups.push(tokio::spawn(read_group(
-            group,
-            kind,
-            clock,
-            post_start,
-            total_messages,
-            Arc::clone(&live),
-            stopped.clone(),
-        )));
+    for (node, mut streams) in by_node.into_iter().enumerate() {
+        while !streams.is_empty() {
+            let rest = streams.split_off(streams.len().min(per_task));
+            let group = std::mem::replace(&mut streams, rest);
+            groups.push(tokio::spawn(read_group(
+                (group, node),
+                kind,
+                clock,
+                post_start,
+                total_messages,
+                Arc::clone(&live),
+                stopped.clone(),
+            )));
+        }
     }
 
     // Post.
@@ -302,10 +317,12 @@ pub async fn run(
     let _ = stop.send(true);
     let mut merged = GroupStats::default();
     let mut overall = report::histogram();
+    let mut node_overall: Vec<Histogram<u64>> = urls.iter().map(|_| report::histogram()).collect();
     for group in groups {
         let stats = group.await?;
         if let Some(histogram) = &stats.overall {
             overall.add(histogram)?;
+            node_overall[stats.node].add(histogram)?;
         }
         report::merge_timeline(&mut merged.timeline, &stats.timeline);
         merged.delivered += stats.delivered;
@@ -362,6 +379,14 @@ pub async fn run(
         deliveries_per_sec: merged.delivered as f64 / load_seconds,
         load_seconds,
         latency: Latency::from(&overall, &merged.timeline),
+        latency_by_node: if urls.len() > 1 {
+            urls.iter()
+                .zip(&node_overall)
+                .map(|(url, histogram)| (url.clone(), Latency::from(histogram, &[])))
+                .collect()
+        } else {
+            Vec::new()
+        },
         server_cpu_seconds: server_cpu,
         server_cpu_seconds_per_million: server_cpu
             .map(|cpu| cpu / (merged.delivered.max(1) as f64 / 1e6)),
@@ -434,7 +459,7 @@ async fn pace(
 
 /// Read a group of connections until told to stop.
 async fn read_group(
-    connections: Vec<(raw::Chunks, u64)>,
+    (connections, node): (Vec<(raw::Chunks, u64)>, usize),
     kind: Kind,
     clock: Clock,
     post_start: u64,
@@ -481,7 +506,10 @@ async fn read_group(
         .boxed(),
     );
     let mut all = stream::select_all(streams);
-    let mut stats = GroupStats::default();
+    let mut stats = GroupStats {
+        node,
+        ..GroupStats::default()
+    };
     let mut overall = report::histogram();
     let mut unreported = (0u64, 0u64);
     while let Some(item) = Pin::new(&mut all).next().await {

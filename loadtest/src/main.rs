@@ -46,9 +46,11 @@ struct Cli {
 #[derive(clap::Args)]
 struct Common {
     /// A running server's WebSocket address (ws://HOST:PORT/ws). Without it the loadtest
-    /// starts its own server on 127.0.0.1 with a temporary data directory.
+    /// starts its own server on 127.0.0.1 with a temporary data directory. `chat-fanout`
+    /// takes it repeated, one per node of a cluster: attendees go round-robin over them, and
+    /// latency is reported per node too.
     #[arg(long, global = true)]
-    url: Option<String>,
+    url: Vec<String>,
     /// The `plenary` binary to start (default: next to this executable).
     #[arg(long, global = true)]
     server_bin: Option<PathBuf>,
@@ -116,21 +118,27 @@ async fn main() -> Result<()> {
     let common = &cli.common;
     let (name, report) = match &cli.scenario {
         Scenario::Worker(args) => {
-            let Some(url) = &common.url else {
+            let Some(url) = common.url.first() else {
                 bail!("worker needs --url");
             };
             return crowd::worker(url, args).await;
         }
         Scenario::ChatFanout { args, baseline } => {
-            let (local, url) = target(common, Kind::Plenary)?;
+            let (local, urls) = if common.url.len() > 1 {
+                (None, common.url.clone())
+            } else {
+                let (local, url) = target(common, Kind::Plenary)?;
+                (local, vec![url])
+            };
             let pid = local.as_ref().map(LocalServer::pid);
-            let plenary = fanout::run(&url, Kind::Plenary, pid, args, clock).await?;
+            let plenary = fanout::run(&urls, Kind::Plenary, pid, args, clock).await?;
             drop(local);
             let base = if *baseline {
                 let binary = server::find_binary(Kind::Baseline, common.baseline_bin.as_deref())?;
                 let local = LocalServer::start(Kind::Baseline, &binary, &[], true)?;
+                let urls = [local.url.clone()];
                 let result =
-                    fanout::run(&local.url, Kind::Baseline, Some(local.pid()), args, clock).await?;
+                    fanout::run(&urls, Kind::Baseline, Some(local.pid()), args, clock).await?;
                 Some(result)
             } else {
                 None
@@ -400,9 +408,10 @@ async fn main() -> Result<()> {
 
 /// The server to load: the one at `--url`, or a local one started now.
 fn target(common: &Common, kind: Kind) -> Result<(Option<LocalServer>, String)> {
-    match &common.url {
-        Some(url) => Ok((None, url.clone())),
-        None => {
+    match common.url.as_slice() {
+        [url] => Ok((None, url.clone())),
+        [_, _, ..] => bail!("this scenario takes one --url"),
+        [] => {
             let binary = server::find_binary(kind, common.server_bin.as_deref())?;
             let local = LocalServer::start(kind, &binary, &common.server_arg, true)?;
             let url = local.url.clone();
@@ -418,7 +427,7 @@ fn target(common: &Common, kind: Kind) -> Result<(Option<LocalServer>, String)> 
 
 /// The `plenary` binary, for scenarios that start (and stop) their own servers.
 fn local_only(common: &Common) -> Result<PathBuf> {
-    if common.url.is_some() {
+    if !common.url.is_empty() {
         bail!("this scenario starts its own servers: leave out --url");
     }
     server::find_binary(Kind::Plenary, common.server_bin.as_deref())
@@ -767,6 +776,16 @@ fn fanout_report(
         (
             "fan-out latency p50 / p99 / p99.9 / max".to_owned(),
             cells(&|r| r.latency.cell()),
+        ),
+        (
+            "… of the attendees of each node".to_owned(),
+            cells(&|r| {
+                r.latency_by_node
+                    .iter()
+                    .map(|(url, latency)| format!("{url}: {}", latency.cell()))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
         ),
         (
             "server CPU-seconds per million deliveries".to_owned(),

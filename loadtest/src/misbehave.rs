@@ -97,7 +97,14 @@ pub async fn slow_consumer(
         let stuck_joined = sockets.len();
         let rss_before_load = rss();
         let tcp_before_load = server::tcp_socket_memory();
-        let fanout = fanout::run(url, Kind::Plenary, Some(pid), &args.fanout, clock).await?;
+        let fanout = fanout::run(
+            &[url.to_owned()],
+            Kind::Plenary,
+            Some(pid),
+            &args.fanout,
+            clock,
+        )
+        .await?;
         let rss_after_load = rss();
         let tcp_after_load = server::tcp_socket_memory();
         eprintln!("reading the {stuck_joined} stuck connections");
@@ -243,7 +250,14 @@ pub async fn flood(
                 ))
             })
             .collect();
-        let fanout = fanout::run(&local.url, Kind::Plenary, Some(pid), &args.fanout, clock).await?;
+        let fanout = fanout::run(
+            std::slice::from_ref(&local.url),
+            Kind::Plenary,
+            Some(pid),
+            &args.fanout,
+            clock,
+        )
+        .await?;
         stop.store(true, Ordering::Relaxed);
         let mut endings = BTreeMap::new();
         let mut to_close = report::histogram();

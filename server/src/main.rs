@@ -530,8 +530,9 @@ async fn serve_in_cluster(config: Config, log: LogConfig) -> Outcome {
         standby.addr()
     ));
     say(&format!(
-        "Node {node} is on standby until it runs the conference."
+        "Node {node} serves attendees, relaying to the node that runs the conference, until it runs it."
     ));
+    print_invites(standby.server());
     let active = tokio::select! {
         active = standby.take_over() => active?,
         () = shutdown_signal() => return Ok(()),

@@ -151,6 +151,11 @@ impl Standby {
         self.edge.addr()
     }
 
+    /// The server it runs while it relays (for its invite links).
+    pub fn server(&self) -> &Server {
+        &self.edge
+    }
+
     /// Wait for the lease, then run the conference on this node, on the same address. Its
     /// connections meanwhile are closed with 1012 and resume there.
     pub async fn take_over(self) -> Result<Active, StartError> {

@@ -282,3 +282,112 @@ impl Mirrors {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::hub::outbox::OutboxReceiver;
+
+    fn entry(text: &'static str) -> Entry {
+        Entry {
+            public: Some(Bytes::from_static(text.as_bytes())),
+            staff: Bytes::from_static(text.as_bytes()),
+            owner: None,
+        }
+    }
+
+    fn at(position: u64) -> Option<(RoomId, u64)> {
+        Some(("room".to_owned(), position))
+    }
+
+    fn admitted() -> Relayed {
+        Relayed::Admitted {
+            staff: false,
+            user: "u".into(),
+        }
+    }
+
+    /// What the connection's writer sends next (nothing within a moment: empty).
+    async fn batch(receiver: &mut OutboxReceiver) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = Vec::new();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(200),
+            receiver.next_batch(&mut out, 64),
+        )
+        .await;
+        out
+    }
+
+    #[tokio::test]
+    async fn a_reply_waits_for_the_entries_before_its_fence_and_keeps_its_place() {
+        let mirrors = Mirrors::new(16);
+        let (outbox, mut receiver) = Outbox::new(16);
+        mirrors.deliver(1, &outbox, at(0), admitted());
+        // The reply came before the entries it follows.
+        mirrors.deliver(
+            1,
+            &outbox,
+            at(2),
+            Relayed::Frame(Bytes::from_static(b"ack")),
+        );
+        mirrors.deliver(
+            1,
+            &outbox,
+            None,
+            Relayed::Frame(Bytes::from_static(b"after")),
+        );
+        assert!(batch(&mut receiver).await.is_empty(), "held back");
+        mirrors.appended("room", 0, vec![entry("e0"), entry("e1")]);
+        mirrors.appended("room", 2, vec![entry("e2")]);
+        assert_eq!(
+            batch(&mut receiver).await,
+            vec!["e0", "e1", "ack", "after", "e2"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_turn_seen_twice_is_appended_once() {
+        let mirrors = Mirrors::new(16);
+        let (outbox, mut receiver) = Outbox::new(16);
+        mirrors.deliver(1, &outbox, at(0), admitted());
+        mirrors.appended("room", 0, vec![entry("a"), entry("b")]);
+        mirrors.appended("room", 1, vec![entry("b"), entry("c")]);
+        assert_eq!(batch(&mut receiver).await, vec!["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_turn_closes_the_copys_readers_to_resume_and_the_copy_goes_on() {
+        let mirrors = Mirrors::new(16);
+        let (outbox, mut receiver) = Outbox::new(16);
+        mirrors.deliver(1, &outbox, at(0), admitted());
+        mirrors.appended("room", 0, vec![entry("e0")]);
+        // Entries 1 to 4 never came.
+        mirrors.appended("room", 5, vec![entry("e5")]);
+        assert_eq!(batch(&mut receiver).await, vec!["e0"]);
+        assert_eq!(
+            receiver.close_reason().map(|reason| reason.code),
+            Some(plenary_protocol::close::LAGGED)
+        );
+        // A connection admitted after the gap reads on from there.
+        let (later, mut later_receiver) = Outbox::new(16);
+        mirrors.deliver(2, &later, at(6), admitted());
+        mirrors.appended("room", 6, vec![entry("e6")]);
+        assert_eq!(batch(&mut later_receiver).await, vec!["e6"]);
+    }
+
+    #[tokio::test]
+    async fn an_admission_before_what_the_copy_keeps_is_lagged() {
+        let mirrors = Mirrors::new(2);
+        let (first, _first_receiver) = Outbox::new(16);
+        mirrors.deliver(1, &first, at(0), admitted());
+        mirrors.appended("room", 0, vec![entry("a"), entry("b"), entry("c")]);
+        let (late, late_receiver) = Outbox::new(16);
+        mirrors.deliver(2, &late, at(0), admitted());
+        assert_eq!(
+            late_receiver.close_reason().map(|reason| reason.code),
+            Some(plenary_protocol::close::LAGGED)
+        );
+    }
+}
