@@ -477,6 +477,33 @@ async fn clients_of_every_node_see_one_room_in_one_order_and_a_retry_elsewhere_i
 }
 
 #[tokio::test]
+async fn a_host_on_one_relaying_node_reaches_a_viewer_on_another_through_the_running_nodes_sfu()
+-> Result<()> {
+    use crate::rtc::{OPUS, Publisher, VP8, Viewer};
+    let conference = Conference::start(1, 3).await?;
+    let owner = conference.active().await?;
+    all_ready(&conference).await?;
+    let (host_on, viewer_on) = ((owner + 1) % 3, (owner + 2) % 3);
+    let connect = async |n: usize, role: Role, name: &str| -> Result<Client> {
+        let node = &conference.nodes[n];
+        let mut client = Client::connect(node.addr()).await?;
+        client.hello(&node.token(role, name)?).await?;
+        client.join(WORKSHOP_ROOM).await?;
+        Ok(client)
+    };
+    let viewer = Viewer::subscribe(
+        connect(viewer_on, Role::Attendee, "Far viewer").await?,
+        WORKSHOP_ROOM,
+    )
+    .await?;
+    let mut host = Publisher::new(connect(host_on, Role::Host, "Far host").await?).await?;
+    let answer = host.publish(WORKSHOP_ROOM).await?;
+    assert_eq!(answer["type"], "rtc_answer", "{answer}");
+    viewer.wait_for_packets(&[VP8, OPUS], 50).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn registrations_through_three_nodes_at_once_fill_a_workshop_exactly() -> Result<()> {
     let conference = Conference::start(1, 3).await?;
     conference.active().await?;

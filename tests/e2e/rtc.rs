@@ -23,8 +23,8 @@ use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
 use webrtc::rtp_transceiver::rtp_sender::RTCRtpSender;
 
 /// VP8 and Opus with webrtc-rs's default codecs.
-const VP8: u8 = 96;
-const OPUS: u8 = 111;
+pub(crate) const VP8: u8 = 96;
+pub(crate) const OPUS: u8 = 111;
 
 /// A client-side peer connection on loopback only, as the server's in tests, that lets a
 /// repaired packet through to be seen.
@@ -38,7 +38,7 @@ async fn peer_connection() -> Result<Arc<RTCPeerConnection>> {
 
 /// A person publishing a synthetic camera (VP8, 30 frames a second) and microphone (Opus,
 /// 20 ms frames) from one webrtc-rs peer connection.
-struct Publisher {
+pub(crate) struct Publisher {
     client: Client,
     pc: Arc<RTCPeerConnection>,
     senders: Vec<JoinHandle<()>>,
@@ -49,7 +49,7 @@ struct Publisher {
 }
 
 impl Publisher {
-    async fn new(client: Client) -> Result<Publisher> {
+    pub(crate) async fn new(client: Client) -> Result<Publisher> {
         let pc = peer_connection().await?;
         let camera = Source::camera("host");
         let microphone = Source::microphone("host");
@@ -78,7 +78,7 @@ impl Publisher {
     }
 
     /// `rtc_publish` to a room: the server's answer, or its error.
-    async fn publish(&mut self, room: &str) -> Result<Value> {
+    pub(crate) async fn publish(&mut self, room: &str) -> Result<Value> {
         self.publish_with(
             room,
             json!({"camera": "camera", "microphone": "microphone"}),
@@ -203,7 +203,7 @@ struct Received {
 
 /// A person receiving a room's media. A task answers the server's offers (every
 /// renegotiation) and passes every other message on to `messages`.
-struct Viewer {
+pub(crate) struct Viewer {
     received: Arc<Mutex<Received>>,
     messages: mpsc::UnboundedReceiver<Value>,
     pc: Arc<RTCPeerConnection>,
@@ -211,7 +211,7 @@ struct Viewer {
 }
 
 impl Viewer {
-    async fn subscribe(mut client: Client, room: &str) -> Result<Viewer> {
+    pub(crate) async fn subscribe(mut client: Client, room: &str) -> Result<Viewer> {
         let pc = peer_connection().await?;
         let received = Arc::new(Mutex::new(Received::default()));
         let counts = Arc::clone(&received);
@@ -313,7 +313,7 @@ impl Viewer {
     }
 
     /// Wait, at most [`PATIENCE`], until at least `count` packets of each payload type came.
-    async fn wait_for_packets(&self, payload_types: &[u8], count: u64) -> Result<()> {
+    pub(crate) async fn wait_for_packets(&self, payload_types: &[u8], count: u64) -> Result<()> {
         let what = format!("{count} packets of each of {payload_types:?}");
         eventually(&what, async || {
             Ok((payload_types.iter().all(|pt| self.packets(*pt) >= count)).then_some(()))
