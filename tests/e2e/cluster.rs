@@ -419,7 +419,15 @@ async fn clients_of_every_node_see_one_room_in_one_order_and_a_retry_elsewhere_i
             for k in 0..per_poster {
                 let text = format!("node {n} says {k}");
                 let sent = json!({"type":"chat","room":STAGE,"text":text,"client_id":text});
-                let (ack, _) = poster.ok(sent).await?;
+                let (ack, before) = poster.ok(sent).await?;
+                // Its own event comes before its ack, on whichever node it is, as the room
+                // produced them.
+                ensure!(
+                    before
+                        .iter()
+                        .any(|m| chat(m).is_some_and(|(_, said)| said == text)),
+                    "node {n}: the ack of {text} overtook its event: {before:?}"
+                );
                 acked.push((text, ack["id"].as_u64().context("an ack has an id")?));
             }
             anyhow::Ok(acked)

@@ -1,15 +1,15 @@
 //! A node that does not run the conference, serving attendees all the same: its connections
 //! say hello here and hand every other message to the node that runs the conference
-//! ([`EdgeLink`] is their `Uplink`); what the rooms answer comes back on this node's subject,
-//! and the rooms' events arrive once per turn for every connection here (`hub::Mirrors`).
-//! `/api/…` requests go there too ([`api`]).
+//! ([`EdgeLink`] is their `Uplink`). What comes back is one ordered stream for this node: the
+//! rooms' feed turns, once for every connection here (`hub::Mirrors`), and what the rooms
+//! answer each connection, in the order the rooms produced them, taken in that order by one
+//! task. `/api/…` requests go there too ([`api`]).
 //!
-//! The node follows the heartbeat of the one that runs the conference: while it hears it, it
-//! is ready; when a new node takes over (a new epoch) or none is heard for
-//! [`GONE_AFTER`], every connection here is closed with 1012 and resumes with `since`, from the
-//! log, through whichever node it reaches.
+//! The node follows the node that runs the conference with the newest epoch (its lease's
+//! revision) it hears of: while it hears it, it is ready; when a newer one takes over, when
+//! none is heard for [`GONE_AFTER`], or when the stream has a gap, every connection here is
+//! closed with 1012 and resumes with `since`, from the log, through whichever node it reaches.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::gateway::{BEAT_EVERY, GONE_AFTER, METHOD, STATUS, URI, beat};
-use super::relay::{self, Beat, Down, Item, Up, UpKind};
+use super::relay::{self, Beat, Item, Kind, Up, UpKind};
 use crate::hub::{CloseReason, ConnId, Mirrors, Outbox, Person, Relayed};
 use crate::ws::Uplink;
 
@@ -50,8 +50,17 @@ struct Connection {
     outbox: Outbox,
     /// The `seq` of its next message up.
     up: u64,
-    /// The `seq` its next message down must have.
-    down: u64,
+}
+
+/// The node that runs the conference, as this node follows it.
+#[derive(Default)]
+struct Owner {
+    /// Its epoch, and when it was last heard; `None` while none is heard.
+    current: Option<(u64, Instant)>,
+    /// The newest epoch heard of: an older one (a paused node that woke) is not followed.
+    newest: u64,
+    /// The number the next message of its stream must have (`None`: not heard yet).
+    next: Option<u64>,
 }
 
 /// This node's side of the relay.
@@ -61,12 +70,9 @@ pub struct EdgeLink {
     mirrors: Mirrors,
     /// Encoded messages up, in order, for the publisher.
     up: mpsc::UnboundedSender<Bytes>,
-    /// The node that runs the conference, as last heard: its run and when.
-    owner: Mutex<Option<(Beat, Instant)>>,
+    owner: Mutex<Owner>,
     /// Whether it is heard from (`/readyz`, and whether `/ws` takes connections).
     ready: Arc<AtomicBool>,
-    /// Runs of it that another took over from: a paused one that wakes is not followed.
-    retired: Mutex<HashSet<u64>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -77,7 +83,6 @@ impl Uplink for EdgeLink {
             Connection {
                 outbox: outbox.clone(),
                 up: 1,
-                down: 0,
             },
         );
         self.send_up(
@@ -123,7 +128,6 @@ impl EdgeLink {
         ready: Arc<AtomicBool>,
     ) -> Result<Arc<EdgeLink>, async_nats::SubscribeError> {
         let down = client.subscribe(relay::down(&beat.node)).await?;
-        let turns = client.subscribe(relay::FEED).await?;
         let owners = client.subscribe(relay::OWNER).await?;
         let (up, up_out) = mpsc::unbounded_channel();
         let link = Arc::new(EdgeLink {
@@ -131,16 +135,14 @@ impl EdgeLink {
             connections: DashMap::new(),
             mirrors: Mirrors::new(feed),
             up,
-            owner: Mutex::new(None),
+            owner: Mutex::new(Owner::default()),
             ready,
-            retired: Mutex::new(HashSet::new()),
             tasks: Mutex::new(Vec::new()),
         });
         let tasks = vec![
             tokio::spawn(publish_up(client.clone(), up_out)),
             tokio::spawn(beat_and_watch(Arc::downgrade(&link), client.clone(), beat)),
             tokio::spawn(Arc::clone(&link).take_down(down)),
-            tokio::spawn(Arc::clone(&link).take_turns(turns)),
             tokio::spawn(Arc::clone(&link).take_owners(owners)),
         ];
         *link.tasks.lock().unwrap_or_else(PoisonError::into_inner) = tasks;
@@ -174,8 +176,26 @@ impl EdgeLink {
         }
     }
 
-    fn owner(&self) -> std::sync::MutexGuard<'_, Option<(Beat, Instant)>> {
+    fn owner(&self) -> std::sync::MutexGuard<'_, Owner> {
         self.owner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether to follow something the node that runs the conference in `epoch` sent now;
+    /// a newer epoch than the one followed is a takeover: every connection here resumes.
+    fn follow(&self, owner: &mut Owner, epoch: u64) -> bool {
+        if epoch < owner.newest {
+            return false;
+        }
+        let changed = owner.current.is_none_or(|(current, _)| current != epoch);
+        if changed {
+            tracing::info!(epoch, "following the node that runs the conference");
+            self.close_all();
+            owner.next = None;
+        }
+        owner.newest = epoch;
+        owner.current = Some((epoch, Instant::now()));
+        self.ready.store(true, Ordering::Relaxed);
+        true
     }
 
     /// Close every connection here (they resume elsewhere or here) and forget the copies.
@@ -186,76 +206,90 @@ impl EdgeLink {
         }
     }
 
-    /// What the rooms send this node's connections.
+    /// The stream from the node that runs the conference, in order.
     async fn take_down(self: Arc<Self>, mut down: async_nats::Subscriber) {
         while let Some(message) = down.next().await {
-            let down: Down = match serde_json::from_slice(&message.payload) {
-                Ok(down) => down,
+            let message = match relay::decode_message(message.payload) {
+                Ok(message) => message,
                 Err(error) => {
                     tracing::warn!(%error, "the node that runs the conference sent something else");
                     continue;
                 }
             };
-            self.deliver(down);
+            if message.to != self.beat.epoch {
+                // For an earlier run of this node.
+                continue;
+            }
+            {
+                let mut owner = self.owner();
+                if !self.follow(&mut owner, message.owner) {
+                    continue;
+                }
+                if owner.next.is_some_and(|next| next != message.seq) {
+                    tracing::warn!(
+                        "a message from the node that runs the conference was lost; every connection here resumes"
+                    );
+                    self.close_all();
+                }
+                owner.next = Some(message.seq + 1);
+            }
+            match message.kind {
+                Kind::Turn => match relay::decode_turn(message.body) {
+                    Ok(turn) => self.mirrors.appended(&turn.room, turn.first, turn.entries),
+                    Err(error) => tracing::warn!(%error),
+                },
+                Kind::Items => match serde_json::from_slice::<Vec<(ConnId, Item)>>(&message.body) {
+                    Ok(items) => {
+                        for (conn, item) in items {
+                            self.deliver(conn, item);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "unreadable items from the node that runs the conference")
+                    }
+                },
+                Kind::Reset => {
+                    tracing::warn!(
+                        "the node that runs the conference lost messages for this node; every connection here resumes"
+                    );
+                    self.close_all();
+                }
+            }
         }
     }
 
-    fn deliver(&self, down: Down) {
-        let Some(mut connection) = self.connections.get_mut(&down.conn) else {
+    /// Deliver one item to a connection of this node.
+    fn deliver(&self, conn: ConnId, item: Item) {
+        let Some(outbox) = self
+            .connections
+            .get(&conn)
+            .map(|connection| connection.outbox.clone())
+        else {
             return;
         };
-        if down.seq != connection.down {
-            // A message lost between nodes, or the node that runs the conference does not
-            // know the connection: it starts again.
-            if down.seq != u64::MAX {
-                tracing::warn!(
-                    conn = down.conn,
-                    "a relay message was lost; the connection resumes"
-                );
+        let (after, relayed) = match item {
+            Item::Frame { after, frame } => (after, Relayed::Frame(frame.into())),
+            Item::Replay { after, frames } => (
+                after,
+                Relayed::Replay(frames.into_iter().map(Bytes::from).collect()),
+            ),
+            Item::Admitted { after, staff, user } => {
+                (Some(after), Relayed::Admitted { staff, user })
             }
-            connection.outbox.close(OWNER_CHANGED);
-            return;
-        }
-        connection.down += 1;
-        let outbox = connection.outbox.clone();
-        drop(connection);
-        for item in down.items {
-            let (after, relayed) = match item {
-                Item::Frame { after, frame } => (after, Relayed::Frame(frame.into())),
-                Item::Replay { after, frames } => (
-                    after,
-                    Relayed::Replay(frames.into_iter().map(Bytes::from).collect()),
-                ),
-                Item::Admitted { after, staff, user } => {
-                    (Some(after), Relayed::Admitted { staff, user })
-                }
-                Item::Left { after } => (Some(after), Relayed::Left),
-                Item::Closed { code, last_words } => {
-                    let last_words = last_words.into_iter().map(Bytes::from).collect();
-                    outbox.close_with(reason_for(code), last_words);
-                    return;
-                }
-            };
-            self.mirrors.deliver(down.conn, &outbox, after, relayed);
-        }
-    }
-
-    /// The rooms' feed turns, from the node that runs the conference now.
-    async fn take_turns(self: Arc<Self>, mut turns: async_nats::Subscriber) {
-        while let Some(message) = turns.next().await {
-            match relay::decode_turn(message.payload) {
-                Ok(turn) => {
-                    let current = self
-                        .owner()
-                        .as_ref()
-                        .is_some_and(|(owner, _)| owner.epoch == turn.epoch);
-                    if current {
-                        self.mirrors.appended(&turn.room, turn.first, turn.entries);
-                    }
-                }
-                Err(error) => tracing::warn!(%error),
+            Item::Left { after } => (Some(after), Relayed::Left),
+            Item::Closed { code, last_words } => {
+                let last_words = last_words.into_iter().map(Bytes::from).collect();
+                return outbox.close_with(reason_for(code), last_words);
             }
+        };
+        // A position no feed could reach: not from a node that runs rooms.
+        if after
+            .as_ref()
+            .is_some_and(|(_, position)| *position > u64::MAX / 2)
+        {
+            return outbox.close(OWNER_CHANGED);
         }
+        self.mirrors.deliver(conn, &outbox, after, relayed);
     }
 
     /// The heartbeat of the node that runs the conference.
@@ -264,21 +298,8 @@ impl EdgeLink {
             let Ok(beat) = serde_json::from_slice::<Beat>(&message.payload) else {
                 continue;
             };
-            let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
-            if retired.contains(&beat.epoch) {
-                continue;
-            }
             let mut owner = self.owner();
-            let changed = owner.as_ref().is_none_or(|(known, _)| known != &beat);
-            if changed {
-                tracing::info!(node = %beat.node, "another node runs the conference");
-                if let Some((known, _)) = owner.as_ref() {
-                    retired.insert(known.epoch);
-                }
-                self.close_all();
-            }
-            *owner = Some((beat, Instant::now()));
-            self.ready.store(true, Ordering::Relaxed);
+            self.follow(&mut owner, beat.epoch);
         }
     }
 }
@@ -296,11 +317,12 @@ async fn beat_and_watch(link: std::sync::Weak<EdgeLink>, client: Client, own: Be
         link.mirrors.tick();
         let mut owner = link.owner();
         if owner
-            .as_ref()
+            .current
             .is_some_and(|(_, heard)| heard.elapsed() >= GONE_AFTER)
         {
             tracing::warn!("the node that ran the conference is gone");
-            *owner = None;
+            owner.current = None;
+            owner.next = None;
             link.ready.store(false, Ordering::Relaxed);
             link.close_all();
         }

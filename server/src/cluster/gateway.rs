@@ -1,13 +1,17 @@
 //! The node that runs the conference, seen from the other nodes: it serves their connections
-//! (each through a remote session, `ws::RemoteSessions`), sends each room's feed turns to
-//! every node once ([`Gateway`] is the rooms' [`Tap`]), answers their `/api/…` requests with
-//! its own router, and beats its heart on [`relay::OWNER`] so they know it is there.
+//! (each through a remote session, `ws::RemoteSessions`), sends each of them one ordered
+//! stream ([`relay::down`]) with every room's feed turns ([`Gateway`] is the rooms' [`Tap`])
+//! and what the rooms and the SFU send its connections (each remote outbox's [`RemoteSink`]
+//! puts its items in the same stream, in the order they are queued), answers their `/api/…`
+//! requests with its own router, and beats its heart on [`relay::OWNER`] so they know it is
+//! there.
 //!
 //! A node whose heartbeat stops (or that comes back as a new run) has its connections here
 //! ended: they leave their rooms as a closed local connection would.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::{Client, HeaderMap};
@@ -21,28 +25,55 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::relay::{self, After, Beat, Down, Item, Up, UpKind};
-use crate::hub::{Entry, FeedId, Fence, OutboxReceiver, Outgoing, Tap};
+use super::relay::{self, After, Beat, Item, Kind, Up, UpKind};
+use crate::hub::{CloseReason, ConnId, Entry, FeedId, Fence, Outgoing, RemoteSink, Tap};
 use crate::ws::RemoteSessions;
 
 /// How often each side beats its heart.
 pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 /// A node not heard from for this long is gone.
 pub const GONE_AFTER: Duration = Duration::from_secs(6);
-/// Items sent to one connection in one message at most.
-const ITEMS_PER_MESSAGE: usize = 256;
+/// What the stream to one node may hold before it is sent; past it, something is lost and
+/// that node's connections resume.
+const STREAM_QUEUE: usize = 65_536;
+/// Queued items taken into one message at most.
+const ITEMS_PER_MESSAGE: usize = 512;
 /// The largest response body sent back for an `/api/…` request of another node.
 const RESPONSE_LIMIT: usize = 7 * 1024 * 1024;
+
+/// Which room each feed is (filled as rooms open their feeds, before any command).
+type Feeds = Arc<DashMap<FeedId, RoomId>>;
 
 /// The rooms' tap, and the way the other nodes reach this one.
 pub struct Gateway {
     client: Client,
     beat: Beat,
-    /// Which room each feed is.
-    feeds: DashMap<FeedId, RoomId>,
-    /// Encoded feed turns, in order, for the publisher.
-    turns: mpsc::UnboundedSender<Bytes>,
-    turns_out: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Bytes>>>,
+    feeds: Feeds,
+    /// The stream to each node (by name and epoch) heard from.
+    streams: DashMap<(String, u64), Arc<Stream>>,
+}
+
+/// What goes into the stream to a node, in order.
+enum Outbound {
+    Turn(Bytes),
+    Item(ConnId, Item),
+}
+
+/// The ordered stream to one node.
+struct Stream {
+    queue: mpsc::Sender<Outbound>,
+    /// Something could not be queued: the node is told to start again.
+    lost: AtomicBool,
+}
+
+impl Stream {
+    fn send(&self, outbound: Outbound) -> bool {
+        let taken = self.queue.try_send(outbound).is_ok();
+        if !taken {
+            self.lost.store(true, Ordering::Release);
+        }
+        taken
+    }
 }
 
 impl Tap for Gateway {
@@ -51,9 +82,39 @@ impl Tap for Gateway {
     }
 
     fn appended(&self, room: &str, first: u64, entries: Vec<Entry>) {
-        let turn = relay::encode_turn(self.beat.epoch, room, first, &entries);
-        // Gone only when the node stops.
-        let _ = self.turns.send(turn);
+        if self.streams.is_empty() {
+            return;
+        }
+        let turn = relay::encode_turn(room, first, &entries);
+        for stream in self.streams.iter() {
+            stream.send(Outbound::Turn(turn.clone()));
+        }
+    }
+}
+
+/// Where one node's remote outboxes put their items: its stream.
+struct NodeSink {
+    stream: Arc<Stream>,
+    feeds: Feeds,
+}
+
+impl RemoteSink for NodeSink {
+    fn push(&self, conn: ConnId, outgoing: Outgoing, fence: Option<Fence>) -> bool {
+        match item(&self.feeds, outgoing, fence) {
+            Some(item) => self.stream.send(Outbound::Item(conn, item)),
+            None => true,
+        }
+    }
+
+    fn closed(&self, conn: ConnId, reason: CloseReason, last_words: Vec<Bytes>) {
+        let last_words = last_words.iter().map(text).collect();
+        self.stream.send(Outbound::Item(
+            conn,
+            Item::Closed {
+                code: reason.code,
+                last_words,
+            },
+        ));
     }
 }
 
@@ -65,16 +126,14 @@ struct Remote {
 }
 
 impl Gateway {
-    /// A gateway for this node's run `epoch`; give it to the server as its tap, then
-    /// [`Gateway::serve`].
+    /// A gateway for this node's run `epoch` (its lease's revision); give it to the server as
+    /// its tap, then [`Gateway::serve`].
     pub fn new(client: Client, node: String, epoch: u64) -> Arc<Gateway> {
-        let (turns, turns_out) = mpsc::unbounded_channel();
         Arc::new(Gateway {
             client,
             beat: Beat { node, epoch },
-            feeds: DashMap::new(),
-            turns,
-            turns_out: std::sync::Mutex::new(Some(turns_out)),
+            feeds: Arc::new(DashMap::new()),
+            streams: DashMap::new(),
         })
     }
 
@@ -86,32 +145,52 @@ impl Gateway {
         router: axum::Router,
         stop: CancellationToken,
     ) {
-        let turns = self
-            .turns_out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let up = match self.client.subscribe(relay::UP).await {
-            Ok(up) => up,
-            Err(error) => return tracing::error!(%error, "cannot serve the other nodes"),
+        let subscribe = async || {
+            let up = self.client.subscribe(relay::UP).await?;
+            let beats = self.client.subscribe(relay::NODES).await?;
+            let http = self.client.subscribe(relay::HTTP).await?;
+            Ok::<_, async_nats::SubscribeError>((up, beats, http))
         };
-        let beats = match self.client.subscribe(relay::NODES).await {
-            Ok(beats) => beats,
-            Err(error) => return tracing::error!(%error, "cannot hear the other nodes"),
-        };
-        let http = match self.client.subscribe(relay::HTTP).await {
-            Ok(http) => http,
-            Err(error) => return tracing::error!(%error, "cannot answer the other nodes' requests"),
+        // Without them no other node can serve anyone: keep trying.
+        let (up, beats, http) = loop {
+            match subscribe().await {
+                Ok(subscribed) => break subscribed,
+                Err(error) => tracing::error!(%error, "cannot serve the other nodes yet"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(BEAT_EVERY) => {}
+            }
         };
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some(turns) = turns {
-            tasks.spawn(publish_turns(self.client.clone(), turns));
-        }
         tasks.spawn(beat(self.client.clone(), relay::OWNER, self.beat.clone()));
         tasks.spawn(answer_http(self.client.clone(), http, router));
         tasks.spawn(Arc::clone(&self).serve_connections(sessions, up, beats));
         stop.cancelled().await;
         tasks.abort_all();
+        self.streams.clear();
+    }
+
+    /// The stream to `node` in its run `epoch`, started on first contact.
+    fn stream(&self, node: &str, epoch: u64) -> Arc<Stream> {
+        let key = (node.to_owned(), epoch);
+        if let Some(stream) = self.streams.get(&key) {
+            return Arc::clone(&stream);
+        }
+        let (queue, outbound) = mpsc::channel(STREAM_QUEUE);
+        let stream = Arc::new(Stream {
+            queue,
+            lost: AtomicBool::new(false),
+        });
+        tokio::spawn(publish(
+            self.client.clone(),
+            relay::down(node),
+            (self.beat.epoch, epoch),
+            outbound,
+            Arc::clone(&stream),
+        ));
+        self.streams.insert(key, Arc::clone(&stream));
+        stream
     }
 
     /// Serve the other nodes' connections, and end those of nodes that went away.
@@ -140,16 +219,20 @@ impl Gateway {
                 message = beats.next() => {
                     let Some(message) = message else { return };
                     if let Ok(beat) = serde_json::from_slice::<Beat>(&message.payload) {
+                        self.stream(&beat.node, beat.epoch);
                         nodes.insert(beat.node, (beat.epoch, Instant::now()));
                     }
                 }
                 _ = sweep.tick() => {
-                    // Connections of a node gone quiet, or of one of its earlier runs.
-                    remotes.retain(|(node, epoch, _), _| {
+                    let live = |node: &String, epoch: &u64| {
                         nodes.get(node).is_some_and(|(current, heard)| {
                             current == epoch && heard.elapsed() < GONE_AFTER
                         })
-                    });
+                    };
+                    // Connections and streams of a node gone quiet, or of one of its earlier
+                    // runs.
+                    remotes.retain(|(node, epoch, _), _| live(node, epoch));
+                    self.streams.retain(|(node, epoch), _| live(node, epoch));
                 }
             }
         }
@@ -157,24 +240,21 @@ impl Gateway {
 
     /// Carry out one message of a remote connection.
     fn take(
-        self: &Arc<Self>,
+        &self,
         sessions: &RemoteSessions,
         remotes: &mut HashMap<(String, u64, u64), Remote>,
         up: Up,
     ) {
         let key = (up.node.clone(), up.epoch, up.conn);
+        let stream = self.stream(&up.node, up.epoch);
         match up.what {
             UpKind::Open { person } if up.seq == 0 => {
-                let connection = sessions.open(person);
-                let gateway = Arc::clone(self);
-                tokio::spawn(gateway.relay(up.node, up.conn, connection.outbox));
-                remotes.insert(
-                    key,
-                    Remote {
-                        frames: connection.frames,
-                        next: 1,
-                    },
-                );
+                let sink = Arc::new(NodeSink {
+                    stream,
+                    feeds: Arc::clone(&self.feeds),
+                });
+                let frames = sessions.open(person, sink, up.conn);
+                remotes.insert(key, Remote { frames, next: 1 });
             }
             UpKind::Close => {
                 remotes.remove(&key);
@@ -190,131 +270,108 @@ impl Gateway {
                     // A gap (a message lost between nodes), a flood, or a connection this
                     // node never opened (it ran on another node then): it starts again.
                     remotes.remove(&key);
-                    self.close_unknown(&up.node, up.conn);
+                    close_unknown(&stream, up.conn);
                 }
             }
             UpKind::Open { .. } => {
                 remotes.remove(&key);
-                self.close_unknown(&up.node, up.conn);
+                close_unknown(&stream, up.conn);
             }
         }
     }
+}
 
-    /// Tell a node to close a connection this node does not serve (seq 0: the node takes a
-    /// close at any point of the connection's numbering).
-    fn close_unknown(&self, node: &str, conn: u64) {
-        let down = Down {
-            conn,
-            seq: u64::MAX,
-            items: vec![Item::Closed {
-                code: plenary_protocol::close::RESTARTING,
-                last_words: Vec::new(),
-            }],
-        };
-        let client = self.client.clone();
-        let subject = relay::down(node);
-        tokio::spawn(async move {
-            if let Ok(payload) = serde_json::to_vec(&down) {
-                let _ = client.publish(subject, payload.into()).await;
-            }
-        });
-    }
+/// Tell a node to close a connection this node does not serve (any more).
+fn close_unknown(stream: &Stream, conn: ConnId) {
+    stream.send(Outbound::Item(
+        conn,
+        Item::Closed {
+            code: plenary_protocol::close::RESTARTING,
+            last_words: Vec::new(),
+        },
+    ));
+}
 
-    /// Carry what the rooms and the SFU send a remote connection to its node, in order,
-    /// until it is closed.
-    async fn relay(self: Arc<Self>, node: String, conn: u64, mut outbox: OutboxReceiver) {
-        let subject = relay::down(&node);
-        let mut seq = 0;
-        let mut items = Vec::new();
-        loop {
-            let closing = outbox.closing();
-            let (next, closed) = tokio::select! {
-                biased;
-                next = outbox.relayed() => (next, None),
-                reason = closing => (None, Some(reason)),
-            };
-            let ended = next.is_none();
-            if let Some((outgoing, fence)) = next {
-                items.extend(self.item(outgoing, fence));
+/// One queued item as the other node takes it (`None`: nothing it needs).
+fn item(feeds: &Feeds, outgoing: Outgoing, fence: Option<Fence>) -> Option<Item> {
+    let after = |fence: Fence| -> Option<After> {
+        let room = feeds.get(&fence.feed)?.value().clone();
+        Some((room, fence.position))
+    };
+    Some(match outgoing {
+        Outgoing::Frame(frame) => Item::Frame {
+            after: fence.and_then(after),
+            frame: text(&frame),
+        },
+        Outgoing::Replay(frames) => Item::Replay {
+            after: fence.and_then(after),
+            frames: frames.iter().map(text).collect(),
+        },
+        Outgoing::Subscribe(reader) => {
+            let (position, staff, user) = reader.place();
+            Item::Admitted {
+                after: after(Fence {
+                    feed: reader.feed(),
+                    position,
+                })?,
+                staff,
+                user: user.clone(),
             }
-            while items.len() < ITEMS_PER_MESSAGE {
-                let Some((outgoing, fence)) = outbox.relayed_now() else {
-                    break;
-                };
-                items.extend(self.item(outgoing, fence));
-            }
-            let reason = closed.or_else(|| outbox.close_reason());
-            if let Some(reason) = reason {
-                items.push(Item::Closed {
-                    code: reason.code,
-                    last_words: outbox.last_words().iter().map(text).collect(),
-                });
-            }
-            let down = Down {
-                conn,
-                seq,
-                items: std::mem::take(&mut items),
-            };
-            seq += 1;
-            match serde_json::to_vec(&down) {
-                Ok(payload) => {
-                    if let Err(error) = self.client.publish(subject.clone(), payload.into()).await {
-                        tracing::warn!(%error, %node, conn, "cannot relay to a node");
+        }
+        Outgoing::Unsubscribe(_) => Item::Left {
+            after: after(fence?)?,
+        },
+    })
+}
+
+/// Send a node's stream in order: consecutive items together in one message, each turn in
+/// one of its own, every message numbered; after a loss, a reset.
+async fn publish(
+    client: Client,
+    subject: String,
+    (owner, to): (u64, u64),
+    mut outbound: mpsc::Receiver<Outbound>,
+    stream: Arc<Stream>,
+) {
+    let mut seq = 0;
+    let mut batch = Vec::new();
+    let mut items: Vec<(ConnId, Item)> = Vec::new();
+    let send = async |kind: Kind, body: &[u8], seq: &mut u64| {
+        let message = relay::encode_message(kind, owner, to, *seq, body);
+        *seq += 1;
+        if let Err(error) = client.publish(subject.clone(), message).await {
+            tracing::warn!(%error, %subject, "cannot send to a node");
+        }
+    };
+    while outbound.recv_many(&mut batch, ITEMS_PER_MESSAGE).await > 0 {
+        for next in batch.drain(..) {
+            match next {
+                Outbound::Item(conn, item) => items.push((conn, item)),
+                Outbound::Turn(turn) => {
+                    if !items.is_empty() {
+                        let body = serde_json::to_vec(&items).unwrap_or_default();
+                        items.clear();
+                        send(Kind::Items, &body, &mut seq).await;
                     }
+                    send(Kind::Turn, &turn, &mut seq).await;
                 }
-                Err(error) => tracing::error!(%error, "cannot encode a relay message"),
-            }
-            if reason.is_some() || ended {
-                return;
             }
         }
-    }
-
-    /// One queued item as the other node takes it.
-    fn item(&self, outgoing: Outgoing, fence: Option<Fence>) -> Option<Item> {
-        let after = |fence: Fence| -> Option<After> {
-            let room = self.feeds.get(&fence.feed)?.value().clone();
-            Some((room, fence.position))
-        };
-        Some(match outgoing {
-            Outgoing::Frame(frame) => Item::Frame {
-                after: fence.and_then(after),
-                frame: text(&frame),
-            },
-            Outgoing::Replay(frames) => Item::Replay {
-                after: fence.and_then(after),
-                frames: frames.iter().map(text).collect(),
-            },
-            Outgoing::Subscribe(reader) => {
-                let (position, staff, user) = reader.place();
-                Item::Admitted {
-                    after: after(Fence {
-                        feed: reader.feed(),
-                        position,
-                    })?,
-                    staff,
-                    user: user.clone(),
-                }
-            }
-            Outgoing::Unsubscribe(_) => Item::Left {
-                after: after(fence?)?,
-            },
-        })
+        if !items.is_empty() {
+            let body = serde_json::to_vec(&items).unwrap_or_default();
+            items.clear();
+            send(Kind::Items, &body, &mut seq).await;
+        }
+        if stream.lost.swap(false, Ordering::AcqRel) {
+            tracing::warn!(%subject, "the stream to a node overflowed; its connections resume");
+            send(Kind::Reset, &[], &mut seq).await;
+        }
     }
 }
 
 /// A frame as text (frames are JSON).
 fn text(frame: &Bytes) -> String {
     String::from_utf8_lossy(frame).into_owned()
-}
-
-/// Publish the rooms' feed turns in the order they were appended.
-async fn publish_turns(client: Client, mut turns: mpsc::UnboundedReceiver<Bytes>) {
-    while let Some(turn) = turns.recv().await {
-        if let Err(error) = client.publish(relay::FEED, turn).await {
-            tracing::warn!(%error, "cannot send a feed turn to the other nodes");
-        }
-    }
 }
 
 /// Beat `beat` on `subject` every [`BEAT_EVERY`].

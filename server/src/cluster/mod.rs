@@ -53,6 +53,8 @@ const RENEW_EVERY: Duration = Duration::from_millis(1_000);
 const TRY_EVERY: Duration = Duration::from_millis(250);
 /// How many times (a second apart) a starting node tries to open the log.
 const SETUP_TRIES: u32 = 60;
+/// How long a node that relays waits for its connections when it stops relaying.
+const EDGE_DRAIN: Duration = Duration::from_secs(2);
 /// Where imports go: the node that runs the conference answers.
 pub const IMPORT_SUBJECT: &str = "plenary.programme.import";
 
@@ -127,6 +129,8 @@ impl Standby {
         .await
         .map_err(|error| StartError::Store(crate::store::to_backend(error)))?;
         let mut edge_config = config.clone();
+        // It has no writes to finish: a takeover should not wait long for it to stop.
+        edge_config.drain = EDGE_DRAIN;
         edge_config.store = Some(Arc::clone(&store) as Arc<dyn crate::store::Store>);
         edge_config.readiness = Readiness::flag(ready);
         edge_config.edge = Some(Edge {
@@ -173,7 +177,8 @@ impl Standby {
         let ready = Arc::new(AtomicBool::new(false));
         let lease = LeaseHolder::hold(leases, log.node.clone(), revision, Arc::clone(&ready));
         let addr = edge.addr();
-        let gateway = Gateway::new(jetstream.client(), log.node.clone(), rand::random());
+        // Its epoch is the lease's revision: each takeover's is higher than the last.
+        let gateway = Gateway::new(jetstream.client(), log.node.clone(), revision);
         let started = async {
             // A takeover while NATS fails over (a server died) waits for it.
             while let Err(error) = store.take_over().await {

@@ -1,19 +1,20 @@
 //! What the nodes of a cluster tell each other about connections and rooms, on plain NATS
-//! subjects (not the log): the shapes of the messages and the encoding of feed turns.
+//! subjects (not the log): the shapes of the messages and their encoding.
 //!
 //! - [`UP`]: a node's connections, to the node that runs the conference ([`Up`], JSON):
 //!   hello said (with the person), each client frame as it came, the end.
-//! - [`down`]`(node)`: what the rooms and the SFU send those connections ([`Down`], JSON).
-//! - [`FEED`]: each turn of each room's feed, once per node ([`encode_turn`], binary: frames
-//!   are JSON already and go as they are).
+//! - [`down`]`(node)`: one ordered stream from the node that runs the conference to each
+//!   other node ([`Message`]): each turn of each room's feed ([`Kind::Turn`], binary: frames
+//!   are JSON already and go as they are) and what the rooms and the SFU send that node's
+//!   connections ([`Kind::Items`], JSON), in the order the rooms produced them, so a reply
+//!   keeps its place among the events there as here. Each message carries the epoch of the
+//!   running node, the epoch of the node it is for, and its number in the stream: a message
+//!   lost between nodes (a NATS server failing over) shows as a gap, and that node's
+//!   connections resume rather than go on without it.
 //! - [`OWNER`] and [`NODES`]: heartbeats ([`Beat`]) of the node that runs the conference and of
-//!   the others, so each side knows when the other is gone.
+//!   the others, so each side knows when the other is gone. The running node's epoch is the
+//!   revision of its lease, which grows with each takeover: a node follows only the newest.
 //! - [`HTTP`]: `/api/…` requests of the other nodes, answered by the one that runs it.
-//!
-//! Every message of a connection carries a number (`seq`, from 0 each way): a message lost
-//! between nodes (a NATS server failing over) shows as a gap, and the connection is closed to
-//! resume rather than go on without it. Feed turns carry their first position and the epoch of
-//! the node that sent them, for the same reason.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use plenary_protocol::{RoomId, UserId};
@@ -23,8 +24,6 @@ use crate::hub::{Entry, Person};
 
 /// Connections' messages to the node that runs the conference.
 pub const UP: &str = "plenary.relay.up";
-/// Each turn of each room's feed.
-pub const FEED: &str = "plenary.relay.feed";
 /// The heartbeat of the node that runs the conference.
 pub const OWNER: &str = "plenary.relay.owner";
 /// The heartbeats of the other nodes.
@@ -32,7 +31,7 @@ pub const NODES: &str = "plenary.relay.nodes";
 /// `/api/…` requests for the node that runs the conference.
 pub const HTTP: &str = "plenary.relay.http";
 
-/// What the rooms send the connections of `node`.
+/// The stream from the node that runs the conference to `node`.
 pub fn down(node: &str) -> String {
     format!("plenary.relay.down.{node}")
 }
@@ -67,13 +66,67 @@ pub enum UpKind {
     Close,
 }
 
-/// What the node that runs the conference sends one connection of a node.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Down {
-    pub conn: u64,
-    /// 0 for the first, then one more for each.
+/// What a message of the stream to a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A feed turn ([`encode_turn`]).
+    Turn,
+    /// Items for connections: a JSON array of (connection, [`Item`]).
+    Items,
+    /// Something was lost on the way (the stream's queue overflowed): every connection of the
+    /// node resumes.
+    Reset,
+}
+
+/// One message of the stream to a node, as decoded.
+#[derive(Debug)]
+pub struct Message {
+    pub kind: Kind,
+    /// The epoch of the node that runs the conference.
+    pub owner: u64,
+    /// The epoch of the node it is for.
+    pub to: u64,
+    /// Its number in the stream.
     pub seq: u64,
-    pub items: Vec<Item>,
+    pub body: Bytes,
+}
+
+/// Encode a message of the stream to a node: its kind, the two epochs, its number, its body.
+pub fn encode_message(kind: Kind, owner: u64, to: u64, seq: u64, body: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(25 + body.len());
+    out.put_u8(match kind {
+        Kind::Turn => b'T',
+        Kind::Items => b'I',
+        Kind::Reset => b'R',
+    });
+    out.put_u64(owner);
+    out.put_u64(to);
+    out.put_u64(seq);
+    out.put_slice(body);
+    out.freeze()
+}
+
+/// Decode what [`encode_message`] wrote; anything else is [`Malformed`].
+pub fn decode_message(mut input: Bytes) -> Result<Message, Malformed> {
+    if input.remaining() < 25 {
+        return Err(Malformed("a message is cut short"));
+    }
+    let kind = match input.get_u8() {
+        b'T' => Kind::Turn,
+        b'I' => Kind::Items,
+        b'R' => Kind::Reset,
+        _ => return Err(Malformed("a message of no known kind")),
+    };
+    let owner = input.get_u64();
+    let to = input.get_u64();
+    let seq = input.get_u64();
+    Ok(Message {
+        kind,
+        owner,
+        to,
+        seq,
+        body: input,
+    })
 }
 
 /// A room's feed position: an item comes after the entries before it.
@@ -115,8 +168,6 @@ pub struct Malformed(&'static str);
 /// One turn of a room's feed, as decoded.
 #[derive(Debug)]
 pub struct Turn {
-    /// The epoch of the node that sent it.
-    pub epoch: u64,
     pub room: RoomId,
     /// The position of the first entry.
     pub first: u64,
@@ -128,15 +179,14 @@ const PUBLIC: u8 = 1;
 const SAME: u8 = 2;
 const OWNED: u8 = 4;
 
-/// Encode a turn: epoch, room, first position, then each entry's flags, owner, staff frame
-/// and (when it differs) public frame, each length-prefixed.
-pub fn encode_turn(epoch: u64, room: &str, first: u64, entries: &[Entry]) -> Bytes {
+/// Encode a turn: room, first position, then each entry's flags, owner, staff frame and (when
+/// it differs) public frame, each length-prefixed.
+pub fn encode_turn(room: &str, first: u64, entries: &[Entry]) -> Bytes {
     let size: usize = entries
         .iter()
         .map(|entry| 16 + entry.staff.len() + entry.public.as_ref().map_or(0, Bytes::len))
         .sum();
-    let mut out = BytesMut::with_capacity(32 + room.len() + size);
-    out.put_u64(epoch);
+    let mut out = BytesMut::with_capacity(16 + room.len() + size);
     put_bytes(&mut out, room.as_bytes());
     out.put_u64(first);
     out.put_u32(u32::try_from(entries.len()).unwrap_or(u32::MAX));
@@ -171,9 +221,12 @@ fn put_bytes(out: &mut BytesMut, bytes: &[u8]) {
 
 /// Decode a turn [`encode_turn`] wrote; anything else is [`Malformed`], never a panic.
 pub fn decode_turn(mut input: Bytes) -> Result<Turn, Malformed> {
-    let epoch = take_u64(&mut input)?;
     let room = take_text(&mut input)?;
     let first = take_u64(&mut input)?;
+    // A position the copy could not count on from (it must fit what follows it).
+    if first > u64::MAX / 2 {
+        return Err(Malformed("a position out of range"));
+    }
     let count = take_u32(&mut input)?;
     let mut entries = Vec::with_capacity(count.min(4_096) as usize);
     for _ in 0..count {
@@ -202,7 +255,6 @@ pub fn decode_turn(mut input: Bytes) -> Result<Turn, Malformed> {
         return Err(Malformed("bytes after the last entry"));
     }
     Ok(Turn {
-        epoch,
         room,
         first,
         entries,
@@ -260,12 +312,9 @@ mod tests {
                 owner: None,
             },
         ];
-        let encoded = encode_turn(9, "main-stage", 41, &entries);
+        let encoded = encode_turn("main-stage", 41, &entries);
         let turn = decode_turn(encoded.clone()).expect("it decodes");
-        assert_eq!(
-            (turn.epoch, turn.room.as_str(), turn.first),
-            (9, "main-stage", 41)
-        );
+        assert_eq!((turn.room.as_str(), turn.first), ("main-stage", 41));
         let seen: Vec<(Option<Bytes>, Bytes, Option<String>)> = turn
             .entries
             .into_iter()
@@ -282,5 +331,19 @@ mod tests {
         let mut longer = BytesMut::from(&encoded[..]);
         longer.put_u8(0);
         assert!(decode_turn(longer.freeze()).is_err());
+
+        let message = encode_message(Kind::Turn, 7, 8, 9, &encoded);
+        let decoded = decode_message(message.clone()).expect("it decodes");
+        assert_eq!(
+            (decoded.kind, decoded.owner, decoded.to, decoded.seq),
+            (Kind::Turn, 7, 8, 9)
+        );
+        assert_eq!(decoded.body, encoded);
+        for cut in 0..25 {
+            assert!(
+                decode_message(message.slice(..cut)).is_err(),
+                "cut at {cut}"
+            );
+        }
     }
 }

@@ -7,10 +7,11 @@
 //! running node's, so a reply the room fenced at position `p` is fenced at `p` here too.
 //!
 //! What a room sends one connection (replies, replays, being admitted to or leaving the feed)
-//! arrives on another path than the entries, and may overtake them: [`Mirrors::deliver`] holds
-//! an item back until the copy has every entry before its fence, and keeps every item in the
-//! order it arrived, so a connection sees its replies and the room's events in the room's
-//! order. Nothing is skipped: a copy that misses entries (a message lost between nodes) starts
+//! arrives in the same ordered stream as the entries, but a turn's entries come after the
+//! replies the turn produced: [`Mirrors::deliver`] holds an item back until the copy has every
+//! entry before its fence, [`Mirrors::appended`] releases it just before the entry at its
+//! fence, and every item keeps the order it arrived in, so a connection sees its replies and
+//! the room's events in the room's order. Nothing is skipped: a copy that misses entries (a message lost between nodes) starts
 //! again where the next turn begins, and the connections reading it are closed as lagged, to
 //! resume with `since` from the room; so are those whose writer falls out of the copy.
 
@@ -138,9 +139,16 @@ impl Mirrors {
         let skip = usize::try_from(copy.tail().saturating_sub(first)).unwrap_or(usize::MAX);
         let mut appended = false;
         for entry in entries.into_iter().skip(skip) {
-            copy.feed.append(entry);
-            appended = true;
+            // What the room sent its connections before this entry goes before it.
+            self.release(rooms, pending, false);
+            if let Some(copy) = rooms.get_mut(room) {
+                copy.feed.append(entry);
+                appended = true;
+            }
         }
+        let Some(copy) = rooms.get_mut(room) else {
+            return;
+        };
         if appended {
             copy.feed.wake(woken);
             let head = copy.feed.head();
@@ -156,7 +164,7 @@ impl Mirrors {
                 copy.next_look = head + (self.capacity as u64 / 16).max(1);
             }
         }
-        self.release(rooms, pending);
+        self.release(rooms, pending, false);
     }
 
     /// Deliver what a room on another node sent this node's connection `conn`: now, or once
@@ -178,14 +186,14 @@ impl Mirrors {
             item,
             since: Instant::now(),
         });
-        self.release(rooms, pending);
+        self.release(rooms, pending, false);
     }
 
     /// Give up on items held back for too long (their entries were lost between nodes).
     pub fn tick(&self) {
         let mut inner = self.inner();
         let Inner { rooms, pending, .. } = &mut *inner;
-        self.release(rooms, pending);
+        self.release(rooms, pending, true);
     }
 
     /// A connection ended: it reads no copy and waits for nothing.
@@ -205,15 +213,21 @@ impl Mirrors {
         inner.pending.clear();
     }
 
-    /// Carry out the held items that are ready, in order, stopping at the first that is not.
-    fn release(&self, rooms: &mut HashMap<RoomId, Copy>, pending: &mut VecDeque<Pending>) {
+    /// Carry out the held items that are ready, in order, stopping at the first that is not;
+    /// with `give_up`, one held too long is ready too (its copy starts again at its fence).
+    fn release(
+        &self,
+        rooms: &mut HashMap<RoomId, Copy>,
+        pending: &mut VecDeque<Pending>,
+        give_up: bool,
+    ) {
         while let Some(front) = pending.front() {
             if let Some((room, position)) = &front.after {
                 let copy = rooms
                     .entry(room.clone())
                     .or_insert_with(|| Copy::starting_at(self.capacity, *position));
                 if copy.tail() < *position {
-                    if front.since.elapsed() < HOLD_AT_MOST {
+                    if !give_up || front.since.elapsed() < HOLD_AT_MOST {
                         return;
                     }
                     tracing::warn!(
@@ -309,15 +323,21 @@ mod tests {
         }
     }
 
-    /// What the connection's writer sends next (nothing within a moment: empty).
+    /// What the connection's writer sends until it has nothing more for a moment.
     async fn batch(receiver: &mut OutboxReceiver) -> Vec<Bytes> {
-        let mut out: Vec<Bytes> = Vec::new();
-        let _ = tokio::time::timeout(
-            Duration::from_millis(200),
-            receiver.next_batch(&mut out, 64),
-        )
-        .await;
-        out
+        let mut sent = Vec::new();
+        loop {
+            let mut out: Vec<Bytes> = Vec::new();
+            let next = tokio::time::timeout(
+                Duration::from_millis(200),
+                receiver.next_batch(&mut out, 64),
+            )
+            .await;
+            sent.extend(out);
+            if next != Ok(true) {
+                return sent;
+            }
+        }
     }
 
     #[tokio::test]
@@ -345,6 +365,22 @@ mod tests {
             batch(&mut receiver).await,
             vec!["e0", "e1", "ack", "after", "e2"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_reply_fenced_inside_a_turn_goes_between_its_entries() {
+        let mirrors = Mirrors::new(16);
+        let (outbox, mut receiver) = Outbox::new(16);
+        mirrors.deliver(1, &outbox, at(0), admitted());
+        // The room's turn made e0, then the reply, then e1 and e2; the reply came first.
+        mirrors.deliver(
+            1,
+            &outbox,
+            at(1),
+            Relayed::Frame(Bytes::from_static(b"ack")),
+        );
+        mirrors.appended("room", 0, vec![entry("e0"), entry("e1"), entry("e2")]);
+        assert_eq!(batch(&mut receiver).await, vec!["e0", "ack", "e1", "e2"]);
     }
 
     #[tokio::test]

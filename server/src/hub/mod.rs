@@ -48,7 +48,7 @@ pub use frame::{Frames, encode};
 pub use handle::{Command, MediaRevoked, RoomClosed, RoomHandle};
 pub use kick::{Bell, CloseReason};
 pub use mirror::{Mirrors, Relayed};
-pub use outbox::{Outbox, OutboxReceiver, Outgoing};
+pub use outbox::{Outbox, OutboxReceiver, Outgoing, RemoteSink};
 pub use person::{ConnId, Person};
 pub use personal::{Listing, PersonOutboxes};
 pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan, checked_text};

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::feed;
 use super::frame::Frames;
 use super::kick::{Bell, CloseReason, Kick};
+use super::person::ConnId;
 
 /// One item of a connection's outgoing queue.
 #[derive(Debug)]
@@ -40,11 +41,29 @@ pub(super) struct Queued {
 /// connection's writer reads them from each joined room's [`feed::Feed`].
 #[derive(Clone)]
 pub struct Outbox {
-    frames: mpsc::Sender<Queued>,
+    to: To,
     pub(super) kick: Arc<Kick>,
-    /// A connection on another node of a cluster: what is queued here is relayed there, and
-    /// that node's copy of each room's feed serves its events ([`Outbox::remote`]).
-    remote: bool,
+}
+
+#[derive(Clone)]
+enum To {
+    /// The queue this node's writer drains.
+    Local(mpsc::Sender<Queued>),
+    /// A connection on another node of a cluster ([`Outbox::remote`]).
+    Remote {
+        sink: Arc<dyn RemoteSink>,
+        conn: ConnId,
+    },
+}
+
+/// Where the items of connections on another node go, in the order they are queued: a
+/// cluster's relay, which carries them to that node together with the rooms' feed turns.
+pub trait RemoteSink: Send + Sync + 'static {
+    /// Take an item for connection `conn` (that node's number for it), fenced after the
+    /// feed position `after`; false if it cannot (the connection is then closed as lagged).
+    fn push(&self, conn: ConnId, item: Outgoing, after: Option<feed::Fence>) -> bool;
+    /// Connection `conn` is closed with `reason`, after `last_words`.
+    fn closed(&self, conn: ConnId, reason: CloseReason, last_words: Vec<Bytes>);
 }
 
 /// The receiving side of an [`Outbox`], drained by the connection's writer together with the
@@ -56,6 +75,16 @@ pub struct OutboxReceiver {
     readers: Vec<feed::Reader>,
 }
 
+fn new_kick() -> Arc<Kick> {
+    Arc::new(Kick {
+        reason: OnceLock::new(),
+        last_words: OnceLock::new(),
+        token: CancellationToken::new(),
+        closer: AtomicWaker::new(),
+        bell: Bell::default(),
+    })
+}
+
 /// Why a room closes a connection that fell behind.
 pub(super) const LAGGED: CloseReason = CloseReason {
     code: plenary_protocol::close::LAGGED,
@@ -65,31 +94,12 @@ pub(super) const LAGGED: CloseReason = CloseReason {
 impl Outbox {
     /// A queue of at most `capacity` frames.
     pub fn new(capacity: usize) -> (Outbox, OutboxReceiver) {
-        Outbox::with(capacity, false)
-    }
-
-    /// The queue of a connection on another node of a cluster. Rooms admit it without a
-    /// reader of their feed: a subscription queued here tells the other node where its copy
-    /// of the feed starts for the connection (the relay takes it apart with
-    /// [`OutboxReceiver::relayed`]).
-    pub fn remote(capacity: usize) -> (Outbox, OutboxReceiver) {
-        Outbox::with(capacity, true)
-    }
-
-    fn with(capacity: usize, remote: bool) -> (Outbox, OutboxReceiver) {
         let (frames, receiver) = mpsc::channel(capacity);
-        let kick = Arc::new(Kick {
-            reason: OnceLock::new(),
-            last_words: OnceLock::new(),
-            token: CancellationToken::new(),
-            closer: AtomicWaker::new(),
-            bell: Bell::default(),
-        });
+        let kick = new_kick();
         (
             Outbox {
-                frames,
+                to: To::Local(frames),
                 kick: Arc::clone(&kick),
-                remote,
             },
             OutboxReceiver {
                 frames: receiver,
@@ -97,6 +107,16 @@ impl Outbox {
                 readers: Vec::new(),
             },
         )
+    }
+
+    /// The outbox of connection `conn` of another node of a cluster: what is queued goes to
+    /// `sink`, in order. Rooms admit it without a reader of their feed: the subscription
+    /// queued here tells the other node where its copy of the feed starts for the connection.
+    pub fn remote(sink: Arc<dyn RemoteSink>, conn: ConnId) -> Outbox {
+        Outbox {
+            to: To::Remote { sink, conn },
+            kick: new_kick(),
+        }
     }
 
     /// Queue a frame. Returns false if the connection is gone or was closed for lagging.
@@ -121,34 +141,52 @@ impl Outbox {
     }
 
     fn push_queued(&self, queued: Queued) -> bool {
-        match self.frames.try_send(queued) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(LAGGED);
-                false
+        let taken = match &self.to {
+            To::Local(frames) => match frames.try_send(queued) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => false,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            },
+            To::Remote { sink, conn } => {
+                if self.kick.reason.get().is_some() {
+                    return false;
+                }
+                sink.push(*conn, queued.item, queued.after)
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        };
+        if !taken {
+            self.close(LAGGED);
         }
+        taken
     }
 
     /// Whether the connection is on another node ([`Outbox::remote`]).
     pub fn is_remote(&self) -> bool {
-        self.remote
+        matches!(self.to, To::Remote { .. })
     }
 
-    /// Items queued now (for the metrics, sampled: never on the delivery path).
+    /// Items queued now (for the metrics, sampled: never on the delivery path); a remote
+    /// connection's are counted on its node.
     pub fn queued(&self) -> usize {
-        self.frames.max_capacity() - self.frames.capacity()
+        match &self.to {
+            To::Local(frames) => frames.max_capacity() - frames.capacity(),
+            To::Remote { .. } => 0,
+        }
     }
 
     /// Close the connection with a reason (the first reason given wins).
     pub fn close(&self, reason: CloseReason) {
-        self.kick.close(reason);
+        self.close_with(reason, Vec::new());
     }
 
     /// Close the connection with a reason, sending `last_words` (frames) just before the
     /// close frame, ahead of anything still queued.
     pub fn close_with(&self, reason: CloseReason, last_words: Vec<Bytes>) {
+        if let To::Remote { sink, conn } = &self.to {
+            if self.kick.reason.get().is_none() {
+                sink.closed(*conn, reason, last_words.clone());
+            }
+        }
         self.kick.close_with(reason, last_words);
     }
 
@@ -235,23 +273,6 @@ impl OutboxReceiver {
             Outgoing::Unsubscribe(feed) => self.readers.retain(|other| other.feed() != feed),
         }
         Ok(())
-    }
-
-    /// For the relay of a remote connection ([`Outbox::remote`]): the next queued item and
-    /// the feed position it comes after, waiting for one; `None` once the senders are gone.
-    pub async fn relayed(&mut self) -> Option<(Outgoing, Option<feed::Fence>)> {
-        self.frames
-            .recv()
-            .await
-            .map(|queued| (queued.item, queued.after))
-    }
-
-    /// [`OutboxReceiver::relayed`] without waiting: `None` when nothing is queued.
-    pub fn relayed_now(&mut self) -> Option<(Outgoing, Option<feed::Fence>)> {
-        self.frames
-            .try_recv()
-            .ok()
-            .map(|queued| (queued.item, queued.after))
     }
 
     fn reader(&mut self, feed: feed::FeedId) -> Option<&mut feed::Reader> {

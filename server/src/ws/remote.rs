@@ -8,8 +8,8 @@
 //! On the node that runs it, [`RemoteSessions::open`] serves each such connection with a
 //! [`Session`] of its own, signed in as the person who said hello elsewhere, whose outbox is
 //! remote ([`Outbox::remote`]): the session routes, limits and carries out each forwarded
-//! message exactly as it would a local one, and the relay drains the outbox back to the node
-//! where the person is.
+//! message exactly as it would a local one, and what is queued for the connection goes, in
+//! order, to the relay's sink for the node where the person is.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::Session;
-use crate::hub::{CloseReason, ConnId, Outbox, OutboxReceiver, Person};
+use crate::hub::{CloseReason, ConnId, Outbox, Person, RemoteSink};
 use crate::state::AppState;
 
 /// Where a node that does not run the conference sends its connections' messages.
@@ -40,19 +40,18 @@ pub struct RemoteSessions {
     pub(crate) state: AppState,
 }
 
-/// One remote connection, as [`RemoteSessions::open`] gives it to the relay.
-pub struct RemoteConnection {
-    /// Where its forwarded frames go in; dropping it ends the session.
-    pub frames: mpsc::Sender<String>,
-    /// What the rooms and the SFU send it, for the relay to carry back.
-    pub outbox: OutboxReceiver,
-}
-
 impl RemoteSessions {
-    /// Serve a connection of `person`, who said hello on another node.
-    pub fn open(&self, person: Person) -> RemoteConnection {
+    /// Serve connection `remote` of another node, where `person` said hello: what is queued
+    /// for it goes to `sink`. Its frames go in through the returned sender; dropping it ends
+    /// the session.
+    pub fn open(
+        &self,
+        person: Person,
+        sink: Arc<dyn RemoteSink>,
+        remote: ConnId,
+    ) -> mpsc::Sender<String> {
         let state = self.state.clone();
-        let (outbox, receiver) = Outbox::remote(state.config.outbox_frames);
+        let outbox = Outbox::remote(sink, remote);
         let (frames, mut incoming) = mpsc::channel::<String>(QUEUED_FRAMES);
         let conn = state.hub.new_conn();
         let listing =
@@ -97,9 +96,6 @@ impl RemoteSessions {
             Box::pin(session.leave_all()).await;
             Box::pin(session.state.sfu.disconnect(conn)).await;
         });
-        RemoteConnection {
-            frames,
-            outbox: receiver,
-        }
+        frames
     }
 }
