@@ -487,27 +487,33 @@ fn start_nodes(binary: &Path, extra_args: &[String], args: &CrashArgs) -> Result
         .collect()
 }
 
-/// The first of `urls` (ws://HOST:PORT/ws) whose server answers `GET /readyz` with 200: the
-/// node that runs the conference (a single server always is).
+/// The first of `urls` (ws://HOST:PORT/ws) whose server answers `GET /readyz` with 200: a
+/// node that takes connections (on a cluster, it may relay to the one that runs the
+/// conference).
 async fn ready(urls: &[String]) -> Option<&String> {
     for url in urls {
-        if is_ready(url).await {
+        if is_ready(url, false).await {
             return Some(url);
         }
     }
     None
 }
 
-async fn is_ready(url: &str) -> bool {
+/// Whether the server at `url` answers `GET /readyz` with 200 and, with `running`, says it
+/// runs the conference itself (`ready`, not `ready: relaying`; a single server always does).
+async fn is_ready(url: &str, running: bool) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = url.trim_start_matches("ws://").trim_end_matches("/ws");
     let asked = async {
         let mut stream = tokio::net::TcpStream::connect(host).await.ok()?;
         let request = format!("GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await.ok()?;
-        let mut answer = [0u8; 12];
-        stream.read_exact(&mut answer).await.ok()?;
-        Some(answer.ends_with(b" 200"))
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        let answer = String::from_utf8_lossy(&answer);
+        let ok = answer.starts_with("HTTP/1.1 200");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        Some(ok && (!running || body.trim() == "ready"))
     };
     tokio::time::timeout(Duration::from_millis(500), asked)
         .await
@@ -516,12 +522,12 @@ async fn is_ready(url: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Wait (up to a minute) until a node other than `not` is ready; its index.
+/// Wait (up to a minute) until a node other than `not` runs the conference; its index.
 async fn wait_ready(urls: &[String], not: Option<usize>) -> Result<usize> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         for (index, url) in urls.iter().enumerate() {
-            if Some(index) != not && is_ready(url).await {
+            if Some(index) != not && is_ready(url, true).await {
                 return Ok(index);
             }
         }
