@@ -204,6 +204,7 @@ const VIEWS = { programme: "programme", room: "room", console: "console", overvi
 function showView(view) {
   state.view = view;
   for (const [name, id] of Object.entries(VIEWS)) $(id).hidden = name !== view;
+  stage.renderLiveBanner();
 }
 
 function viewHeading() {
@@ -226,11 +227,13 @@ function renderView() {
   }
 }
 
-/** Join the rooms wanted (the entered one and the watched ones), leave the rest. */
+/**
+ * Join the rooms wanted (the entered one, the watched ones, and the one this person is live
+ * in: a broadcast goes on while its host looks around), leave the rest.
+ */
 function syncJoins() {
   if (media.watching && media.watching.room !== state.room) media.stopWatching();
-  const wanted = wantedRooms(state);
-  if (media.publishing && !wanted.has(media.publishing.room)) stage.stopLive();
+  const wanted = wantedRooms(state, media.publishing?.room ?? null);
   for (const room of [...state.data.keys()]) {
     if (!wanted.has(room)) {
       connection.leave(room);

@@ -175,10 +175,14 @@ export function timeline(state, roomId, now = Date.now()) {
 // ---------------------------------------------------------------------------------------------
 // Rooms: which are joined
 
-/** The rooms to be joined: the entered one and the watched ones, never one removed from. */
-export function wantedRooms(state) {
+/**
+ * The rooms to be joined: the entered one, the watched ones and `live`, the one this person
+ * publishes in (or null); never one removed from.
+ */
+export function wantedRooms(state, live = null) {
   const wanted = new Set(state.watching);
   if (state.room) wanted.add(state.room);
+  if (live) wanted.add(live);
   for (const room of state.removed) wanted.delete(room);
   return wanted;
 }

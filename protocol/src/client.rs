@@ -175,8 +175,9 @@ pub enum ClientMessage {
     /// Answered by `ack`.
     RtcMove { from: RoomId, to: RoomId },
     /// Let a person publish in this room, or take the right away (hosts and moderators of
-    /// the room). Taking it away ends their tracks at once. Answered by `ack`; the room
-    /// receives a `stage` event.
+    /// the room). Taking it away ends their tracks at once. Anyone may take it from
+    /// themselves (`user` their own id, `allowed: false`): declining the invitation, or
+    /// stepping off the stage. Answered by `ack`; the room receives a `stage` event.
     GrantStage {
         room: RoomId,
         user: UserId,

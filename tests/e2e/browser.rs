@@ -1,6 +1,7 @@
 //! The web client in real headless Chromium (Debian's `chromium` and `chromium-driver`),
 //! driven through WebDriver against the real server.
 
+mod hosts;
 mod layout;
 
 use anyhow::{Context, Result};

@@ -201,6 +201,15 @@ test("mutes: this person's own mute, and others' for staff", () => {
   ]);
 });
 
+test("joins: the room this person is live in stays wanted while they look around", () => {
+  const state = joined();
+  state.room = null;
+  assert.deepEqual([...wantedRooms(state)], []);
+  assert.deepEqual([...wantedRooms(state, ROOM)], [ROOM]);
+  state.room = "workshop-1";
+  assert.deepEqual([...wantedRooms(state, ROOM)].sort(), [ROOM, "workshop-1"]);
+});
+
 test("removals: a room this person was removed from is forgotten and never wanted again", () => {
   const state = joined();
   state.watching.add("workshop-1");

@@ -470,7 +470,11 @@ impl Room {
                 None
             }
             Action::GrantStage { user, allowed } => {
-                self.may_moderate(person)?;
+                // Anyone may step off the stage (or decline being brought on); only staff
+                // bring people on or take others off.
+                if allowed || user != person.user.id {
+                    self.may_moderate(person)?;
+                }
                 self.media.grant_stage(user, allowed, &mut self.events, out);
                 None
             }
