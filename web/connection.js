@@ -47,7 +47,7 @@ export class Connection {
     this.nextRef = 1;
     /** ref -> {resolve, reject, message} of requests awaiting their answer. */
     this.pending = new Map();
-    /** Requests with a `client_id` cut off by a drop, to send again after the next hello. */
+    /** Requests with a `client_id` cut off by a drop or sent offline, for after the next hello. */
     this.resend = [];
     /** room -> {lastSeq: number|null, joined: boolean, buffer: event[]} */
     this.rooms = new Map();
@@ -97,15 +97,22 @@ export class Connection {
 
   /**
    * Send a message with a fresh `ref`. Resolves with the server's answer (`ack`, `joined`,
-   * `welcome`), rejects with a RequestError on `error`, or on a drop before the answer —
-   * except for a message with a `client_id` (chat, ask): the server stores those once however
-   * often they come, so after a drop it is sent again on the next connection instead.
+   * `welcome`), rejects with a RequestError on `error`, or on a drop before the answer, or
+   * with `offline` when not connected — except for a message with a `client_id` (chat, ask):
+   * the server stores those once however often they come, so one cut off by a drop, or sent
+   * while offline, waits and is sent on the next connection instead.
    */
   request(message) {
-    if (!this.online) {
-      return Promise.reject(new RequestError("offline", ""));
+    if (this.online) return this.transmit(message);
+    if (message.client_id !== undefined && this.credentials) {
+      return new Promise((resolve, reject) => this.resend.push({ resolve, reject, message }));
     }
-    return this.transmit(message);
+    return Promise.reject(new RequestError("offline", ""));
+  }
+
+  /** How many messages wait for the next connection (sent offline, or cut off by a drop). */
+  get waiting() {
+    return this.resend.length;
   }
 
   /** A fresh `client_id` for `chat` and `ask`, so a retry after a drop is not stored twice. */

@@ -157,6 +157,12 @@ const messages = {
     "chat.olderLoaded": { one: "{count} older message loaded.", other: "{count} older messages loaded." },
     "chat.start": "This is the start of the chat.",
     "chat.reply": "Reply",
+    "chat.offline": "You are offline. What you send now goes out when the connection is back.",
+    "chat.offlineWaiting": {
+      one: "You are offline. {count} message will be sent when the connection is back.",
+      other: "You are offline. {count} messages will be sent when the connection is back.",
+    },
+    "chat.waiting": "(waiting to be sent)",
     "chat.replyLabel": "Reply to {name}",
     "chat.replying": "Replying to {name}",
     "chat.replyCancel": "Cancel reply",

@@ -1,6 +1,7 @@
 //! The web client in real headless Chromium (Debian's `chromium` and `chromium-driver`),
 //! driven through WebDriver against the real server.
 
+mod attendees;
 mod hosts;
 mod layout;
 

@@ -1,6 +1,8 @@
 // The entered room's chat: the log (with mentions marked and replies quoted), older messages
-// on demand, sending and replying, and this person's own mute. Staff's tools on a message and
-// the list of who is muted are in `chat-moderation.js`.
+// on demand, sending and replying (offline too: what is sent then waits, shown in the log,
+// and goes out on reconnect, its `client_id` keeping it from being stored twice), whether the
+// connection is there, and this person's own mute. Staff's tools on a message and the list of
+// who is muted are in `chat-moderation.js`.
 
 import { t, formatClock } from "../i18n.js";
 import { $, el, busy, isBusy, timeElement } from "../dom.js";
@@ -18,6 +20,9 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** The chat message the next one answers: {id, name}. */
 let replyTo = null;
+
+/** Messages sent while offline and not answered yet: client id -> {room, text}. */
+const waiting = new Map();
 
 /** The text with `@Name` mentions of `mentions` marked up (as nodes, never HTML). */
 function mentionNodes(text, mentions) {
@@ -83,11 +88,45 @@ function chatItem(message) {
       }) : null));
 }
 
+/** A message sent while offline, at the end of the log until the server has it. */
+function waitingItem(clientId, text) {
+  return el("li", { class: "chat-message own chat-waiting", dataset: { waiting: clientId } },
+    el("span", { class: "chat-meta" },
+      el("span", { class: "chat-author", text: state.user?.name ?? "" }),
+      " ",
+      el("span", { class: "chat-you", text: t("chat.you") })),
+    " ",
+    el("span", { class: "chat-text", text }),
+    " ",
+    el("span", { class: "chat-waiting-note", text: t("chat.waiting") }));
+}
+
+function waitingItems() {
+  return [...waiting].filter(([, message]) => message.room === state.room)
+    .map(([clientId, message]) => waitingItem(clientId, message.text));
+}
+
+/** The server answered a message sent offline (it is in the log now, or was refused). */
+function settleWaiting(clientId) {
+  if (!waiting.delete(clientId)) return;
+  $("chat-log").querySelector(`li[data-waiting="${CSS.escape(clientId)}"]`)?.remove();
+  renderOffline();
+}
+
+/** Beside the chat box: whether the connection is there, and what waits for it. */
+function renderOffline() {
+  const note = $("chat-offline");
+  const offline = !connection.online;
+  note.hidden = !offline;
+  const count = [...waiting.values()].filter((message) => message.room === state.room).length;
+  note.textContent = !offline ? "" : t(count ? "chat.offlineWaiting" : "chat.offline", { count });
+}
+
 function renderChat() {
   const data = roomData();
   const log = $("chat-log");
   const messages = data ? [...data.chat.values()] : [];
-  log.replaceChildren(...messages.map(chatItem));
+  log.replaceChildren(...messages.map(chatItem), ...waitingItems());
   $("chat-empty").hidden = messages.length > 0 || !data?.ready;
   log.scrollTop = log.scrollHeight;
   renderChatOlder();
@@ -104,7 +143,7 @@ function renderChatOlder() {
 function appendChat(message, trimmed) {
   const log = $("chat-log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  log.append(chatItem(message));
+  log.insertBefore(chatItem(message), log.querySelector("li[data-waiting]"));
   for (const id of trimmed) log.querySelector(`li[data-chat-id="${id}"]`)?.remove();
   $("chat-empty").hidden = true;
   renderChatOlder();
@@ -165,20 +204,30 @@ function onChatSubmit(submitEvent) {
   const input = $("chat-input");
   const text = input.value.trim();
   if (!text || !state.room) return;
-  const message = { type: "chat", room: state.room, text, client_id: Connection.clientId() };
+  const clientId = Connection.clientId();
+  const message = { type: "chat", room: state.room, text, client_id: clientId };
   const answering = replyTo;
   if (answering) message.reply_to = answering.id;
   // Cleared at once, so the next message can be typed while this one travels; given back if
   // it is refused and nothing new was typed meanwhile.
   input.value = "";
+  if (!connection.online) {
+    waiting.set(clientId, { room: state.room, text });
+    const log = $("chat-log");
+    log.append(waitingItem(clientId, text));
+    log.scrollTop = log.scrollHeight;
+    renderOffline();
+  }
   connection.request(message).then(
     () => {
+      settleWaiting(clientId);
       if (replyTo === answering) {
         replyTo = null;
         renderReply();
       }
     },
     (error) => {
+      settleWaiting(clientId);
       if (!input.value) input.value = text;
       showError(error);
     },
@@ -267,6 +316,8 @@ export function init() {
     renderChat();
     renderReply();
     renderMuted();
+    renderOffline();
   });
+  connection.on("status", renderOffline);
   on("chat", onChange);
 }
