@@ -335,21 +335,21 @@ export function applyPollVote(data, poll, choices) {
 // Q&A
 
 /** Whether a question was asked by this person (from this page, or under their name). */
-function isOwnQuestion(state, question) {
+export function isOwnQuestion(state, question) {
   return state.asked.has(question.id) || isMe(state, question.author);
 }
 
 /**
  * The questions of a session in a room that this person sees: staff see every one; others
- * neither merged ones nor rejected ones, except their own.
+ * neither merged ones nor rejected ones, except their own (which say what became of them).
  */
 export function sessionQuestions(state, room, session) {
   const data = state.data.get(room);
   if (!data) return [];
   const staff = isStaff(state, room);
   return [...data.questions.values()].filter((question) => question.session === session
-    && (staff || (question.status !== "merged"
-      && (question.status !== "rejected" || isOwnQuestion(state, question)))));
+    && (staff || isOwnQuestion(state, question)
+      || (question.status !== "merged" && question.status !== "rejected")));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import {
   CHAT_KEEP, applyEvent, applyHands, applyJoinRefused, applyOlderChat, applyPollVote,
   applyPresence, applyRemoved, applySchedule, applySnapshot, applyVote, applyWelcome,
-  createState, isStaff, newRoomData, sessionQuestions, timeline, wantedRooms,
+  createState, isOwnQuestion, isStaff, newRoomData, sessionQuestions, timeline, wantedRooms,
 } from "../state.js";
 
 const ROOM = "main-stage";
@@ -121,7 +121,7 @@ test("chat: a removed message leaves the room's chat", () => {
   assert.equal(state.data.get(ROOM).chat.size, 0);
 });
 
-test("Q&A: attendees see approved and their own rejected questions, never merged ones; staff see all", () => {
+test("Q&A: attendees see approved questions and their own rejected or merged ones; staff see all", () => {
   const state = joined();
   applyEvent(state, ROOM, question(1));
   applyEvent(state, ROOM, question(2, { status: "rejected" }));
@@ -129,12 +129,15 @@ test("Q&A: attendees see approved and their own rejected questions, never merged
   applyEvent(state, ROOM, question(4, { status: "merged", merged_into: 1 }));
   applyEvent(state, ROOM, question(5, { status: "rejected", anonymous: true, author: undefined }));
   applyEvent(state, ROOM, question(6, { session: "panel" }));
+  applyEvent(state, ROOM, question(7, { status: "merged", merged_into: 1, author: ANA }));
   state.asked.add(5); // asked anonymously from this page
   const ids = () => sessionQuestions(state, ROOM, "keynote").map((shown) => shown.id).sort();
-  assert.deepEqual(ids(), [1, 3, 5]);
+  assert.deepEqual(ids(), [1, 3, 5, 7]);
+  assert.ok(isOwnQuestion(state, state.data.get(ROOM).questions.get(7)));
+  assert.ok(!isOwnQuestion(state, state.data.get(ROOM).questions.get(1)));
 
   applyWelcome(state, { user: { ...ANA, role: "moderator" } });
-  assert.deepEqual(ids(), [1, 2, 3, 4, 5]);
+  assert.deepEqual(ids(), [1, 2, 3, 4, 5, 7]);
 });
 
 test("Q&A: a pending question is approved by its next event, and its votes follow", () => {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use fantoccini::{Client, Locator};
 use plenary_protocol::Role;
 use plenary_tests::browser::Driver;
-use plenary_tests::demo::STAGE;
+use plenary_tests::demo::{STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::{TestServer, eventually};
 
 use super::{enter, submit, wait_for, wait_for_xpath, wait_gone, xpath_text};
@@ -102,4 +102,128 @@ async fn a_chat_sent_offline_waits_beside_the_chat_box_and_goes_out_once_on_reco
     ana.close().await?;
     ben.close().await?;
     Ok(())
+}
+
+/// Ask a question in the workshop session, from the entered workshop room.
+async fn ask_in_workshop(page: &Client, text: &str) -> Result<()> {
+    wait_for(page, "#session-select")
+        .await?
+        .select_by_value(WORKSHOP_SESSION)
+        .await?;
+    submit(page, "#ask-input", text, "#ask-form button[type=submit]").await
+}
+
+/// The question item with this text in a page's Q&A.
+fn question_xpath(text: &str) -> String {
+    format!(
+        "//ol[@id='questions']/li[.//span[contains(@class,'question-text') and text()={}]]",
+        xpath_text(text)
+    )
+}
+
+#[tokio::test]
+async fn authors_cannot_upvote_their_own_question_and_see_where_a_merged_one_went() -> Result<()> {
+    let server = TestServer::start().await?;
+    let driver = Driver::shared().await?;
+    let link = server.server.invite_link(Role::Attendee, 1);
+    let ana = enter(&driver, &link, "Ana", WORKSHOP_ROOM).await?;
+    let bo = enter(&driver, &link, "Bo", WORKSHOP_ROOM).await?;
+    let moderator = enter(
+        &driver,
+        &server.server.invite_link(Role::Moderator, 1),
+        "Mona",
+        WORKSHOP_ROOM,
+    )
+    .await?;
+    let kept = "How do we start a partnership";
+    let duplicate = "How do we begin a partnership";
+    ask_in_workshop(&ana, kept).await?;
+    ask_in_workshop(&bo, duplicate).await?;
+
+    // Each sees an Upvote on the other's question and none on their own.
+    for (page, own, other) in [(&ana, kept, duplicate), (&bo, duplicate, kept)] {
+        wait_for_xpath(
+            page,
+            &format!("{}//button[contains(@class,'vote')]", question_xpath(other)),
+        )
+        .await
+        .context("another's question can be upvoted")?;
+        let own = wait_for_xpath(page, &question_xpath(own)).await?;
+        assert!(
+            own.find_all(Locator::Css("button.vote")).await?.is_empty(),
+            "no Upvote on one's own question"
+        );
+    }
+
+    // The moderator merges Bo's question into Ana's.
+    wait_for_xpath(&moderator, &question_xpath(kept)).await?;
+    let kept_id = wait_for_xpath(&moderator, &question_xpath(kept))
+        .await?
+        .attr("data-question-id")
+        .await?
+        .context("a question id")?;
+    wait_for_xpath(
+        &moderator,
+        &format!(
+            "{}//button[@data-action='merge']",
+            question_xpath(duplicate)
+        ),
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(&moderator, ".question-editor select")
+        .await?
+        .select_by_value(&kept_id)
+        .await?;
+    wait_for(&moderator, ".question-editor button[type=submit]")
+        .await?
+        .click()
+        .await?;
+
+    // Bo's question says where it went, and leads there.
+    let note = wait_for_xpath(
+        &bo,
+        &format!(
+            "{}[@data-status='merged']//span[contains(@class,'question-merged')]",
+            question_xpath(duplicate)
+        ),
+    )
+    .await
+    .context("the author sees the question merged")?;
+    assert_eq!(note.text().await?, format!("Merged into: “{kept}” Show it"));
+    note.find(Locator::Css("button[data-follow]"))
+        .await?
+        .click()
+        .await?;
+    let focused = bo
+        .execute(
+            "return document.activeElement?.dataset.questionId ?? ''",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        focused.as_str(),
+        Some(kept_id.as_str()),
+        "Show it leads to the kept question"
+    );
+    // Others no longer see the duplicate.
+    wait_gone_xpath(&ana, &question_xpath(duplicate)).await?;
+
+    for page in [ana, bo, moderator] {
+        page.close().await?;
+    }
+    Ok(())
+}
+
+/// Wait until nothing matches an XPath.
+async fn wait_gone_xpath(page: &Client, xpath: &str) -> Result<()> {
+    eventually(&format!("{xpath} gone"), async || {
+        Ok(page
+            .find_all(Locator::XPath(xpath))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await
 }
