@@ -350,6 +350,11 @@ const messages = {
     "agenda.promoted": "A place freed up: you are now registered for “{title}”.",
     "agenda.reminder": { one: "“{title}” starts in {count} minute.", other: "“{title}” starts in {count} minutes." },
     "agenda.calendar": "Add my agenda to my calendar (iCalendar)",
+    "agenda.placesLeft": { one: "{count} place left.", other: "{count} places left." },
+    "agenda.full": "Full — join the waitlist (you would be {position}).",
+    "agenda.joinWaitlist": "Join the waitlist",
+
+    "ordinal": { one: "{count}st", two: "{count}nd", few: "{count}rd", other: "{count}th" },
 
     "error.bad_request": "The server did not understand that request.",
     "error.unknown_type": "The server does not support that action.",
@@ -388,6 +393,7 @@ function pickLanguage() {
 }
 
 const plurals = new Intl.PluralRules(lang);
+const ordinals = new Intl.PluralRules(lang, { type: "ordinal" });
 
 /**
  * The translation of `key` with `{placeholders}` filled from `params`. An unknown key yields
@@ -402,6 +408,13 @@ export function t(key, params = {}) {
   }
   return value.replace(/\{(\w+)\}/g, (whole, name) =>
     Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole);
+}
+
+/** "3rd": a position in a line, as the language writes it. */
+export function ordinal(count) {
+  const forms = messages[lang]?.ordinal ?? messages.en.ordinal;
+  const form = forms[ordinals.select(count)] ?? forms.other;
+  return form.replace("{count}", String(count));
 }
 
 /** Whether a translation exists for `key` (used to fall back to a server's message). */

@@ -48,6 +48,8 @@ export function createState() {
     bookmarks: new Set(),
     /** Session id -> this person's registration {session, status, position?} (workshops). */
     registrations: new Map(),
+    /** Session id -> how its places are taken {capacity, registered, waitlisted} (workshops). */
+    seats: new Map(),
   };
 }
 
@@ -355,10 +357,22 @@ export function sessionQuestions(state, room, session) {
 // ---------------------------------------------------------------------------------------------
 // My agenda
 
-/** The answer to `agenda`: this person's bookmarks and registrations. */
+/** The answer to `agenda`: this person's bookmarks and registrations, and everyone's places. */
 export function applyAgenda(state, agenda) {
   state.bookmarks = new Set(agenda.bookmarks ?? []);
   state.registrations = new Map((agenda.registrations ?? []).map((entry) => [entry.session, entry]));
+  state.seats = new Map((agenda.seats ?? []).map(({ session, ...count }) => [session, count]));
+}
+
+/**
+ * What registering for a workshop session would give this person now: `{left}` places, or
+ * `{position}` on the waitlist; null when the session has no places counted.
+ */
+export function placeOnOffer(state, session) {
+  const seats = state.seats.get(session);
+  if (!seats) return null;
+  const left = Math.max(0, seats.capacity - seats.registered);
+  return left > 0 ? { left } : { position: seats.waitlisted + 1 };
 }
 
 export function applyBookmark(state, session, on) {

@@ -168,6 +168,10 @@ pub enum ServerMessage {
         /// Bookmarked sessions, in programme order.
         bookmarks: Vec<SessionId>,
         registrations: Vec<Registration>,
+        /// How the places of every session of a workshop room with a capacity are taken now,
+        /// in programme order: what the programme shows before a person registers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        seats: Vec<SessionSeats>,
     },
 }
 
@@ -202,6 +206,14 @@ pub struct SeatCount {
     pub registered: u32,
     /// People waiting for a place.
     pub waitlisted: u32,
+}
+
+/// How the places of one workshop session are taken (`agenda`'s `seats`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SessionSeats {
+    pub session: SessionId,
+    #[serde(flatten)]
+    pub count: SeatCount,
 }
 
 /// A room's state for a client that joins without `since`.

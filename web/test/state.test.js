@@ -4,9 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import {
-  CHAT_KEEP, applyEvent, applyHands, applyJoinRefused, applyOlderChat, applyPollVote,
+  CHAT_KEEP, applyAgenda, applyEvent, applyHands, applyJoinRefused, applyOlderChat, applyPollVote,
   applyPresence, applyRemoved, applySchedule, applySnapshot, applyVote, applyWelcome,
-  createState, isOwnQuestion, isStaff, newRoomData, sessionQuestions, timeline, wantedRooms,
+  createState, isOwnQuestion, isStaff, newRoomData, placeOnOffer, sessionQuestions, timeline,
+  wantedRooms,
 } from "../state.js";
 
 const ROOM = "main-stage";
@@ -313,4 +314,18 @@ test("the programme: days, and each room's sessions live, ended, next and later"
 
   applySchedule(state, { conference: { timezone: "Asia/Kolkata" } }, "Asia/Kolkata");
   assert.equal(state.venueZone, null, "the browser's own zone is not a second one");
+});
+
+test("agenda: a workshop session offers its places left, or where on the waitlist one would be", () => {
+  const state = createState();
+  applyAgenda(state, {
+    bookmarks: [], registrations: [],
+    seats: [
+      { session: "open", capacity: 40, registered: 28, waitlisted: 0 },
+      { session: "full", capacity: 2, registered: 2, waitlisted: 2 },
+    ],
+  });
+  assert.deepEqual(placeOnOffer(state, "open"), { left: 12 });
+  assert.deepEqual(placeOnOffer(state, "full"), { position: 3 });
+  assert.equal(placeOnOffer(state, "talk"), null);
 });

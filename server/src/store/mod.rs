@@ -274,6 +274,8 @@ pub struct StoredAgenda {
     pub bookmarks: Vec<SessionId>,
     /// (session, index among the session's sign-ups: 0 for the first to ask).
     pub sign_ups: Vec<(SessionId, usize)>,
+    /// (session, how many signed up for it, everyone's), for every session with a sign-up.
+    pub sign_up_counts: Vec<(SessionId, usize)>,
 }
 
 /// How much of a room's past [`Store::load_room`] brings back.

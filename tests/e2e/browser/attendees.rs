@@ -1,7 +1,8 @@
 //! What an attendee trips over: a connection that drops in the middle of a chat (the state is
 //! shown beside the chat box, what they send meanwhile waits and goes out once, the notice
-//! goes when the connection is back), and questions: their own cannot be upvoted, and one a
-//! moderator merged into another says so and leads to it.
+//! goes when the connection is back); questions (their own cannot be upvoted, and one a
+//! moderator merged into another says so and leads to it); and workshop places (how many are
+//! left, or where on the waitlist they would be, before they register).
 
 use anyhow::{Context, Result};
 use fantoccini::{Client, Locator};
@@ -10,7 +11,7 @@ use plenary_tests::browser::Driver;
 use plenary_tests::demo::{STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::{TestServer, eventually};
 
-use super::{enter, submit, wait_for, wait_for_xpath, wait_gone, xpath_text};
+use super::{enter, sign_in, submit, wait_for, wait_for_xpath, wait_gone, xpath_text};
 
 /// Cut the page's connection, as a network drop does: it keeps trying an address that
 /// refuses, until [`network_back`].
@@ -226,4 +227,70 @@ async fn wait_gone_xpath(page: &Client, xpath: &str) -> Result<()> {
             .then_some(()))
     })
     .await
+}
+
+#[tokio::test]
+async fn workshop_cards_show_places_left_and_where_on_the_waitlist_one_would_be() -> Result<()> {
+    let server = TestServer::start().await?;
+    // Workshop room 2 takes two people; three have asked, so one waits.
+    let organiser = server.token(Role::Organiser, "Olga");
+    reqwest::Client::new()
+        .patch(server.url("/api/rooms/workshop-2"))
+        .bearer_auth(&organiser)
+        .body(r#"{"capacity":2}"#)
+        .send()
+        .await?
+        .error_for_status()?;
+    for name in ["Ada", "Bo", "Cy"] {
+        let mut early = server.client(Role::Attendee, name).await?;
+        early
+            .ok(serde_json::json!({"type":"register","session":"workshop-fundraising"}))
+            .await?;
+    }
+
+    let driver = Driver::shared().await?;
+    let page = sign_in(
+        &driver,
+        &server.server.invite_link(Role::Attendee, 1),
+        "Dana",
+    )
+    .await?;
+    let registration =
+        |session: &str| format!("//li[@data-session='{session}']//span[@class='registration']");
+    let open = wait_for_xpath(&page, &registration(WORKSHOP_SESSION)).await?;
+    assert_eq!(open.text().await?, "40 places left.");
+    let full = wait_for_xpath(&page, &registration("workshop-fundraising")).await?;
+    assert_eq!(
+        full.text().await?,
+        "Full — join the waitlist (you would be 2nd)."
+    );
+    let button = wait_for(&page, "button[data-register='workshop-fundraising']").await?;
+    assert_eq!(button.text().await?, "Join the waitlist");
+    button.click().await?;
+    wait_for_xpath(
+        &page,
+        "//li[@data-session='workshop-fundraising']//span[@class='registration' \
+         and text()='On the waitlist: number 2.']",
+    )
+    .await
+    .context("she is where the card said she would be")?;
+
+    // Where places are left, registering gives her one.
+    wait_for(
+        &page,
+        &format!("button[data-register='{WORKSHOP_SESSION}']"),
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for_xpath(
+        &page,
+        &format!(
+            "//li[@data-session='{WORKSHOP_SESSION}']//span[@class='registration' \
+             and text()='You have a place.']"
+        ),
+    )
+    .await?;
+    page.close().await?;
+    Ok(())
 }
