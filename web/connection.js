@@ -8,8 +8,10 @@
 // Events it emits (subscribe with `on(name, callback)`):
 //   status   {state: "idle"|"connecting"|"online"|"offline", retryIn?: ms}
 //   welcome  {user, token?}                       after every successful hello
-//   unauthorized {credentials, code, message}     hello refused; the socket is closed and the
-//                                                 connection waits for new credentials
+//   unauthorized {credentials, code, message}     hello refused (`unauthorized`, or
+//                                                 `invite_required`: no guests here); the
+//                                                 socket is closed and the connection waits
+//                                                 for new credentials
 //   snapshot {room, seq, snapshot, resync}        replace the room's state with this
 //   event    {room, seq, event}                   apply this, in this order
 //   room-error {room, code, message}              a join was refused; the room is dropped
@@ -224,8 +226,9 @@ export class Connection {
       (error) => {
         clearTimeout(this.helloTimer);
         if (error.code === "disconnected") return; // `dropped` will retry
-        if (error.code === "unauthorized") {
-          // The token is bad: do not retry it. Wait for the app to give new credentials.
+        if (error.code === "unauthorized" || error.code === "invite_required") {
+          // The token is bad, or this server wants one: do not retry. Wait for the app to give
+          // new credentials.
           this.credentials = null;
           this.closeQuietly();
           this.failPending({ keepIdempotent: false });

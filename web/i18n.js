@@ -34,6 +34,8 @@ const messages = {
     "join.name": "Your name",
     "join.submit": "Join",
     "join.nameEmpty": "Please enter a name.",
+    "join.inviteOnlyHeading": "This conference is for invited people",
+    "join.inviteOnly": "You need your own invite link to join. Open the link the organisers sent you (by email or message); if you have none, ask them for one. You can still read the programme below.",
 
     "programme.heading": "Programme",
     "programme.timezoneSame": "Times are shown in your time zone, {zone}.",

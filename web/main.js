@@ -71,6 +71,14 @@ function showJoinForm() {
   if (wasHidden) input.focus();
 }
 
+/** This conference admits no guests: say what to do without an invite, and ask no name. */
+function showInviteOnly() {
+  $("join-heading").textContent = t("join.inviteOnlyHeading");
+  $("join-intro").textContent = t("join.inviteOnly");
+  $("join-form").hidden = true;
+  $("join").hidden = false;
+}
+
 function onJoinSubmit(submitEvent) {
   submitEvent.preventDefault();
   const input = $("name");
@@ -108,12 +116,16 @@ function onWelcome({ user, token, iceServers, rooms }) {
   agenda.loadAgenda();
 }
 
-function onUnauthorized({ credentials }) {
+function onUnauthorized({ credentials, code }) {
   state.user = null;
   $("user").hidden = true;
   $("staff-nav").hidden = true;
   // Whoever says hello next may be someone else: rooms start over from a snapshot.
   connection.forgetSeqs();
+  if (code === "invite_required") {
+    showInviteOnly();
+    return;
+  }
   if (credentials.token && credentials.token === storage(TOKEN_KEY)) {
     // The personal token is no longer good: forget it, and start over from the invite or name.
     storage(TOKEN_KEY, null);

@@ -4,6 +4,7 @@
 mod attendees;
 mod hosts;
 mod layout;
+mod organisers;
 
 use anyhow::{Context, Result};
 use fantoccini::{Client, Locator};
