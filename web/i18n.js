@@ -50,6 +50,8 @@ const messages = {
     "programme.allKinds": "All kinds",
     "programme.now": "Now and next",
     "programme.nothingNow": "Nothing is on now, and nothing more is planned.",
+    "programme.startsIn": { one: "Starts in {count} minute", other: "Starts in {count} minutes" },
+    "programme.startsInHours": { one: "Starts in {hours} h {count} minute", other: "Starts in {hours} h {count} minutes" },
     "programme.noMatch": "No session matches these filters on this day.",
     "programme.enter": "Enter {room}",
     "programme.empty": "No sessions in this room.",
@@ -342,6 +344,8 @@ const messages = {
 
     "notice.dismiss": "Dismiss",
 
+    "agenda.heading": "My agenda",
+    "agenda.empty": "Nothing yet: add sessions with “Add to my agenda”.",
     "agenda.bookmark": "☆ Add to my agenda",
     "agenda.bookmarked": "★ In my agenda",
     "agenda.register": "Register",

@@ -1,6 +1,6 @@
 // How the page tells the person something outside the views: the notice bar (server and
 // connection errors, by their code, translated; a connection error goes once the connection
-// is back), the connection indicator in the header, and the room's polite announcer for
+// is back; good news in green), the connection indicator in the header, and the room's polite announcer for
 // screen readers.
 
 import { t, has } from "./i18n.js";
@@ -10,14 +10,20 @@ let noticeTimer = null;
 /** The error code the notice shows, if it shows one (`offline` goes once back online). */
 let noticeCode = null;
 
-export function showNotice(text, code = null) {
+export function showNotice(text, code = null, good = false) {
   const notice = $("notice");
   notice.textContent = text;
   noticeCode = text ? code : null;
   $("notice-bar").classList.toggle("is-empty", !text);
+  $("notice-bar").classList.toggle("is-good", Boolean(text) && good);
   $("notice-dismiss").hidden = !text;
   clearTimeout(noticeTimer);
   if (text) noticeTimer = setTimeout(() => showNotice(""), 20_000);
+}
+
+/** Tell the person something good (a place came free for them): not in an error's colours. */
+export function showGoodNews(text) {
+  showNotice(text, null, true);
 }
 
 /** Show a server (or connection) error as a translated message, by its code. */

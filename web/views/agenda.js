@@ -1,4 +1,5 @@
-// My agenda: a bookmark button on every programme session to come (not on breaks), a
+// My agenda: the list of the sessions bookmarked (each a link into its room), a bookmark
+// button on every programme session to come (not on breaks), a
 // registration button on workshop sessions with the places left or, when full, where on the
 // waitlist the person would be, the calendar link, and the reminders and promotions the
 // server sends. Added to the programme after it is drawn (`drawn`), so the programme's own
@@ -8,7 +9,8 @@ import { t, ordinal } from "../i18n.js";
 import { $, el, busy, isBusy, storage } from "../dom.js";
 import { state, connection, isStaff, on, TOKEN_KEY } from "../context.js";
 import { applyAgenda, applyBookmark, applyRegistration, placeOnOffer } from "../state.js";
-import { showError, showNotice } from "../notice.js";
+import { showError, showGoodNews, showNotice } from "../notice.js";
+import { sessionTimes } from "./common.js";
 
 /** Ask for the agenda and redraw its buttons (keeping focus on `focus`, a selector, if given). */
 export async function loadAgenda(focus = null) {
@@ -63,12 +65,26 @@ function decorateProgramme() {
     }
     if (actions.childElementCount) item.append(actions);
   }
+  renderMyAgenda();
   const token = storage(TOKEN_KEY);
   $("agenda-calendar")?.remove();
   if (token && state.user) {
     $("timezone-note").after(el("p", { id: "agenda-calendar" },
       el("a", { href: `/api/me/agenda.ics?token=${encodeURIComponent(token)}`, text: t("agenda.calendar") })));
   }
+}
+
+/** "My agenda": the sessions bookmarked, in programme order, each leading to its room. */
+function renderMyAgenda() {
+  $("my-agenda").hidden = !state.user;
+  const sessions = [...state.sessions.values()].filter((session) => state.bookmarks.has(session.id));
+  $("my-agenda-list").replaceChildren(...sessions.map((session) => el("li", { dataset: { session: session.id } },
+    el("a", { class: "now-title", href: `#room=${encodeURIComponent(session.room)}`, text: session.title }),
+    el("span", { class: "muted" }, ` · ${state.rooms.get(session.room)?.name ?? session.room} · `, sessionTimes(session)),
+    state.registrations.has(session.id)
+      ? [" ", el("span", { class: "registration", text: registrationText(state.registrations.get(session.id), null) })]
+      : null)));
+  $("my-agenda-empty").hidden = sessions.length > 0;
 }
 
 /** Redraw the agenda buttons, keeping focus on the one that was used. */
@@ -106,7 +122,7 @@ export function onRegistration(registration) {
   decorateProgramme();
   if (registration.promoted) {
     const { session } = registration;
-    showNotice(t("agenda.promoted", { title: state.sessions.get(session)?.title ?? session }));
+    showGoodNews(t("agenda.promoted", { title: state.sessions.get(session)?.title ?? session }));
   }
 }
 

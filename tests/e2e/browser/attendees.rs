@@ -294,3 +294,90 @@ async fn workshop_cards_show_places_left_and_where_on_the_waitlist_one_would_be(
     page.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_programme_leads_into_rooms_lists_my_agenda_and_tells_a_promotion_as_good_news()
+-> Result<()> {
+    let server = TestServer::start().await?;
+    // Workshop room 2 takes one person, and Ada has that place.
+    let organiser = server.token(Role::Organiser, "Olga");
+    reqwest::Client::new()
+        .patch(server.url("/api/rooms/workshop-2"))
+        .bearer_auth(&organiser)
+        .body(r#"{"capacity":1}"#)
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut ada = server.client(Role::Attendee, "Ada").await?;
+    ada.ok(serde_json::json!({"type":"register","session":"workshop-fundraising"}))
+        .await?;
+
+    let driver = Driver::shared().await?;
+    let page = sign_in(
+        &driver,
+        &server.server.invite_link(Role::Attendee, 1),
+        "Dana",
+    )
+    .await?;
+
+    // What comes next says when; the break (and what has ended) is nothing to add to one's agenda.
+    let countdown = wait_for(&page, "#programme-now-list li[data-state=next] .countdown")
+        .await?
+        .text()
+        .await?;
+    assert!(countdown.starts_with("Starts in "), "{countdown}");
+    wait_for(&page, "button[data-bookmark='keynote-open']").await?;
+    for done in ["break-morning", "welcome"] {
+        assert!(
+            page.find_all(Locator::Css(&format!("button[data-bookmark='{done}']")))
+                .await?
+                .is_empty(),
+            "{done} offers no Add to my agenda"
+        );
+    }
+
+    // My agenda lists what she bookmarks, and leads to its room.
+    wait_for(
+        &page,
+        "#my-agenda:not([hidden]) #my-agenda-empty:not([hidden])",
+    )
+    .await?;
+    wait_for(&page, "button[data-bookmark='showcases']")
+        .await?
+        .click()
+        .await?;
+    let entry = wait_for(&page, "#my-agenda-list li[data-session='showcases']").await?;
+    assert!(entry.text().await?.contains("Main stage"));
+    wait_for(&page, "#my-agenda-empty[hidden]").await?;
+
+    // She waits for the full workshop; Ada gives her place up, and it is good news.
+    wait_for(&page, "button[data-register='workshop-fundraising']")
+        .await?
+        .click()
+        .await?;
+    wait_for_xpath(
+        &page,
+        "//li[@data-session='workshop-fundraising']//span[@class='registration' \
+         and text()='On the waitlist: number 1.']",
+    )
+    .await?;
+    ada.ok(serde_json::json!({"type":"unregister","session":"workshop-fundraising"}))
+        .await?;
+    let notice = wait_for(&page, "#notice-bar.is-good #notice")
+        .await
+        .context("the promotion is shown as good news")?;
+    assert!(notice.text().await?.contains("you are now registered"));
+
+    // "Now and next" leads into the room of what is on.
+    wait_for(
+        &page,
+        "#programme-now-list li[data-session='keynote-open'] a.now-title",
+    )
+    .await?
+    .click()
+    .await?;
+    let title = wait_for(&page, "#room:not([hidden]) #room-title").await?;
+    assert_eq!(title.text().await?, "Main stage");
+    page.close().await?;
+    Ok(())
+}
