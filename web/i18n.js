@@ -156,6 +156,8 @@ const messages = {
     "chat.send": "Send",
     "chat.remove": "Remove",
     "chat.removeLabel": "Remove message by {name}",
+    "chat.removeConfirm": "Remove this message by {name} for everyone? This cannot be undone.",
+    "chat.removeYes": "Yes, remove",
     "chat.you": "(you)",
     "chat.older": "Load older messages",
     "chat.olderLoaded": { one: "{count} older message loaded.", other: "{count} older messages loaded." },

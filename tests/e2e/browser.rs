@@ -650,6 +650,18 @@ async fn wait_gone(page: &Client, css: &str) -> Result<()> {
     .await
 }
 
+/// Wait until nothing matches an XPath.
+async fn wait_gone_xpath(page: &Client, xpath: &str) -> Result<()> {
+    eventually(&format!("{xpath} gone"), async || {
+        Ok(page
+            .find_all(Locator::XPath(xpath))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await
+}
+
 /// "HH:MM" of an RFC 3339 instant in time zone `zone`.
 fn clock_in(instant: &str, zone: &str) -> Result<String> {
     let timestamp: jiff::Timestamp = instant.parse()?;

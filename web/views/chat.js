@@ -79,7 +79,7 @@ function chatItem(message) {
         "aria-label": t("chat.replyLabel", { name }), text: t("chat.reply"),
       }),
       staff ? el("button", {
-        type: "button", class: "remove-chat secondary small",
+        type: "button", class: "remove-chat secondary small", "aria-expanded": "false",
         "aria-label": t("chat.removeLabel", { name }), text: t("chat.remove"),
       }) : null,
       staff && !own ? el("button", {

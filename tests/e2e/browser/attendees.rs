@@ -11,7 +11,9 @@ use plenary_tests::browser::Driver;
 use plenary_tests::demo::{STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::{TestServer, eventually};
 
-use super::{enter, sign_in, submit, wait_for, wait_for_xpath, wait_gone, xpath_text};
+use super::{
+    enter, sign_in, submit, wait_for, wait_for_xpath, wait_gone, wait_gone_xpath, xpath_text,
+};
 
 /// Cut the page's connection, as a network drop does: it keeps trying an address that
 /// refuses, until [`network_back`].
@@ -215,18 +217,6 @@ async fn authors_cannot_upvote_their_own_question_and_see_where_a_merged_one_wen
         page.close().await?;
     }
     Ok(())
-}
-
-/// Wait until nothing matches an XPath.
-async fn wait_gone_xpath(page: &Client, xpath: &str) -> Result<()> {
-    eventually(&format!("{xpath} gone"), async || {
-        Ok(page
-            .find_all(Locator::XPath(xpath))
-            .await?
-            .is_empty()
-            .then_some(()))
-    })
-    .await
 }
 
 #[tokio::test]

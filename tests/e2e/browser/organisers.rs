@@ -1,13 +1,17 @@
 //! What organisers set and moderators meet: a conference open to invited people only
 //! (`--guests deny`), where the bare address tells a person what to do without an invite and
-//! an invite link still lets them in.
+//! an invite link still lets them in; and removing a chat message, which is asked first.
 
 use anyhow::{Context, Result};
 use plenary_protocol::Role;
 use plenary_tests::TestServer;
 use plenary_tests::browser::Driver;
+use plenary_tests::demo::STAGE;
 
-use super::{sign_in, submit, wait_for, wait_for_text};
+use super::{
+    enter, sign_in, submit, wait_for, wait_for_text, wait_for_xpath, wait_gone, wait_gone_xpath,
+    xpath_text,
+};
 
 #[tokio::test]
 async fn without_guests_the_bare_address_says_to_use_an_invite_and_an_invite_link_lets_one_in()
@@ -51,5 +55,66 @@ async fn without_guests_the_bare_address_says_to_use_an_invite_and_an_invite_lin
 
     walk_in.close().await?;
     invited.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_moderator_is_asked_before_a_chat_message_is_removed_for_everyone() -> Result<()> {
+    let server = TestServer::start().await?;
+    let driver = Driver::shared().await?;
+    let attendee = enter(
+        &driver,
+        &server.server.invite_link(Role::Attendee, 1),
+        "Tom",
+        STAGE,
+    )
+    .await?;
+    let moderator = enter(
+        &driver,
+        &server.server.invite_link(Role::Moderator, 1),
+        "Mona",
+        STAGE,
+    )
+    .await?;
+    let text = "A message the moderator thinks twice about";
+    submit(
+        &attendee,
+        "#chat-input",
+        text,
+        "#chat-form button[type=submit]",
+    )
+    .await?;
+    let message = format!(
+        "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()={}]]",
+        xpath_text(text)
+    );
+    let remove = format!("{message}//button[contains(@class,'remove-chat')]");
+
+    // Remove asks first; cancelled, the message stays for everyone.
+    wait_for_xpath(&moderator, &remove).await?.click().await?;
+    let question = wait_for(&moderator, "#chat-log .chat-menu .chat-menu-question").await?;
+    assert!(question.text().await?.contains("cannot be undone"));
+    wait_for(&moderator, "#chat-log .chat-menu button.cancel-sanction")
+        .await?
+        .click()
+        .await?;
+    wait_gone(&moderator, "#chat-log .chat-menu").await?;
+    wait_for_xpath(&attendee, &message).await?;
+
+    // Confirmed, it goes.
+    wait_for_xpath(&moderator, &remove).await?.click().await?;
+    wait_for(
+        &moderator,
+        "#chat-log .chat-menu button[data-confirm-removal]",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_gone_xpath(&attendee, &message)
+        .await
+        .context("the attendee no longer sees the removed message")?;
+
+    attendee.close().await?;
+    moderator.close().await?;
     Ok(())
 }
