@@ -326,7 +326,10 @@ const messages = {
     "polls.openedAnnounce": "New poll: {question}",
 
     "console.heading": "Moderator console",
-    "console.intro": "Questions waiting for approval in every room, live.",
+    "console.intro": "Questions waiting for approval and the latest chat in every room, live.",
+    "console.chat": "Latest chat",
+    "console.chatEmpty": "No chat here yet.",
+    "console.chatRemoved": "The message by {name} was removed.",
     "console.enter": "Enter {room}",
     "console.waiting": { one: "{count} waiting", other: "{count} waiting" },
     "console.nothing": "Nothing is waiting here.",

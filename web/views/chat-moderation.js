@@ -8,7 +8,8 @@ import { state, connection, roomData, isStaff, isEntered, on } from "../context.
 import { showError } from "../notice.js";
 import { clockOf } from "./common.js";
 
-const MUTE_SHORT_MINUTES = 10;
+/** How long "Mute for a while" mutes (the console's Mute too). */
+export const MUTE_SHORT_MINUTES = 10;
 const SANCTIONS = ["mute-short", "mute-day", "unmute", "remove"];
 
 /** A click on a staff control of chat message `id` (its `item` in the log). */

@@ -118,3 +118,93 @@ async fn a_moderator_is_asked_before_a_chat_message_is_removed_for_everyone() ->
     moderator.close().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_moderator_console_shows_each_rooms_chat_with_remove_and_mute_asked_first() -> Result<()>
+{
+    let server = TestServer::start().await?;
+    let driver = Driver::shared().await?;
+    let moderator = sign_in(
+        &driver,
+        &server.server.invite_link(Role::Moderator, 1),
+        "Mona",
+    )
+    .await?;
+    wait_for(&moderator, "#open-console").await?.click().await?;
+    let attendee = enter(
+        &driver,
+        &server.server.invite_link(Role::Attendee, 1),
+        "Tom",
+        STAGE,
+    )
+    .await?;
+    let text = "Buy cheap watches in the stage chat";
+    submit(
+        &attendee,
+        "#chat-input",
+        text,
+        "#chat-form button[type=submit]",
+    )
+    .await?;
+    let message = format!(
+        "//section[@data-room='{STAGE}']//ol[contains(@class,'console-chat')]\
+         /li[.//span[contains(@class,'chat-text') and text()={}]]",
+        xpath_text(text)
+    );
+    wait_for_xpath(&moderator, &message)
+        .await
+        .context("the console shows the stage's chat")?;
+
+    // Mute asks first, then mutes the author.
+    wait_for_xpath(
+        &moderator,
+        &format!("{message}//button[@data-chat-action='mute']"),
+    )
+    .await?
+    .click()
+    .await?;
+    let asked = wait_for_xpath(
+        &moderator,
+        &format!("{message}//span[contains(@class,'chat-menu-question')]"),
+    )
+    .await?
+    .text()
+    .await?;
+    assert!(asked.contains("Mute Tom for 10 minutes"), "{asked}");
+    wait_for_xpath(
+        &moderator,
+        &format!("{message}//button[@data-chat-confirm='mute']"),
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(&attendee, "#chat-muted:not([hidden])")
+        .await
+        .context("the attendee is muted from the console")?;
+
+    // Remove asks first, then the message goes for everyone.
+    wait_for_xpath(
+        &moderator,
+        &format!("{message}//button[@data-chat-action='remove']"),
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for_xpath(
+        &moderator,
+        &format!("{message}//button[@data-chat-confirm='remove']"),
+    )
+    .await?
+    .click()
+    .await?;
+    let in_room = format!(
+        "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()={}]]",
+        xpath_text(text)
+    );
+    wait_gone_xpath(&attendee, &in_room).await?;
+    wait_gone_xpath(&moderator, &message).await?;
+
+    attendee.close().await?;
+    moderator.close().await?;
+    Ok(())
+}
