@@ -70,6 +70,10 @@ export function newRoomData() {
     mutedUntil: null,
     /** For staff: who is muted here, user id -> {user, until (RFC 3339)}. */
     mutedPeople: new Map(),
+    /** For staff: chat message id -> how many people flagged it for the moderators. */
+    flagged: new Map(),
+    /** Chat messages this person flagged from this page. */
+    flaggedByMe: new Set(),
     /** People brought on stage here. */
     onStage: new Set(),
     /** The room's live tracks, from the snapshot and `tracks` events. */
@@ -220,6 +224,7 @@ export function applySnapshot(state, room, snapshot) {
   data.pollVotes = new Map((snapshot.poll_votes ?? []).map((vote) => [vote.poll, vote.choices ?? []]));
   data.mutedUntil = snapshot.muted_until ? Date.parse(snapshot.muted_until) : null;
   data.mutedPeople = new Map((snapshot.muted ?? []).map((entry) => [entry.user.id, entry]));
+  data.flagged = new Map(Object.entries(snapshot.flagged ?? {}).map(([id, flags]) => [Number(id), Number(flags)]));
   data.onStage = new Set(snapshot.on_stage ?? []);
   data.tracks = snapshot.tracks ?? [];
   data.expanded = false;
@@ -246,7 +251,11 @@ export function applyEvent(state, room, event) {
     }
     case "chat_removed":
       data.chat.delete(event.id);
+      data.flagged.delete(event.id);
       return [{ view: "chat", what: "removed", id: event.id }];
+    case "chat_flagged":
+      data.flagged.set(event.id, Number(event.flags) || 0);
+      return [{ view: "chat", what: "flagged", id: event.id }];
     case "question": {
       const question = withoutKind(event);
       data.questions.set(question.id, question);

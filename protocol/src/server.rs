@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::event::{ChatMessage, Poll, Question, RoomEvent, SessionPhase};
-use crate::ids::{Author, PollId, QuestionId, Ref, RoomId, SessionId, User, UserId};
+use crate::ids::{Author, ChatId, PollId, QuestionId, Ref, RoomId, SessionId, User, UserId};
 use crate::is_false;
 use crate::rtc::{IceCandidate, IceServer, PcKind, TrackInfo};
 
@@ -240,6 +240,9 @@ pub struct RoomSnapshot {
     /// For staff: everyone muted in the room now, so a moderator who arrives later can lift it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub muted: Vec<MutedPerson>,
+    /// For staff: the recent chat messages people flagged, with how many flagged each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flagged: BTreeMap<ChatId, u32>,
     /// Where each of the room's sessions is on the clock.
     #[serde(default)]
     pub phases: BTreeMap<SessionId, SessionPhase>,

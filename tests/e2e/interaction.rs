@@ -582,3 +582,56 @@ async fn a_token_limited_to_a_room_says_so_and_its_role_counts_only_there() -> R
     wanda.ok(mute(workshop)).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_flagged_chat_message_reaches_staff_only_and_stays_flagged_after_a_restart() -> Result<()>
+{
+    let server = TestServer::start().await?;
+    let mut tom = server.client(Role::Attendee, "Tom").await?;
+    let mut ana = server.client(Role::Attendee, "Ana").await?;
+    let mut mo = server.client(Role::Moderator, "Mo").await?;
+    for client in [&mut tom, &mut ana, &mut mo] {
+        client.join(STAGE).await?;
+    }
+    let (ack, _) = tom
+        .ok(json!({"type":"chat","room":STAGE,"text":"Buy cheap watches"}))
+        .await?;
+    let id = ack["id"].as_u64().expect("chat ack has an id");
+
+    ana.ok(json!({"type":"flag_chat","room":STAGE,"id":id}))
+        .await?;
+    let flagged = mo
+        .recv_until(|m| kind(m) == ("event", "chat_flagged"))
+        .await?;
+    assert_eq!(
+        flagged["event"],
+        json!({"kind":"chat_flagged","id":id,"flags":1})
+    );
+    // Flagging twice counts once; a message that is not there is not_found.
+    let (_, events) = ana
+        .ok(json!({"type":"flag_chat","room":STAGE,"id":id}))
+        .await?;
+    assert!(events.iter().all(|event| kind(event).1 != "chat_flagged"));
+    let (refused, _) = ana
+        .request(json!({"type":"flag_chat","room":STAGE,"id":id + 1000}))
+        .await?;
+    assert_eq!(refused["code"], "not_found");
+    // Attendees never hear of flags, neither live nor in a snapshot.
+    let (_, seen) = tom.ok(json!({"type":"agenda"})).await?;
+    assert!(
+        seen.iter().all(|event| kind(event).1 != "chat_flagged"),
+        "{seen:?}"
+    );
+    assert!(tom.join(STAGE).await?["snapshot"].get("flagged").is_none());
+
+    let dir = server.stop().await;
+    let server = TestServer::start_in(dir).await?;
+    let mut later = server.client(Role::Moderator, "Lena").await?;
+    let joined = later.join(STAGE).await?;
+    assert_eq!(
+        joined["snapshot"]["flagged"],
+        json!({ id.to_string(): 1 }),
+        "{joined}"
+    );
+    Ok(())
+}

@@ -113,6 +113,19 @@ test("chat: older messages go first, are kept past the limit, and the start is k
   assert.equal(data.chat.size, CHAT_KEEP + 4, "expanded chat is not trimmed");
 });
 
+test("chat: staff learn which messages were flagged, and a removed one is no longer flagged", () => {
+  const state = joined("moderator");
+  const data = state.data.get(ROOM);
+  applySnapshot(state, ROOM, { chat: [chat(1)], flagged: { 1: 2 } });
+  assert.equal(data.flagged.get(1), 2);
+  assert.deepEqual(applyEvent(state, ROOM, { kind: "chat_flagged", id: 1, flags: 3 }), [
+    { view: "chat", what: "flagged", id: 1 },
+  ]);
+  assert.equal(data.flagged.get(1), 3);
+  applyEvent(state, ROOM, { kind: "chat_removed", id: 1 });
+  assert.equal(data.flagged.size, 0);
+});
+
 test("chat: a removed message leaves the room's chat", () => {
   const state = joined();
   applyEvent(state, ROOM, chat(1));

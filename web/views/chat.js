@@ -1,11 +1,12 @@
-// The entered room's chat: the log (with mentions marked and replies quoted), older messages
-// on demand, sending and replying (offline too: what is sent then waits, shown in the log,
+// The entered room's chat: the log (with mentions marked and replies quoted, and for staff
+// the messages people flagged), older messages on demand, flagging a message for the
+// moderators, sending and replying (offline too: what is sent then waits, shown in the log,
 // and goes out on reconnect, its `client_id` keeping it from being stored twice), whether the
 // connection is there, and this person's own mute. Staff's tools on a message and the list of
 // who is muted are in `chat-moderation.js`.
 
 import { t, formatClock } from "../i18n.js";
-import { $, el, busy, isBusy, timeElement } from "../dom.js";
+import { $, el, busy, isBusy, replaceKeepingFocus, timeElement } from "../dom.js";
 import { Connection } from "../connection.js";
 import { state, connection, roomData, isStaff, isMe, isEntered, on } from "../context.js";
 import { applyOlderChat } from "../state.js";
@@ -62,6 +63,8 @@ function chatItem(message) {
   if (mentionsMe(message)) classes.push("mentions-me");
   const reply = message.reply_to;
   const staff = isStaff();
+  const flags = staff ? roomData()?.flagged.get(message.id) ?? 0 : 0;
+  const flaggedByMe = Boolean(roomData()?.flaggedByMe.has(message.id));
   return el("li", { class: classes.join(" "), dataset: { chatId: message.id, authorId: message.author?.id ?? "" } },
     reply ? el("blockquote", { class: "chat-quote", dataset: { replyTo: reply.id } },
       el("span", { class: "chat-quote-author", text: t("chat.quoteAuthor", { name: reply.author?.name ?? "" }) }),
@@ -71,12 +74,17 @@ function chatItem(message) {
       el("span", { class: "chat-author", text: name }),
       own ? [" ", el("span", { class: "chat-you", text: t("chat.you") })] : null,
       Number.isNaN(at.getTime()) ? null : [" ", timeElement(at, formatClock(at))]),
+    flags ? [" ", el("span", { class: "badge chat-flagged", text: t("chat.flaggedBy", { count: flags }) })] : null,
     " ",
     el("span", { class: "chat-text" }, ...mentionNodes(String(message.text ?? ""), message.mentions)),
     el("span", { class: "chat-actions" },
       el("button", {
         type: "button", class: "reply-chat secondary small", dataset: { focusKey: "reply" },
         "aria-label": t("chat.replyLabel", { name }), text: t("chat.reply"),
+      }),
+      staff || own ? null : el("button", {
+        type: "button", class: "flag-chat secondary small", disabled: flaggedByMe, dataset: { focusKey: "flag" },
+        "aria-label": t("chat.flagLabel", { name }), text: t(flaggedByMe ? "chat.flagged" : "chat.flag"),
       }),
       staff ? el("button", {
         type: "button", class: "remove-chat secondary small", "aria-expanded": "false",
@@ -263,9 +271,33 @@ function onChatClick(clickEvent) {
     replyTo = { id, name: message?.author?.name ?? "" };
     renderReply();
     $("chat-input").focus();
+  } else if (button.classList.contains("flag-chat")) {
+    flagMessage(item, button, id);
   } else {
     onStaffClick(item, button, id, message);
   }
+}
+
+/** Flag a message for the moderators: they are told, and the button says it was done. */
+function flagMessage(item, button, id) {
+  const room = state.room;
+  const data = roomData();
+  busy(button, connection.request({ type: "flag_chat", room, id })).then(
+    () => {
+      data.flaggedByMe.add(id);
+      if (!isEntered(room) || !item.isConnected) return;
+      redrawItem(id);
+      $("chat-status").textContent = t("chat.flagThanks");
+    },
+    showError,
+  );
+}
+
+/** Draw one message of the log again (its flags changed), keeping focus on it. */
+function redrawItem(id) {
+  const item = $("chat-log").querySelector(`li[data-chat-id="${id}"]`);
+  const message = roomData()?.chat.get(id);
+  if (item && message) replaceKeepingFocus(item, chatItem(message));
 }
 
 /** What a reducer changed in a room's chat, shown if it is the room entered. */
@@ -281,6 +313,9 @@ function onChange(room, change) {
       break;
     case "removed":
       removeChatItem(change.id);
+      break;
+    case "flagged":
+      redrawItem(change.id);
       break;
     case "muted":
       if (change.me) renderMuted();

@@ -1,7 +1,7 @@
 // The moderator console, for staff only (loaded with `import()` when needed): in every room
 // this person moderates, live, the questions waiting for approval, each with Approve and
-// Reject, the latest chat, each message with Remove and Mute (both asked first), and a way
-// into the room.
+// Reject, the latest chat (flagged messages marked), each message with Remove and Mute (both
+// asked first), and a way into the room.
 
 import { t } from "../i18n.js";
 import { $, el, busy, isBusy, reconcile } from "../dom.js";
@@ -98,10 +98,12 @@ function consoleChatItem(room, message) {
         text: t("sanction.mute-short", { minutes: MUTE_SHORT_MINUTES }),
       })],
     ];
-  return el("li", { class: "console-chat-message", dataset: { chatId: message.id } },
+  const flags = roomData(room)?.flagged.get(message.id) ?? 0;
+  return el("li", { class: "console-chat-message", dataset: { chatId: message.id, flags: String(flags) } },
     el("span", { class: "chat-author", text: name }),
     " ",
     el("span", { class: "muted", text: clockOf(message.at) }),
+    flags ? [" ", el("span", { class: "badge chat-flagged", text: t("chat.flaggedBy", { count: flags }) })] : null,
     " ",
     el("span", { class: "chat-text", text: String(message.text ?? "") }),
     el("span", { class: "chat-actions" }, ...actions));
@@ -111,7 +113,8 @@ function renderConsoleChat(section, room, data) {
   const messages = data ? [...data.chat.values()].slice(-CONSOLE_CHAT) : [];
   reconcile(section.querySelector(".console-chat"), messages.map((message) => ({
     key: message.id,
-    signature: JSON.stringify([message, confirming?.room === room && confirming.id === message.id ? confirming.action : null]),
+    signature: JSON.stringify([message, data.flagged.get(message.id) ?? 0,
+      confirming?.room === room && confirming.id === message.id ? confirming.action : null]),
     build: () => consoleChatItem(room, message),
   })), section.querySelector("h3"));
   section.querySelector(".console-chat-empty").hidden = messages.length > 0 || !data?.ready;

@@ -141,6 +141,12 @@ pub enum Change {
         room: RoomId,
         id: ChatId,
     },
+    /// A person flagged a chat message for the moderators.
+    ChatFlag {
+        room: RoomId,
+        id: ChatId,
+        user: UserId,
+    },
     /// Insert or replace a question's state (votes, status, pin, text).
     Question {
         room: RoomId,
@@ -247,6 +253,8 @@ pub struct RoomRecord {
     pub moderation_log: Vec<(SessionId, ModerationEntry)>,
     pub polls: Vec<StoredPoll>,
     pub sanctions: Vec<(Author, Sanction)>,
+    /// Who flagged which chat messages for the moderators: (message, person).
+    pub chat_flags: Vec<(ChatId, UserId)>,
     /// The phase each session was last announced in (of every room: the room keeps its own).
     pub phases: Vec<(SessionId, SessionPhase)>,
     /// Hosts' changes to sessions' times: (session, started, ended), Unix milliseconds.

@@ -1,6 +1,7 @@
 //! What organisers set and moderators meet: a conference open to invited people only
 //! (`--guests deny`), where the bare address tells a person what to do without an invite and
-//! an invite link still lets them in; and removing a chat message, which is asked first.
+//! an invite link still lets them in; removing a chat message, which is asked first; and the
+//! moderator console's chat of every room, with the messages attendees flagged.
 
 use anyhow::{Context, Result};
 use plenary_protocol::Role;
@@ -120,8 +121,8 @@ async fn a_moderator_is_asked_before_a_chat_message_is_removed_for_everyone() ->
 }
 
 #[tokio::test]
-async fn the_moderator_console_shows_each_rooms_chat_with_remove_and_mute_asked_first() -> Result<()>
-{
+async fn the_moderator_console_shows_each_rooms_chat_flags_from_attendees_and_remove_and_mute_asked_first()
+-> Result<()> {
     let server = TestServer::start().await?;
     let driver = Driver::shared().await?;
     let moderator = sign_in(
@@ -154,6 +155,41 @@ async fn the_moderator_console_shows_each_rooms_chat_with_remove_and_mute_asked_
     wait_for_xpath(&moderator, &message)
         .await
         .context("the console shows the stage's chat")?;
+
+    // Another attendee flags it for the moderators; the console marks it.
+    let ana = enter(
+        &driver,
+        &server.server.invite_link(Role::Attendee, 1),
+        "Ana",
+        STAGE,
+    )
+    .await?;
+    let in_room = format!(
+        "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()={}]]",
+        xpath_text(text)
+    );
+    wait_for_xpath(
+        &ana,
+        &format!("{in_room}//button[contains(@class,'flag-chat')]"),
+    )
+    .await?
+    .click()
+    .await?;
+    let flagged = wait_for_xpath(
+        &ana,
+        &format!("{in_room}//button[contains(@class,'flag-chat') and @disabled]"),
+    )
+    .await
+    .context("the flag button says it was done")?;
+    assert_eq!(flagged.text().await?, "Flagged");
+    let badge = wait_for_xpath(
+        &moderator,
+        &format!("{message}//span[contains(@class,'chat-flagged')]"),
+    )
+    .await
+    .context("the console marks the flagged message")?;
+    assert_eq!(badge.text().await?, "Flagged by 1 person");
+    ana.close().await?;
 
     // Mute asks first, then mutes the author.
     wait_for_xpath(
@@ -197,10 +233,6 @@ async fn the_moderator_console_shows_each_rooms_chat_with_remove_and_mute_asked_
     .await?
     .click()
     .await?;
-    let in_room = format!(
-        "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()={}]]",
-        xpath_text(text)
-    );
     wait_gone_xpath(&attendee, &in_room).await?;
     wait_gone_xpath(&moderator, &message).await?;
 
