@@ -124,6 +124,43 @@ fn question_xpath(text: &str) -> String {
     )
 }
 
+/// The contrast ratio (WCAG 2) of the text of the element an XPath finds against what is
+/// behind it, with the opacity of it and its ancestors blended in.
+async fn contrast(page: &Client, xpath: &str) -> Result<f64> {
+    let ratio = page
+        .execute(
+            "const element = document.evaluate(arguments[0], document, null,
+                 XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+             const rgba = (text) => (text.match(/[0-9.]+/g) ?? []).map(Number);
+             let opacity = 1;
+             let background = null;
+             for (let node = element; node; node = node.parentElement) {
+               const style = getComputedStyle(node);
+               opacity *= Number(style.opacity);
+               const [r, g, b, a = 1] = rgba(style.backgroundColor);
+               if (!background && a > 0) background = [r, g, b];
+             }
+             background ??= [255, 255, 255];
+             const [r, g, b, a = 1] = rgba(getComputedStyle(element).color);
+             const alpha = a * opacity;
+             const text = [r, g, b].map((c, i) => c * alpha + background[i] * (1 - alpha));
+             const luminance = (rgb) => {
+               const [lr, lg, lb] = rgb.map((c) => {
+                 const s = c / 255;
+                 return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+               });
+               return 0.2126 * lr + 0.7152 * lg + 0.0722 * lb;
+             };
+             const [light, dark] = [luminance(text), luminance(background)].sort((x, y) => y - x);
+             return (light + 0.05) / (dark + 0.05);",
+            vec![serde_json::json!(xpath)],
+        )
+        .await?;
+    ratio
+        .as_f64()
+        .with_context(|| format!("a contrast ratio for {xpath}, not {ratio}"))
+}
+
 #[tokio::test]
 async fn authors_cannot_upvote_their_own_question_and_see_where_a_merged_one_went() -> Result<()> {
     let server = TestServer::start().await?;
@@ -183,6 +220,27 @@ async fn authors_cannot_upvote_their_own_question_and_see_where_a_merged_one_wen
         .await?
         .click()
         .await?;
+
+    // The moderator still reads the merged question: number, text, author and badge keep
+    // their contrast (WCAG AA, 4.5:1), as axe-core's color-contrast rule asks.
+    let merged = format!("{}[@data-status='merged']", question_xpath(duplicate));
+    wait_for_xpath(&moderator, &merged).await?;
+    for part in [
+        "question-number",
+        "question-text",
+        "question-author",
+        "status-badge",
+    ] {
+        let ratio = contrast(
+            &moderator,
+            &format!("{merged}//span[contains(@class,'{part}')]"),
+        )
+        .await?;
+        assert!(
+            ratio >= 4.5,
+            "{part} of the merged question: contrast {ratio:.2}"
+        );
+    }
 
     // Bo's question says where it went, and leads there.
     let note = wait_for_xpath(
