@@ -650,6 +650,18 @@ async fn wait_gone(page: &Client, css: &str) -> Result<()> {
     .await
 }
 
+/// Click the element an XPath finds once it is there, finding it again if the page drew it
+/// anew in between (a stale element).
+async fn click_xpath(page: &Client, xpath: &str) -> Result<()> {
+    eventually(&format!("clicking {xpath}"), async || {
+        let Ok(element) = page.find(Locator::XPath(xpath)).await else {
+            return Ok(None);
+        };
+        Ok(element.click().await.ok())
+    })
+    .await
+}
+
 /// Wait until nothing matches an XPath.
 async fn wait_gone_xpath(page: &Client, xpath: &str) -> Result<()> {
     eventually(&format!("{xpath} gone"), async || {

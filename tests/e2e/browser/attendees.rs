@@ -12,7 +12,8 @@ use plenary_tests::demo::{STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::{TestServer, eventually};
 
 use super::{
-    enter, sign_in, submit, wait_for, wait_for_xpath, wait_gone, wait_gone_xpath, xpath_text,
+    click_xpath, enter, sign_in, submit, wait_for, wait_for_xpath, wait_gone, wait_gone_xpath,
+    xpath_text,
 };
 
 /// Cut the page's connection, as a network drop does: it keeps trying an address that
@@ -303,33 +304,39 @@ async fn workshop_cards_show_places_left_and_where_on_the_waitlist_one_would_be(
         "Dana",
     )
     .await?;
-    let registration =
-        |session: &str| format!("//li[@data-session='{session}']//span[@class='registration']");
-    let open = wait_for_xpath(&page, &registration(WORKSHOP_SESSION)).await?;
-    assert_eq!(open.text().await?, "40 places left.");
-    let full = wait_for_xpath(&page, &registration("workshop-fundraising")).await?;
-    assert_eq!(
-        full.text().await?,
-        "Full — join the waitlist (you would be 2nd)."
-    );
-    let button = wait_for(&page, "button[data-register='workshop-fundraising']").await?;
-    assert_eq!(button.text().await?, "Join the waitlist");
-    button.click().await?;
+    let registration = |session: &str, text: &str| {
+        format!(
+            "//li[@data-session='{session}']//span[@class='registration' and text()={}]",
+            xpath_text(text)
+        )
+    };
+    wait_for_xpath(&page, &registration(WORKSHOP_SESSION, "40 places left.")).await?;
     wait_for_xpath(
         &page,
-        "//li[@data-session='workshop-fundraising']//span[@class='registration' \
-         and text()='On the waitlist: number 2.']",
+        &registration(
+            "workshop-fundraising",
+            "Full — join the waitlist (you would be 2nd).",
+        ),
+    )
+    .await
+    .context("the full workshop says where on the waitlist she would be")?;
+    click_xpath(
+        &page,
+        "//button[@data-register='workshop-fundraising' and text()='Join the waitlist']",
+    )
+    .await?;
+    wait_for_xpath(
+        &page,
+        &registration("workshop-fundraising", "On the waitlist: number 2."),
     )
     .await
     .context("she is where the card said she would be")?;
 
     // Where places are left, registering gives her one.
-    wait_for(
+    click_xpath(
         &page,
-        &format!("button[data-register='{WORKSHOP_SESSION}']"),
+        &format!("//button[@data-register='{WORKSHOP_SESSION}']"),
     )
-    .await?
-    .click()
     .await?;
     wait_for_xpath(
         &page,
@@ -369,11 +376,13 @@ async fn the_programme_leads_into_rooms_lists_my_agenda_and_tells_a_promotion_as
     .await?;
 
     // What comes next says when; the break (and what has ended) is nothing to add to one's agenda.
-    let countdown = wait_for(&page, "#programme-now-list li[data-state=next] .countdown")
-        .await?
-        .text()
-        .await?;
-    assert!(countdown.starts_with("Starts in "), "{countdown}");
+    wait_for_xpath(
+        &page,
+        "//ul[@id='programme-now-list']/li[@data-state='next']\
+         //span[@class='countdown' and starts-with(text(), 'Starts in ')]",
+    )
+    .await
+    .context("what is next says when it starts")?;
     wait_for(&page, "button[data-bookmark='keynote-open']").await?;
     for done in ["break-morning", "welcome"] {
         assert!(
@@ -390,19 +399,17 @@ async fn the_programme_leads_into_rooms_lists_my_agenda_and_tells_a_promotion_as
         "#my-agenda:not([hidden]) #my-agenda-empty:not([hidden])",
     )
     .await?;
-    wait_for(&page, "button[data-bookmark='showcases']")
-        .await?
-        .click()
-        .await?;
-    let entry = wait_for(&page, "#my-agenda-list li[data-session='showcases']").await?;
-    assert!(entry.text().await?.contains("Main stage"));
+    click_xpath(&page, "//button[@data-bookmark='showcases']").await?;
+    wait_for_xpath(
+        &page,
+        "//ol[@id='my-agenda-list']/li[@data-session='showcases'][contains(., 'Main stage')]",
+    )
+    .await
+    .context("my agenda lists the bookmarked session and its room")?;
     wait_for(&page, "#my-agenda-empty[hidden]").await?;
 
     // She waits for the full workshop; Ada gives her place up, and it is good news.
-    wait_for(&page, "button[data-register='workshop-fundraising']")
-        .await?
-        .click()
-        .await?;
+    click_xpath(&page, "//button[@data-register='workshop-fundraising']").await?;
     wait_for_xpath(
         &page,
         "//li[@data-session='workshop-fundraising']//span[@class='registration' \
@@ -417,12 +424,10 @@ async fn the_programme_leads_into_rooms_lists_my_agenda_and_tells_a_promotion_as
     assert!(notice.text().await?.contains("you are now registered"));
 
     // "Now and next" leads into the room of what is on.
-    wait_for(
+    click_xpath(
         &page,
-        "#programme-now-list li[data-session='keynote-open'] a.now-title",
+        "//ul[@id='programme-now-list']/li[@data-session='keynote-open']//a[@class='now-title']",
     )
-    .await?
-    .click()
     .await?;
     let title = wait_for(&page, "#room:not([hidden]) #room-title").await?;
     assert_eq!(title.text().await?, "Main stage");

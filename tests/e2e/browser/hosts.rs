@@ -35,7 +35,7 @@ async fn a_host_brings_a_raised_hand_on_stage_takes_them_off_and_stays_live_whil
     wait_for(&host, "#hand-toggle[hidden]")
         .await
         .context("the host is not offered Raise hand")?;
-    wait_for(&ana, "#hand-toggle:not([hidden])")
+    wait_for(&ana, "#hand:not([hidden]) #hand-toggle:not([hidden])")
         .await?
         .click()
         .await?;
@@ -57,14 +57,20 @@ async fn a_host_brings_a_raised_hand_on_stage_takes_them_off_and_stays_live_whil
         .context("the people list offers Take off stage")?;
 
     // She declines: the host may ask again, and she has nothing to publish with.
-    wait_for(&ana, "#stage-decline").await?.click().await?;
+    wait_for(&ana, "#stage-invite:not([hidden]) #stage-decline")
+        .await?
+        .click()
+        .await?;
     wait_for(&ana, "#publish-controls[hidden]").await?;
     let invite = wait_for(&host, "#room-people button[data-stage-allowed='true']").await?;
     assert_eq!(invite.text().await?, "Invite on stage");
 
     // Asked again from the people list, she accepts: her camera and microphone go live.
     invite.click().await?;
-    wait_for(&ana, "#stage-accept").await?.click().await?;
+    wait_for(&ana, "#stage-invite:not([hidden]) #stage-accept")
+        .await?
+        .click()
+        .await?;
     wait_for(&ana, "#stop-live:not([hidden])")
         .await
         .context("the attendee is live")?;
@@ -83,13 +89,19 @@ async fn a_host_brings_a_raised_hand_on_stage_takes_them_off_and_stays_live_whil
 
     // The host goes live, then looks at the programme: the broadcast goes on, and the header
     // says where.
-    wait_for(&host, "#go-live:not([hidden])")
+    wait_for(
+        &host,
+        "#publish-controls:not([hidden]) #go-live:not([hidden])",
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for(&host, "#stop-live:not([hidden])").await?;
+    stage_status(&ana, "Hugo").await?;
+    wait_for(&host, "#room:not([hidden]) #back-to-programme")
         .await?
         .click()
         .await?;
-    wait_for(&host, "#stop-live:not([hidden])").await?;
-    stage_status(&ana, "Hugo").await?;
-    wait_for(&host, "#back-to-programme").await?.click().await?;
     wait_for(&host, "#programme:not([hidden])").await?;
     let banner = wait_for_text(&host, "#live-banner:not([hidden])", |text| {
         text.contains("You are live in Workshop room 1")
@@ -103,12 +115,21 @@ async fn a_host_brings_a_raised_hand_on_stage_takes_them_off_and_stays_live_whil
     assert!(stage_status(&ana, "Hugo").await?.contains("Hugo"));
 
     // The header leads back to the room, still live …
-    wait_for(&host, "#live-return").await?.click().await?;
+    wait_for(&host, "#live-banner:not([hidden]) #live-return")
+        .await?
+        .click()
+        .await?;
     wait_for(&host, "#room:not([hidden]) #stop-live:not([hidden])").await?;
     wait_for(&host, "#live-banner[hidden]").await?;
     // … and stops the broadcast from anywhere.
-    wait_for(&host, "#back-to-programme").await?.click().await?;
-    wait_for(&host, "#live-stop").await?.click().await?;
+    wait_for(&host, "#room:not([hidden]) #back-to-programme")
+        .await?
+        .click()
+        .await?;
+    wait_for(&host, "#live-banner:not([hidden]) #live-stop")
+        .await?
+        .click()
+        .await?;
     wait_for(&host, "#live-banner[hidden]").await?;
     stage_status(&ana, "Nobody").await?;
 

@@ -51,8 +51,11 @@ async fn without_guests_the_bare_address_says_to_use_an_invite_and_an_invite_lin
         "Ines",
     )
     .await?;
-    let name = wait_for(&invited, "#user-name").await?.text().await?;
-    assert_eq!(name, "Ines");
+    wait_for_text(&invited, "#user:not([hidden]) #user-name", |name| {
+        name == "Ines"
+    })
+    .await
+    .context("the invited person is signed in")?;
 
     walk_in.close().await?;
     invited.close().await?;
@@ -131,7 +134,10 @@ async fn the_moderator_console_shows_each_rooms_chat_flags_from_attendees_and_re
         "Mona",
     )
     .await?;
-    wait_for(&moderator, "#open-console").await?.click().await?;
+    wait_for(&moderator, "#staff-nav:not([hidden]) #open-console")
+        .await?
+        .click()
+        .await?;
     let attendee = enter(
         &driver,
         &server.server.invite_link(Role::Attendee, 1),
