@@ -8,8 +8,10 @@
 // Events it emits (subscribe with `on(name, callback)`):
 //   status   {state: "idle"|"connecting"|"online"|"offline", retryIn?: ms}
 //   welcome  {user, token?}                       after every successful hello
-//   unauthorized {credentials, code, message}     hello refused; the socket is closed and the
-//                                                 connection waits for new credentials
+//   unauthorized {credentials, code, message}     hello refused (`unauthorized`, or
+//                                                 `invite_required`: no guests here); the
+//                                                 socket is closed and the connection waits
+//                                                 for new credentials
 //   snapshot {room, seq, snapshot, resync}        replace the room's state with this
 //   event    {room, seq, event}                   apply this, in this order
 //   room-error {room, code, message}              a join was refused; the room is dropped
@@ -47,7 +49,7 @@ export class Connection {
     this.nextRef = 1;
     /** ref -> {resolve, reject, message} of requests awaiting their answer. */
     this.pending = new Map();
-    /** Requests with a `client_id` cut off by a drop, to send again after the next hello. */
+    /** Requests with a `client_id` cut off by a drop or sent offline, for after the next hello. */
     this.resend = [];
     /** room -> {lastSeq: number|null, joined: boolean, buffer: event[]} */
     this.rooms = new Map();
@@ -97,15 +99,22 @@ export class Connection {
 
   /**
    * Send a message with a fresh `ref`. Resolves with the server's answer (`ack`, `joined`,
-   * `welcome`), rejects with a RequestError on `error`, or on a drop before the answer —
-   * except for a message with a `client_id` (chat, ask): the server stores those once however
-   * often they come, so after a drop it is sent again on the next connection instead.
+   * `welcome`), rejects with a RequestError on `error`, or on a drop before the answer, or
+   * with `offline` when not connected — except for a message with a `client_id` (chat, ask):
+   * the server stores those once however often they come, so one cut off by a drop, or sent
+   * while offline, waits and is sent on the next connection instead.
    */
   request(message) {
-    if (!this.online) {
-      return Promise.reject(new RequestError("offline", ""));
+    if (this.online) return this.transmit(message);
+    if (message.client_id !== undefined && this.credentials) {
+      return new Promise((resolve, reject) => this.resend.push({ resolve, reject, message }));
     }
-    return this.transmit(message);
+    return Promise.reject(new RequestError("offline", ""));
+  }
+
+  /** How many messages wait for the next connection (sent offline, or cut off by a drop). */
+  get waiting() {
+    return this.resend.length;
   }
 
   /** A fresh `client_id` for `chat` and `ask`, so a retry after a drop is not stored twice. */
@@ -217,8 +226,9 @@ export class Connection {
       (error) => {
         clearTimeout(this.helloTimer);
         if (error.code === "disconnected") return; // `dropped` will retry
-        if (error.code === "unauthorized") {
-          // The token is bad: do not retry it. Wait for the app to give new credentials.
+        if (error.code === "unauthorized" || error.code === "invite_required") {
+          // The token is bad, or this server wants one: do not retry. Wait for the app to give
+          // new credentials.
           this.credentials = null;
           this.closeQuietly();
           this.failPending({ keepIdempotent: false });

@@ -34,6 +34,8 @@ const messages = {
     "join.name": "Your name",
     "join.submit": "Join",
     "join.nameEmpty": "Please enter a name.",
+    "join.inviteOnlyHeading": "This conference is for invited people",
+    "join.inviteOnly": "You need your own invite link to join. Open the link the organisers sent you (by email or message); if you have none, ask them for one. You can still read the programme below.",
 
     "programme.heading": "Programme",
     "programme.timezoneSame": "Times are shown in your time zone, {zone}.",
@@ -48,6 +50,8 @@ const messages = {
     "programme.allKinds": "All kinds",
     "programme.now": "Now and next",
     "programme.nothingNow": "Nothing is on now, and nothing more is planned.",
+    "programme.startsIn": { one: "Starts in {count} minute", other: "Starts in {count} minutes" },
+    "programme.startsInHours": { one: "Starts in {hours} h {count} minute", other: "Starts in {hours} h {count} minutes" },
     "programme.noMatch": "No session matches these filters on this day.",
     "programme.enter": "Enter {room}",
     "programme.empty": "No sessions in this room.",
@@ -135,7 +139,16 @@ const messages = {
     "stage.moveTo": "Move my stream to",
     "stage.move": "Move",
     "stage.youAreLive": "You are live in {room}.",
-    "stage.onStage": "A host brought you on stage: you may go live.",
+    "stage.invited": "A host invites you on stage. Your camera and microphone start when you accept.",
+    "stage.accept": "Go on stage",
+    "stage.decline": "Decline",
+    "stage.invite": "Invite on stage",
+    "stage.inviteFor": "Invite {name} on stage",
+    "stage.takeOff": "Take off stage",
+    "stage.takeOffFor": "Take {name} off stage",
+    "stage.liveIn": "You are live in {room}",
+    "stage.returnTo": "Back to {room}",
+    "stage.stopBroadcast": "Stop broadcasting",
 
     "chat.heading": "Chat",
     "chat.empty": "No messages yet. Say hello!",
@@ -143,11 +156,24 @@ const messages = {
     "chat.send": "Send",
     "chat.remove": "Remove",
     "chat.removeLabel": "Remove message by {name}",
+    "chat.flag": "Flag",
+    "chat.flagged": "Flagged",
+    "chat.flagLabel": "Flag the message by {name} for the moderators",
+    "chat.flagThanks": "Thank you: the moderators were told.",
+    "chat.flaggedBy": { one: "Flagged by {count} person", other: "Flagged by {count} people" },
+    "chat.removeConfirm": "Remove this message by {name} for everyone? This cannot be undone.",
+    "chat.removeYes": "Yes, remove",
     "chat.you": "(you)",
     "chat.older": "Load older messages",
     "chat.olderLoaded": { one: "{count} older message loaded.", other: "{count} older messages loaded." },
     "chat.start": "This is the start of the chat.",
     "chat.reply": "Reply",
+    "chat.offline": "You are offline. What you send now goes out when the connection is back.",
+    "chat.offlineWaiting": {
+      one: "You are offline. {count} message will be sent when the connection is back.",
+      other: "You are offline. {count} messages will be sent when the connection is back.",
+    },
+    "chat.waiting": "(waiting to be sent)",
     "chat.replyLabel": "Reply to {name}",
     "chat.replying": "Replying to {name}",
     "chat.replyCancel": "Cancel reply",
@@ -202,6 +228,9 @@ const messages = {
     "qa.number": "#{id}",
     "qa.edited": "(edited)",
     "qa.mergedInto": "Merged into #{id}",
+    "qa.mergedIntoText": "Merged into: “{text}”",
+    "qa.mergedIntoHidden": "Merged into another question, not published yet.",
+    "qa.followMerged": "Show it",
     "qa.editLabel": "Edit the question",
     "qa.editSave": "Save",
     "qa.editCancel": "Cancel",
@@ -302,7 +331,10 @@ const messages = {
     "polls.openedAnnounce": "New poll: {question}",
 
     "console.heading": "Moderator console",
-    "console.intro": "Questions waiting for approval in every room, live.",
+    "console.intro": "Questions waiting for approval and the latest chat in every room, live.",
+    "console.chat": "Latest chat",
+    "console.chatEmpty": "No chat here yet.",
+    "console.chatRemoved": "The message by {name} was removed.",
     "console.enter": "Enter {room}",
     "console.waiting": { one: "{count} waiting", other: "{count} waiting" },
     "console.nothing": "Nothing is waiting here.",
@@ -322,6 +354,8 @@ const messages = {
 
     "notice.dismiss": "Dismiss",
 
+    "agenda.heading": "My agenda",
+    "agenda.empty": "Nothing yet: add sessions with “Add to my agenda”.",
     "agenda.bookmark": "☆ Add to my agenda",
     "agenda.bookmarked": "★ In my agenda",
     "agenda.register": "Register",
@@ -332,6 +366,11 @@ const messages = {
     "agenda.promoted": "A place freed up: you are now registered for “{title}”.",
     "agenda.reminder": { one: "“{title}” starts in {count} minute.", other: "“{title}” starts in {count} minutes." },
     "agenda.calendar": "Add my agenda to my calendar (iCalendar)",
+    "agenda.placesLeft": { one: "{count} place left.", other: "{count} places left." },
+    "agenda.full": "Full — join the waitlist (you would be {position}).",
+    "agenda.joinWaitlist": "Join the waitlist",
+
+    "ordinal": { one: "{count}st", two: "{count}nd", few: "{count}rd", other: "{count}th" },
 
     "error.bad_request": "The server did not understand that request.",
     "error.unknown_type": "The server does not support that action.",
@@ -370,6 +409,7 @@ function pickLanguage() {
 }
 
 const plurals = new Intl.PluralRules(lang);
+const ordinals = new Intl.PluralRules(lang, { type: "ordinal" });
 
 /**
  * The translation of `key` with `{placeholders}` filled from `params`. An unknown key yields
@@ -384,6 +424,13 @@ export function t(key, params = {}) {
   }
   return value.replace(/\{(\w+)\}/g, (whole, name) =>
     Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole);
+}
+
+/** "3rd": a position in a line, as the language writes it. */
+export function ordinal(count) {
+  const forms = messages[lang]?.ordinal ?? messages.en.ordinal;
+  const form = forms[ordinals.select(count)] ?? forms.other;
+  return form.replace("{count}", String(count));
 }
 
 /** Whether a translation exists for `key` (used to fall back to a server's message). */

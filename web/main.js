@@ -71,6 +71,14 @@ function showJoinForm() {
   if (wasHidden) input.focus();
 }
 
+/** This conference admits no guests: say what to do without an invite, and ask no name. */
+function showInviteOnly() {
+  $("join-heading").textContent = t("join.inviteOnlyHeading");
+  $("join-intro").textContent = t("join.inviteOnly");
+  $("join-form").hidden = true;
+  $("join").hidden = false;
+}
+
 function onJoinSubmit(submitEvent) {
   submitEvent.preventDefault();
   const input = $("name");
@@ -108,12 +116,16 @@ function onWelcome({ user, token, iceServers, rooms }) {
   agenda.loadAgenda();
 }
 
-function onUnauthorized({ credentials }) {
+function onUnauthorized({ credentials, code }) {
   state.user = null;
   $("user").hidden = true;
   $("staff-nav").hidden = true;
   // Whoever says hello next may be someone else: rooms start over from a snapshot.
   connection.forgetSeqs();
+  if (code === "invite_required") {
+    showInviteOnly();
+    return;
+  }
   if (credentials.token && credentials.token === storage(TOKEN_KEY)) {
     // The personal token is no longer good: forget it, and start over from the invite or name.
     storage(TOKEN_KEY, null);
@@ -204,6 +216,7 @@ const VIEWS = { programme: "programme", room: "room", console: "console", overvi
 function showView(view) {
   state.view = view;
   for (const [name, id] of Object.entries(VIEWS)) $(id).hidden = name !== view;
+  stage.renderLiveBanner();
 }
 
 function viewHeading() {
@@ -226,11 +239,13 @@ function renderView() {
   }
 }
 
-/** Join the rooms wanted (the entered one and the watched ones), leave the rest. */
+/**
+ * Join the rooms wanted (the entered one, the watched ones, and the one this person is live
+ * in: a broadcast goes on while its host looks around), leave the rest.
+ */
 function syncJoins() {
   if (media.watching && media.watching.room !== state.room) media.stopWatching();
-  const wanted = wantedRooms(state);
-  if (media.publishing && !wanted.has(media.publishing.room)) stage.stopLive();
+  const wanted = wantedRooms(state, media.publishing?.room ?? null);
   for (const room of [...state.data.keys()]) {
     if (!wanted.has(room)) {
       connection.leave(room);

@@ -48,6 +48,8 @@ export function createState() {
     bookmarks: new Set(),
     /** Session id -> this person's registration {session, status, position?} (workshops). */
     registrations: new Map(),
+    /** Session id -> how its places are taken {capacity, registered, waitlisted} (workshops). */
+    seats: new Map(),
   };
 }
 
@@ -68,6 +70,10 @@ export function newRoomData() {
     mutedUntil: null,
     /** For staff: who is muted here, user id -> {user, until (RFC 3339)}. */
     mutedPeople: new Map(),
+    /** For staff: chat message id -> how many people flagged it for the moderators. */
+    flagged: new Map(),
+    /** Chat messages this person flagged from this page. */
+    flaggedByMe: new Set(),
     /** People brought on stage here. */
     onStage: new Set(),
     /** The room's live tracks, from the snapshot and `tracks` events. */
@@ -175,10 +181,14 @@ export function timeline(state, roomId, now = Date.now()) {
 // ---------------------------------------------------------------------------------------------
 // Rooms: which are joined
 
-/** The rooms to be joined: the entered one and the watched ones, never one removed from. */
-export function wantedRooms(state) {
+/**
+ * The rooms to be joined: the entered one, the watched ones and `live`, the one this person
+ * publishes in (or null); never one removed from.
+ */
+export function wantedRooms(state, live = null) {
   const wanted = new Set(state.watching);
   if (state.room) wanted.add(state.room);
+  if (live) wanted.add(live);
   for (const room of state.removed) wanted.delete(room);
   return wanted;
 }
@@ -214,6 +224,7 @@ export function applySnapshot(state, room, snapshot) {
   data.pollVotes = new Map((snapshot.poll_votes ?? []).map((vote) => [vote.poll, vote.choices ?? []]));
   data.mutedUntil = snapshot.muted_until ? Date.parse(snapshot.muted_until) : null;
   data.mutedPeople = new Map((snapshot.muted ?? []).map((entry) => [entry.user.id, entry]));
+  data.flagged = new Map(Object.entries(snapshot.flagged ?? {}).map(([id, flags]) => [Number(id), Number(flags)]));
   data.onStage = new Set(snapshot.on_stage ?? []);
   data.tracks = snapshot.tracks ?? [];
   data.expanded = false;
@@ -240,7 +251,11 @@ export function applyEvent(state, room, event) {
     }
     case "chat_removed":
       data.chat.delete(event.id);
+      data.flagged.delete(event.id);
       return [{ view: "chat", what: "removed", id: event.id }];
+    case "chat_flagged":
+      data.flagged.set(event.id, Number(event.flags) || 0);
+      return [{ view: "chat", what: "flagged", id: event.id }];
     case "question": {
       const question = withoutKind(event);
       data.questions.set(question.id, question);
@@ -331,30 +346,42 @@ export function applyPollVote(data, poll, choices) {
 // Q&A
 
 /** Whether a question was asked by this person (from this page, or under their name). */
-function isOwnQuestion(state, question) {
+export function isOwnQuestion(state, question) {
   return state.asked.has(question.id) || isMe(state, question.author);
 }
 
 /**
  * The questions of a session in a room that this person sees: staff see every one; others
- * neither merged ones nor rejected ones, except their own.
+ * neither merged ones nor rejected ones, except their own (which say what became of them).
  */
 export function sessionQuestions(state, room, session) {
   const data = state.data.get(room);
   if (!data) return [];
   const staff = isStaff(state, room);
   return [...data.questions.values()].filter((question) => question.session === session
-    && (staff || (question.status !== "merged"
-      && (question.status !== "rejected" || isOwnQuestion(state, question)))));
+    && (staff || isOwnQuestion(state, question)
+      || (question.status !== "merged" && question.status !== "rejected")));
 }
 
 // ---------------------------------------------------------------------------------------------
 // My agenda
 
-/** The answer to `agenda`: this person's bookmarks and registrations. */
+/** The answer to `agenda`: this person's bookmarks and registrations, and everyone's places. */
 export function applyAgenda(state, agenda) {
   state.bookmarks = new Set(agenda.bookmarks ?? []);
   state.registrations = new Map((agenda.registrations ?? []).map((entry) => [entry.session, entry]));
+  state.seats = new Map((agenda.seats ?? []).map(({ session, ...count }) => [session, count]));
+}
+
+/**
+ * What registering for a workshop session would give this person now: `{left}` places, or
+ * `{position}` on the waitlist; null when the session has no places counted.
+ */
+export function placeOnOffer(state, session) {
+  const seats = state.seats.get(session);
+  if (!seats) return null;
+  const left = Math.max(0, seats.capacity - seats.registered);
+  return left > 0 ? { left } : { position: seats.waitlisted + 1 };
 }
 
 export function applyBookmark(state, session, on) {

@@ -85,6 +85,10 @@ pub enum ClientMessage {
     ModerationLog { session: SessionId },
     /// Remove a chat message (staff only); the room receives `chat_removed`.
     RemoveChat { room: RoomId, id: ChatId },
+    /// Flag a recent chat message of a joined room for the moderators (anyone in the room).
+    /// Answered by `ack`; staff receive `chat_flagged`. Once per person and message: flagging
+    /// again changes nothing.
+    FlagChat { room: RoomId, id: ChatId },
     /// Stop a person chatting in a room (staff only), for `minutes` or, without it, for the
     /// rest of the day (24 hours).
     Mute {
@@ -175,8 +179,9 @@ pub enum ClientMessage {
     /// Answered by `ack`.
     RtcMove { from: RoomId, to: RoomId },
     /// Let a person publish in this room, or take the right away (hosts and moderators of
-    /// the room). Taking it away ends their tracks at once. Answered by `ack`; the room
-    /// receives a `stage` event.
+    /// the room). Taking it away ends their tracks at once. Anyone may take it from
+    /// themselves (`user` their own id, `allowed: false`): declining the invitation, or
+    /// stepping off the stage. Answered by `ack`; the room receives a `stage` event.
     GrantStage {
         room: RoomId,
         user: UserId,
@@ -203,7 +208,7 @@ pub enum ClientMessage {
 
 impl ClientMessage {
     /// Every `type` a client may send, for telling `unknown_type` from `bad_request`.
-    pub const TYPES: [&'static str; 35] = [
+    pub const TYPES: [&'static str; 36] = [
         "hello",
         "join",
         "leave",
@@ -216,6 +221,7 @@ impl ClientMessage {
         "set_qa",
         "moderation_log",
         "remove_chat",
+        "flag_chat",
         "mute",
         "unmute",
         "remove_person",
@@ -403,6 +409,10 @@ mod tests {
                 session: "s".into(),
             },
             ClientMessage::RemoveChat {
+                room: room(),
+                id: 1,
+            },
+            ClientMessage::FlagChat {
                 room: room(),
                 id: 1,
             },

@@ -60,6 +60,11 @@ pub enum ErrorCode {
     /// HTTP: this node of a cluster is on standby (another node runs the conference): ask
     /// another node, or this one again later.
     Unavailable,
+    /// `vote`: the question is the voter's own; people upvote others' questions.
+    OwnQuestion,
+    /// `hello` without a token on a server that admits no guests (`--guests deny`): open an
+    /// invite link.
+    InviteRequired,
 }
 
 /// The body of every HTTP error: `{"error":{"code":…,"message":…}}`.

@@ -15,6 +15,8 @@ pub enum RoomEvent {
     Chat(ChatMessage),
     /// A moderator removed a chat message.
     ChatRemoved { id: ChatId },
+    /// Someone flagged a chat message for the moderators (to staff): `flags` people have now.
+    ChatFlagged { id: ChatId, flags: u32 },
     /// A question was asked or changed; it carries the question's whole new state.
     Question(Question),
     /// A session's Q&A was opened or closed.

@@ -159,5 +159,28 @@ mod tests {
             serde_json::to_string(&ErrorCode::Full).expect("serialises"),
             r#""full""#
         );
+        for (code, wire) in [
+            (ErrorCode::OwnQuestion, r#""own_question""#),
+            (ErrorCode::InviteRequired, r#""invite_required""#),
+        ] {
+            assert_eq!(serde_json::to_string(&code).expect("serialises"), wire);
+        }
+        let agenda = ServerMessage::Agenda {
+            reference: None,
+            bookmarks: vec![],
+            registrations: vec![],
+            seats: vec![SessionSeats {
+                session: "w".into(),
+                count: SeatCount {
+                    capacity: 2,
+                    registered: 2,
+                    waitlisted: 1,
+                },
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&agenda).expect("serialises"),
+            r#"{"type":"agenda","bookmarks":[],"registrations":[],"seats":[{"session":"w","capacity":2,"registered":2,"waitlisted":1}]}"#
+        );
     }
 }

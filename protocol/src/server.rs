@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::event::{ChatMessage, Poll, Question, RoomEvent, SessionPhase};
-use crate::ids::{Author, PollId, QuestionId, Ref, RoomId, SessionId, User, UserId};
+use crate::ids::{Author, ChatId, PollId, QuestionId, Ref, RoomId, SessionId, User, UserId};
 use crate::is_false;
 use crate::rtc::{IceCandidate, IceServer, PcKind, TrackInfo};
 
@@ -168,6 +168,10 @@ pub enum ServerMessage {
         /// Bookmarked sessions, in programme order.
         bookmarks: Vec<SessionId>,
         registrations: Vec<Registration>,
+        /// How the places of every session of a workshop room with a capacity are taken now,
+        /// in programme order: what the programme shows before a person registers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        seats: Vec<SessionSeats>,
     },
 }
 
@@ -204,6 +208,14 @@ pub struct SeatCount {
     pub waitlisted: u32,
 }
 
+/// How the places of one workshop session are taken (`agenda`'s `seats`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SessionSeats {
+    pub session: SessionId,
+    #[serde(flatten)]
+    pub count: SeatCount,
+}
+
 /// A room's state for a client that joins without `since`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct RoomSnapshot {
@@ -228,6 +240,9 @@ pub struct RoomSnapshot {
     /// For staff: everyone muted in the room now, so a moderator who arrives later can lift it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub muted: Vec<MutedPerson>,
+    /// For staff: the recent chat messages people flagged, with how many flagged each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flagged: BTreeMap<ChatId, u32>,
     /// Where each of the room's sessions is on the clock.
     #[serde(default)]
     pub phases: BTreeMap<SessionId, SessionPhase>,

@@ -70,6 +70,9 @@ pub struct Config {
     pub readiness: Readiness,
     /// The bearer token `GET /metrics` asks for; `None`: anyone who reaches it may read it.
     pub metrics_token: Option<String>,
+    /// Whether a `hello` without a token makes a new guest attendee (the default) or is
+    /// refused with `invite_required`, for conferences open to invited people only.
+    pub guests: bool,
     /// On the node of a cluster that runs the conference: where its rooms' feeds are copied
     /// to the other nodes (`cluster`).
     pub tap: Option<Arc<dyn Tap>>,
@@ -151,6 +154,7 @@ impl Config {
             store: None,
             readiness: Readiness::default(),
             metrics_token: None,
+            guests: true,
             tap: None,
             edge: None,
         }

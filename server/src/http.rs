@@ -290,14 +290,14 @@ impl FromRequestParts<AppState> for Me {
 /// `GET /api/me/agenda.ics`: the sessions this person bookmarked, for calendar apps, each
 /// with an alarm `Config::reminder` before it starts.
 async fn agenda_ics(State(state): State<AppState>, Me(me): Me) -> Result<Response, ApiError> {
-    let (bookmarks, _) = state
+    let agenda = state
         .hub
         .agenda(&me.sub)
         .await
         .map_err(|error| internal(&error))?;
     let calendar = interchange::agenda_to_ics(
         &state.hub.programme(),
-        &bookmarks,
+        &agenda.bookmarks,
         crate::config::signed(state.config.reminder),
         jiff::Timestamp::now(),
     );

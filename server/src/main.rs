@@ -52,6 +52,17 @@ enum LogFormat {
     Json,
 }
 
+/// Whether people without an invite may join (`--guests`).
+#[derive(Clone, Copy, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Guests {
+    /// Anyone with the address joins as a guest attendee, under a name they choose.
+    #[default]
+    Allow,
+    /// Only people with an invite link (or a personal token) join.
+    Deny,
+}
+
 /// Every setting of `serve` without a default: a flag or an environment variable (clap
 /// reads both, the flag first), else the `--config` file, else the default.
 #[derive(Args)]
@@ -93,6 +104,10 @@ struct ServeArgs {
     /// filters them (`info` by default, `debug`, `plenary_server=debug`, …). [default: text]
     #[arg(long, env = "PLENARY_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// Whether someone with the bare address (no invite link) may join as a guest attendee:
+    /// `allow`, or `deny` for conferences open to invited people only. [default: allow]
+    #[arg(long, env = "PLENARY_GUESTS", value_enum)]
+    guests: Option<Guests>,
     #[command(flatten)]
     rtc: RtcArgs,
     #[command(flatten)]
@@ -114,6 +129,7 @@ struct FileSettings {
     reminder_minutes: Option<u64>,
     metrics_token: Option<String>,
     log_format: Option<LogFormat>,
+    guests: Option<Guests>,
     ice_server: Option<Vec<String>>,
     /// `MIN-MAX`, as on the command line.
     rtc_ports: Option<String>,
@@ -176,6 +192,10 @@ impl ServeArgs {
             .unwrap_or(10);
         config.reminder = std::time::Duration::from_secs(reminder_minutes.saturating_mul(60));
         config.metrics_token = self.metrics_token.or(file.metrics_token);
+        config.guests = matches!(
+            self.guests.or(file.guests).unwrap_or_default(),
+            Guests::Allow
+        );
         config.rtc.ice_servers = listed(self.rtc.ice_servers, file.ice_server)
             .iter()
             .map(|s| parse_ice_server(s))

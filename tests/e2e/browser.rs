@@ -1,7 +1,10 @@
 //! The web client in real headless Chromium (Debian's `chromium` and `chromium-driver`),
 //! driven through WebDriver against the real server.
 
+mod attendees;
+mod hosts;
 mod layout;
+mod organisers;
 
 use anyhow::{Context, Result};
 use fantoccini::{Client, Locator};
@@ -640,6 +643,30 @@ async fn wait_gone(page: &Client, css: &str) -> Result<()> {
     eventually(&format!("{css} gone"), async || {
         Ok(page
             .find_all(Locator::Css(css))
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await
+}
+
+/// Click the element an XPath finds once it is there, finding it again if the page drew it
+/// anew in between (a stale element).
+async fn click_xpath(page: &Client, xpath: &str) -> Result<()> {
+    eventually(&format!("clicking {xpath}"), async || {
+        let Ok(element) = page.find(Locator::XPath(xpath)).await else {
+            return Ok(None);
+        };
+        Ok(element.click().await.ok())
+    })
+    .await
+}
+
+/// Wait until nothing matches an XPath.
+async fn wait_gone_xpath(page: &Client, xpath: &str) -> Result<()> {
+    eventually(&format!("{xpath} gone"), async || {
+        Ok(page
+            .find_all(Locator::XPath(xpath))
             .await?
             .is_empty()
             .then_some(()))

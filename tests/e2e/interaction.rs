@@ -33,40 +33,57 @@ async fn question_with(client: &mut Client, id: u64, field: &str, value: Value) 
 }
 
 #[tokio::test]
-async fn votes_can_be_withdrawn_and_merging_counts_each_person_once() -> Result<()> {
+async fn votes_can_be_withdrawn_authors_cannot_upvote_their_own_and_merging_counts_each_person_once()
+-> Result<()> {
     let server = TestServer::start().await?;
     let mut ada = server.client(Role::Attendee, "Ada").await?;
     let mut bo = server.client(Role::Attendee, "Bo").await?;
+    let mut cy = server.client(Role::Attendee, "Cy").await?;
     let mut mo = server.client(Role::Moderator, "Mo").await?;
-    for client in [&mut ada, &mut bo, &mut mo] {
+    for client in [&mut ada, &mut bo, &mut cy, &mut mo] {
         client.join(WORKSHOP_ROOM).await?;
     }
     let original = ask(&mut ada, "How do we start a partnership?").await?;
     let duplicate = ask(&mut bo, "How to begin a partnership?").await?;
 
-    // Ada votes for both, Bo for the duplicate only.
-    ada.ok(json!({"type":"vote","question":original})).await?;
+    // Nobody upvotes their own question: refused with a code of its own, nothing published.
+    for (author, own) in [(&mut ada, original), (&mut bo, duplicate)] {
+        let (refused, events) = author
+            .request(json!({"type":"vote","question":own}))
+            .await?;
+        assert_eq!(refused["code"], "own_question", "{refused}");
+        assert!(
+            events.iter().all(|event| event["event"]["id"] != own),
+            "a refused vote publishes nothing: {events:?}"
+        );
+    }
+
+    // Ada votes for the duplicate, Cy for both.
     ada.ok(json!({"type":"vote","question":duplicate})).await?;
-    bo.ok(json!({"type":"vote","question":duplicate})).await?;
-    // Withdrawing and voting again leaves one vote.
-    let (_, events) = bo.ok(json!({"type":"unvote","question":duplicate})).await?;
+    cy.ok(json!({"type":"vote","question":original})).await?;
+    cy.ok(json!({"type":"vote","question":duplicate})).await?;
+    // Withdrawing and voting again leaves one vote each.
+    let (_, events) = cy.ok(json!({"type":"unvote","question":duplicate})).await?;
     assert_eq!(
         events.last().map(|e| e["event"]["votes"].clone()),
         Some(json!(1))
     );
-    bo.ok(json!({"type":"vote","question":duplicate})).await?;
+    cy.ok(json!({"type":"vote","question":duplicate})).await?;
 
     mo.ok(json!({"type":"moderate","question":duplicate,"action":"merge","into":original}))
         .await?;
-    let merged = question_with(&mut ada, duplicate, "status", json!("merged")).await?;
-    assert_eq!(merged["merged_into"], original);
-    // The kept question's next state has both voters, Ada counted once.
-    let kept = ada
+    let merged = question_with(&mut bo, duplicate, "status", json!("merged")).await?;
+    assert_eq!(
+        merged["merged_into"], original,
+        "the duplicate's author is told"
+    );
+    // The kept question's next state counts Cy once, and not Ada, whose question it is.
+    let kept = cy
         .recv_until(|m| kind(m) == ("event", "question") && m["event"]["id"] == original)
         .await?;
-    assert_eq!(kept["event"]["votes"], 2, "{kept}");
-    // Ada's vote for the kept question survives; voting again changes nothing.
-    let (_, events) = ada.ok(json!({"type":"vote","question":original})).await?;
+    assert_eq!(kept["event"]["votes"], 1, "{kept}");
+    // Cy's vote for the kept question survives; voting again changes nothing.
+    let (_, events) = cy.ok(json!({"type":"vote","question":original})).await?;
     assert!(events.is_empty());
     Ok(())
 }
@@ -563,5 +580,58 @@ async fn a_token_limited_to_a_room_says_so_and_its_role_counts_only_there() -> R
     let (refused, _) = wanda.request(mute(STAGE)).await?;
     assert_eq!(refused["code"], "forbidden");
     wanda.ok(mute(workshop)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flagged_chat_message_reaches_staff_only_and_stays_flagged_after_a_restart() -> Result<()>
+{
+    let server = TestServer::start().await?;
+    let mut tom = server.client(Role::Attendee, "Tom").await?;
+    let mut ana = server.client(Role::Attendee, "Ana").await?;
+    let mut mo = server.client(Role::Moderator, "Mo").await?;
+    for client in [&mut tom, &mut ana, &mut mo] {
+        client.join(STAGE).await?;
+    }
+    let (ack, _) = tom
+        .ok(json!({"type":"chat","room":STAGE,"text":"Buy cheap watches"}))
+        .await?;
+    let id = ack["id"].as_u64().expect("chat ack has an id");
+
+    ana.ok(json!({"type":"flag_chat","room":STAGE,"id":id}))
+        .await?;
+    let flagged = mo
+        .recv_until(|m| kind(m) == ("event", "chat_flagged"))
+        .await?;
+    assert_eq!(
+        flagged["event"],
+        json!({"kind":"chat_flagged","id":id,"flags":1})
+    );
+    // Flagging twice counts once; a message that is not there is not_found.
+    let (_, events) = ana
+        .ok(json!({"type":"flag_chat","room":STAGE,"id":id}))
+        .await?;
+    assert!(events.iter().all(|event| kind(event).1 != "chat_flagged"));
+    let (refused, _) = ana
+        .request(json!({"type":"flag_chat","room":STAGE,"id":id + 1000}))
+        .await?;
+    assert_eq!(refused["code"], "not_found");
+    // Attendees never hear of flags, neither live nor in a snapshot.
+    let (_, seen) = tom.ok(json!({"type":"agenda"})).await?;
+    assert!(
+        seen.iter().all(|event| kind(event).1 != "chat_flagged"),
+        "{seen:?}"
+    );
+    assert!(tom.join(STAGE).await?["snapshot"].get("flagged").is_none());
+
+    let dir = server.stop().await;
+    let server = TestServer::start_in(dir).await?;
+    let mut later = server.client(Role::Moderator, "Lena").await?;
+    let joined = later.join(STAGE).await?;
+    assert_eq!(
+        joined["snapshot"]["flagged"],
+        json!({ id.to_string(): 1 }),
+        "{joined}"
+    );
     Ok(())
 }

@@ -115,3 +115,40 @@ test("after a drop the room is joined again with `since`, and replayed events ar
     globalThis.WebSocket = realWebSocket;
   }
 });
+
+test("a chat sent while offline waits, and is sent once after the next hello and join", async () => {
+  const realWebSocket = globalThis.WebSocket;
+  globalThis.WebSocket = FakeSocket;
+  try {
+    const connection = new Connection({ url: "ws://plenary.test/ws" });
+    connection.join(ROOM);
+    connection.start({ token: "personal" });
+    const first = FakeSocket.opened.at(-1);
+    first.open();
+    first.receive({ type: "welcome", ref: first.last("hello").ref, user: { id: "u-ana", name: "Ana", role: "attendee" } });
+    await settle();
+    first.receive({ type: "joined", ref: first.last("join").ref, room: ROOM, seq: 0, snapshot: { chat: [] } });
+    first.close();
+
+    // Offline: a chat (it has a client_id) waits; anything else is refused at once.
+    const sent = connection.request({ type: "chat", room: ROOM, text: "from the tunnel", client_id: "c-1" });
+    assert.equal(connection.waiting, 1);
+    await assert.rejects(connection.request({ type: "react", room: ROOM, emoji: "👏" }), { code: "offline" });
+
+    connection.reconnectNow();
+    const second = FakeSocket.opened.at(-1);
+    second.open();
+    assert.equal(second.last("chat"), undefined, "nothing is sent before the hello is answered");
+    second.receive({ type: "welcome", ref: second.last("hello").ref, user: { id: "u-ana", name: "Ana", role: "attendee" } });
+    await settle();
+    const types = second.sent.map((message) => message.type);
+    assert.deepEqual(types, ["hello", "join", "chat"], "the room is joined again before the chat");
+    const chatSent = second.last("chat");
+    assert.equal(chatSent.client_id, "c-1");
+    assert.equal(connection.waiting, 0);
+    second.receive({ type: "ack", ref: chatSent.ref, id: 7 });
+    assert.deepEqual(await sent, { type: "ack", ref: chatSent.ref, id: 7 });
+  } finally {
+    globalThis.WebSocket = realWebSocket;
+  }
+});

@@ -4,9 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import {
-  CHAT_KEEP, applyEvent, applyHands, applyJoinRefused, applyOlderChat, applyPollVote,
+  CHAT_KEEP, applyAgenda, applyEvent, applyHands, applyJoinRefused, applyOlderChat, applyPollVote,
   applyPresence, applyRemoved, applySchedule, applySnapshot, applyVote, applyWelcome,
-  createState, isStaff, newRoomData, sessionQuestions, timeline, wantedRooms,
+  createState, isOwnQuestion, isStaff, newRoomData, placeOnOffer, sessionQuestions, timeline,
+  wantedRooms,
 } from "../state.js";
 
 const ROOM = "main-stage";
@@ -112,6 +113,19 @@ test("chat: older messages go first, are kept past the limit, and the start is k
   assert.equal(data.chat.size, CHAT_KEEP + 4, "expanded chat is not trimmed");
 });
 
+test("chat: staff learn which messages were flagged, and a removed one is no longer flagged", () => {
+  const state = joined("moderator");
+  const data = state.data.get(ROOM);
+  applySnapshot(state, ROOM, { chat: [chat(1)], flagged: { 1: 2 } });
+  assert.equal(data.flagged.get(1), 2);
+  assert.deepEqual(applyEvent(state, ROOM, { kind: "chat_flagged", id: 1, flags: 3 }), [
+    { view: "chat", what: "flagged", id: 1 },
+  ]);
+  assert.equal(data.flagged.get(1), 3);
+  applyEvent(state, ROOM, { kind: "chat_removed", id: 1 });
+  assert.equal(data.flagged.size, 0);
+});
+
 test("chat: a removed message leaves the room's chat", () => {
   const state = joined();
   applyEvent(state, ROOM, chat(1));
@@ -121,7 +135,7 @@ test("chat: a removed message leaves the room's chat", () => {
   assert.equal(state.data.get(ROOM).chat.size, 0);
 });
 
-test("Q&A: attendees see approved and their own rejected questions, never merged ones; staff see all", () => {
+test("Q&A: attendees see approved questions and their own rejected or merged ones; staff see all", () => {
   const state = joined();
   applyEvent(state, ROOM, question(1));
   applyEvent(state, ROOM, question(2, { status: "rejected" }));
@@ -129,12 +143,15 @@ test("Q&A: attendees see approved and their own rejected questions, never merged
   applyEvent(state, ROOM, question(4, { status: "merged", merged_into: 1 }));
   applyEvent(state, ROOM, question(5, { status: "rejected", anonymous: true, author: undefined }));
   applyEvent(state, ROOM, question(6, { session: "panel" }));
+  applyEvent(state, ROOM, question(7, { status: "merged", merged_into: 1, author: ANA }));
   state.asked.add(5); // asked anonymously from this page
   const ids = () => sessionQuestions(state, ROOM, "keynote").map((shown) => shown.id).sort();
-  assert.deepEqual(ids(), [1, 3, 5]);
+  assert.deepEqual(ids(), [1, 3, 5, 7]);
+  assert.ok(isOwnQuestion(state, state.data.get(ROOM).questions.get(7)));
+  assert.ok(!isOwnQuestion(state, state.data.get(ROOM).questions.get(1)));
 
   applyWelcome(state, { user: { ...ANA, role: "moderator" } });
-  assert.deepEqual(ids(), [1, 2, 3, 4, 5]);
+  assert.deepEqual(ids(), [1, 2, 3, 4, 5, 7]);
 });
 
 test("Q&A: a pending question is approved by its next event, and its votes follow", () => {
@@ -199,6 +216,15 @@ test("mutes: this person's own mute, and others' for staff", () => {
   assert.deepEqual(applyEvent(state, ROOM, { kind: "person_removed", user: BEN }), [
     { view: "chat", what: "person_removed", user: BEN },
   ]);
+});
+
+test("joins: the room this person is live in stays wanted while they look around", () => {
+  const state = joined();
+  state.room = null;
+  assert.deepEqual([...wantedRooms(state)], []);
+  assert.deepEqual([...wantedRooms(state, ROOM)], [ROOM]);
+  state.room = "workshop-1";
+  assert.deepEqual([...wantedRooms(state, ROOM)].sort(), [ROOM, "workshop-1"]);
 });
 
 test("removals: a room this person was removed from is forgotten and never wanted again", () => {
@@ -301,4 +327,18 @@ test("the programme: days, and each room's sessions live, ended, next and later"
 
   applySchedule(state, { conference: { timezone: "Asia/Kolkata" } }, "Asia/Kolkata");
   assert.equal(state.venueZone, null, "the browser's own zone is not a second one");
+});
+
+test("agenda: a workshop session offers its places left, or where on the waitlist one would be", () => {
+  const state = createState();
+  applyAgenda(state, {
+    bookmarks: [], registrations: [],
+    seats: [
+      { session: "open", capacity: 40, registered: 28, waitlisted: 0 },
+      { session: "full", capacity: 2, registered: 2, waitlisted: 2 },
+    ],
+  });
+  assert.deepEqual(placeOnOffer(state, "open"), { left: 12 });
+  assert.deepEqual(placeOnOffer(state, "full"), { position: 3 });
+  assert.equal(placeOnOffer(state, "talk"), null);
 });

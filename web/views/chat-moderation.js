@@ -1,6 +1,6 @@
-// Staff's tools in the entered room's chat: removing a message, the menu on its author (mute
-// for a while or a day, unmute, remove from the room, each confirmed), and the list of who is
-// muted here with a button to lift it.
+// Staff's tools in the entered room's chat: removing a message (confirmed: it cannot be
+// undone), the menu on its author (mute for a while or a day, unmute, remove from the room,
+// each confirmed), and the list of who is muted here with a button to lift it.
 
 import { t } from "../i18n.js";
 import { $, el, busy, isBusy } from "../dom.js";
@@ -8,13 +8,22 @@ import { state, connection, roomData, isStaff, isEntered, on } from "../context.
 import { showError } from "../notice.js";
 import { clockOf } from "./common.js";
 
-const MUTE_SHORT_MINUTES = 10;
+/** How long "Mute for a while" mutes (the console's Mute too). */
+export const MUTE_SHORT_MINUTES = 10;
 const SANCTIONS = ["mute-short", "mute-day", "unmute", "remove"];
 
 /** A click on a staff control of chat message `id` (its `item` in the log). */
 export function onStaffClick(item, button, id, message) {
   if (button.classList.contains("remove-chat")) {
-    busy(button, connection.request({ type: "remove_chat", room: state.room, id })).catch(showError);
+    confirmRemoval(item, button, message);
+  } else if (button.dataset.confirmRemoval) {
+    busy(button, connection.request({ type: "remove_chat", room: state.room, id })).then(
+      () => closePersonMenu(item, false),
+      (error) => {
+        showError(error);
+        closePersonMenu(item, true);
+      },
+    );
   } else if (button.classList.contains("chat-person-menu")) {
     togglePersonMenu(item, button, message);
   } else if (button.dataset.sanction) {
@@ -43,9 +52,25 @@ function togglePersonMenu(item, button, message) {
   menu.querySelector("button").focus();
 }
 
+/** Ask before removing a message: removal cannot be undone. */
+function confirmRemoval(item, button, message) {
+  for (const open of $("chat-log").querySelectorAll(".chat-menu")) closePersonMenu(open.closest("li"), false);
+  const name = message?.author?.name ?? "";
+  const menu = el("div", { class: "chat-menu", role: "group", "aria-label": t("chat.removeLabel", { name }) },
+    el("p", { class: "chat-menu-question", text: t("chat.removeConfirm", { name }) }),
+    el("button", { type: "button", class: "small danger", dataset: { confirmRemoval: "yes" }, text: t("chat.removeYes") }),
+    " ",
+    el("button", { type: "button", class: "secondary small cancel-sanction", text: t("sanction.cancel") }));
+  item.append(menu);
+  button.setAttribute("aria-expanded", "true");
+  menu.querySelector("button").focus();
+}
+
 function closePersonMenu(item, focusButton) {
   item?.querySelector(".chat-menu")?.remove();
-  const button = item?.querySelector(".chat-person-menu");
+  const removal = item?.querySelector(".remove-chat[aria-expanded=true]");
+  removal?.setAttribute("aria-expanded", "false");
+  const button = removal ?? item?.querySelector(".chat-person-menu");
   button?.setAttribute("aria-expanded", "false");
   if (focusButton) button?.focus();
 }

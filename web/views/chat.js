@@ -1,9 +1,12 @@
-// The entered room's chat: the log (with mentions marked and replies quoted), older messages
-// on demand, sending and replying, and this person's own mute. Staff's tools on a message and
-// the list of who is muted are in `chat-moderation.js`.
+// The entered room's chat: the log (with mentions marked and replies quoted, and for staff
+// the messages people flagged), older messages on demand, flagging a message for the
+// moderators, sending and replying (offline too: what is sent then waits, shown in the log,
+// and goes out on reconnect, its `client_id` keeping it from being stored twice), whether the
+// connection is there, and this person's own mute. Staff's tools on a message and the list of
+// who is muted are in `chat-moderation.js`.
 
 import { t, formatClock } from "../i18n.js";
-import { $, el, busy, isBusy, timeElement } from "../dom.js";
+import { $, el, busy, isBusy, replaceKeepingFocus, timeElement } from "../dom.js";
 import { Connection } from "../connection.js";
 import { state, connection, roomData, isStaff, isMe, isEntered, on } from "../context.js";
 import { applyOlderChat } from "../state.js";
@@ -18,6 +21,9 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** The chat message the next one answers: {id, name}. */
 let replyTo = null;
+
+/** Messages sent while offline and not answered yet: client id -> {room, text}. */
+const waiting = new Map();
 
 /** The text with `@Name` mentions of `mentions` marked up (as nodes, never HTML). */
 function mentionNodes(text, mentions) {
@@ -57,6 +63,8 @@ function chatItem(message) {
   if (mentionsMe(message)) classes.push("mentions-me");
   const reply = message.reply_to;
   const staff = isStaff();
+  const flags = staff ? roomData()?.flagged.get(message.id) ?? 0 : 0;
+  const flaggedByMe = Boolean(roomData()?.flaggedByMe.has(message.id));
   return el("li", { class: classes.join(" "), dataset: { chatId: message.id, authorId: message.author?.id ?? "" } },
     reply ? el("blockquote", { class: "chat-quote", dataset: { replyTo: reply.id } },
       el("span", { class: "chat-quote-author", text: t("chat.quoteAuthor", { name: reply.author?.name ?? "" }) }),
@@ -66,6 +74,7 @@ function chatItem(message) {
       el("span", { class: "chat-author", text: name }),
       own ? [" ", el("span", { class: "chat-you", text: t("chat.you") })] : null,
       Number.isNaN(at.getTime()) ? null : [" ", timeElement(at, formatClock(at))]),
+    flags ? [" ", el("span", { class: "badge chat-flagged", text: t("chat.flaggedBy", { count: flags }) })] : null,
     " ",
     el("span", { class: "chat-text" }, ...mentionNodes(String(message.text ?? ""), message.mentions)),
     el("span", { class: "chat-actions" },
@@ -73,8 +82,12 @@ function chatItem(message) {
         type: "button", class: "reply-chat secondary small", dataset: { focusKey: "reply" },
         "aria-label": t("chat.replyLabel", { name }), text: t("chat.reply"),
       }),
+      staff || own ? null : el("button", {
+        type: "button", class: "flag-chat secondary small", disabled: flaggedByMe, dataset: { focusKey: "flag" },
+        "aria-label": t("chat.flagLabel", { name }), text: t(flaggedByMe ? "chat.flagged" : "chat.flag"),
+      }),
       staff ? el("button", {
-        type: "button", class: "remove-chat secondary small",
+        type: "button", class: "remove-chat secondary small", "aria-expanded": "false",
         "aria-label": t("chat.removeLabel", { name }), text: t("chat.remove"),
       }) : null,
       staff && !own ? el("button", {
@@ -83,11 +96,45 @@ function chatItem(message) {
       }) : null));
 }
 
+/** A message sent while offline, at the end of the log until the server has it. */
+function waitingItem(clientId, text) {
+  return el("li", { class: "chat-message own chat-waiting", dataset: { waiting: clientId } },
+    el("span", { class: "chat-meta" },
+      el("span", { class: "chat-author", text: state.user?.name ?? "" }),
+      " ",
+      el("span", { class: "chat-you", text: t("chat.you") })),
+    " ",
+    el("span", { class: "chat-text", text }),
+    " ",
+    el("span", { class: "chat-waiting-note", text: t("chat.waiting") }));
+}
+
+function waitingItems() {
+  return [...waiting].filter(([, message]) => message.room === state.room)
+    .map(([clientId, message]) => waitingItem(clientId, message.text));
+}
+
+/** The server answered a message sent offline (it is in the log now, or was refused). */
+function settleWaiting(clientId) {
+  if (!waiting.delete(clientId)) return;
+  $("chat-log").querySelector(`li[data-waiting="${CSS.escape(clientId)}"]`)?.remove();
+  renderOffline();
+}
+
+/** Beside the chat box: whether the connection is there, and what waits for it. */
+function renderOffline() {
+  const note = $("chat-offline");
+  const offline = !connection.online;
+  note.hidden = !offline;
+  const count = [...waiting.values()].filter((message) => message.room === state.room).length;
+  note.textContent = !offline ? "" : t(count ? "chat.offlineWaiting" : "chat.offline", { count });
+}
+
 function renderChat() {
   const data = roomData();
   const log = $("chat-log");
   const messages = data ? [...data.chat.values()] : [];
-  log.replaceChildren(...messages.map(chatItem));
+  log.replaceChildren(...messages.map(chatItem), ...waitingItems());
   $("chat-empty").hidden = messages.length > 0 || !data?.ready;
   log.scrollTop = log.scrollHeight;
   renderChatOlder();
@@ -104,7 +151,7 @@ function renderChatOlder() {
 function appendChat(message, trimmed) {
   const log = $("chat-log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  log.append(chatItem(message));
+  log.insertBefore(chatItem(message), log.querySelector("li[data-waiting]"));
   for (const id of trimmed) log.querySelector(`li[data-chat-id="${id}"]`)?.remove();
   $("chat-empty").hidden = true;
   renderChatOlder();
@@ -165,20 +212,30 @@ function onChatSubmit(submitEvent) {
   const input = $("chat-input");
   const text = input.value.trim();
   if (!text || !state.room) return;
-  const message = { type: "chat", room: state.room, text, client_id: Connection.clientId() };
+  const clientId = Connection.clientId();
+  const message = { type: "chat", room: state.room, text, client_id: clientId };
   const answering = replyTo;
   if (answering) message.reply_to = answering.id;
   // Cleared at once, so the next message can be typed while this one travels; given back if
   // it is refused and nothing new was typed meanwhile.
   input.value = "";
+  if (!connection.online) {
+    waiting.set(clientId, { room: state.room, text });
+    const log = $("chat-log");
+    log.append(waitingItem(clientId, text));
+    log.scrollTop = log.scrollHeight;
+    renderOffline();
+  }
   connection.request(message).then(
     () => {
+      settleWaiting(clientId);
       if (replyTo === answering) {
         replyTo = null;
         renderReply();
       }
     },
     (error) => {
+      settleWaiting(clientId);
       if (!input.value) input.value = text;
       showError(error);
     },
@@ -214,9 +271,33 @@ function onChatClick(clickEvent) {
     replyTo = { id, name: message?.author?.name ?? "" };
     renderReply();
     $("chat-input").focus();
+  } else if (button.classList.contains("flag-chat")) {
+    flagMessage(item, button, id);
   } else {
     onStaffClick(item, button, id, message);
   }
+}
+
+/** Flag a message for the moderators: they are told, and the button says it was done. */
+function flagMessage(item, button, id) {
+  const room = state.room;
+  const data = roomData();
+  busy(button, connection.request({ type: "flag_chat", room, id })).then(
+    () => {
+      data.flaggedByMe.add(id);
+      if (!isEntered(room) || !item.isConnected) return;
+      redrawItem(id);
+      $("chat-status").textContent = t("chat.flagThanks");
+    },
+    showError,
+  );
+}
+
+/** Draw one message of the log again (its flags changed), keeping focus on it. */
+function redrawItem(id) {
+  const item = $("chat-log").querySelector(`li[data-chat-id="${id}"]`);
+  const message = roomData()?.chat.get(id);
+  if (item && message) replaceKeepingFocus(item, chatItem(message));
 }
 
 /** What a reducer changed in a room's chat, shown if it is the room entered. */
@@ -232,6 +313,9 @@ function onChange(room, change) {
       break;
     case "removed":
       removeChatItem(change.id);
+      break;
+    case "flagged":
+      redrawItem(change.id);
       break;
     case "muted":
       if (change.me) renderMuted();
@@ -267,6 +351,8 @@ export function init() {
     renderChat();
     renderReply();
     renderMuted();
+    renderOffline();
   });
+  connection.on("status", renderOffline);
   on("chat", onChange);
 }

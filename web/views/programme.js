@@ -1,6 +1,7 @@
 // The programme: loading it, the zone switch, the track and kind filters and the day tabs,
-// every room with its sessions, "Now and next", and the Live now / Ended / Up next badges
-// kept current by the clock. The agenda's buttons are added once it is drawn (`drawn`).
+// every room with its sessions, "Now and next" (each a link into its room, what is next with
+// the time until it starts), and the Live now / Ended / Up next badges kept current by the
+// clock. The agenda's buttons are added once it is drawn (`drawn`).
 
 import { t, timeZone, setDisplayZone, formatDay } from "../i18n.js";
 import { $, el, storage } from "../dom.js";
@@ -147,9 +148,17 @@ function renderNow(now = Date.now()) {
   $("programme-now-list").replaceChildren(...(items.length
     ? items.map(({ session, phase, room }) => el("li", { dataset: { session: session.id, state: phase } },
       badge(phase),
-      el("span", { class: "now-title", text: session.title }),
-      el("span", { class: "muted" }, ` · ${room.name} · `, sessionTimes(session))))
+      el("a", { class: "now-title", href: `#room=${encodeURIComponent(room.id)}`, text: session.title }),
+      el("span", { class: "muted" }, ` · ${room.name} · `, sessionTimes(session)),
+      phase === "next" ? [" ", el("span", { class: "countdown", text: startsIn(session, now) })] : null))
     : [el("li", { class: "muted", text: t("programme.nothingNow") })]));
+}
+
+/** "Starts in 12 minutes" (or hours and minutes), counted from `now`. */
+function startsIn(session, now) {
+  const minutes = Math.max(1, Math.ceil((session.startDate.getTime() - now) / 60_000));
+  if (minutes < 60) return t("programme.startsIn", { count: minutes });
+  return t("programme.startsInHours", { hours: Math.floor(minutes / 60), count: minutes % 60 });
 }
 
 /** Refresh the Live now / Ended / Up next badges without rebuilding anything. */

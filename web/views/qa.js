@@ -7,7 +7,7 @@ import { t, formatStart } from "../i18n.js";
 import { $, el, busy, isBusy } from "../dom.js";
 import { Connection } from "../connection.js";
 import { state, connection, roomData, isStaff, isEntered, on } from "../context.js";
-import { applyVote, sessionQuestions, timeline } from "../state.js";
+import { applyVote, isOwnQuestion, sessionQuestions, timeline } from "../state.js";
 import { announce, showError } from "../notice.js";
 import { questionAuthor, excerpt } from "./common.js";
 import {
@@ -118,11 +118,32 @@ function questionEditor(question) {
       el("button", { type: "button", class: "secondary small", dataset: { editorCancel: "merge", focusKey: "merge-cancel" }, text: t("qa.editCancel") })));
 }
 
+/**
+ * What became of a merged question: for staff the kept one's number; for its author the kept
+ * one's text and a way to it, when they may see it.
+ */
+function mergedNote(question, staff) {
+  if (staff) return el("span", { class: "question-merged", text: t("qa.mergedInto", { id: question.merged_into }) });
+  const kept = roomData()?.questions.get(question.merged_into);
+  const shown = kept && sessionQuestions(state, state.room, kept.session).includes(kept);
+  if (!shown) return el("span", { class: "question-merged", text: t("qa.mergedIntoHidden") });
+  return el("span", { class: "question-merged" },
+    t("qa.mergedIntoText", { text: excerpt(kept.text) }),
+    " ",
+    el("button", {
+      type: "button", class: "secondary small", dataset: { follow: String(kept.id), focusKey: "follow" },
+      text: t("qa.followMerged"),
+    }));
+}
+
 function questionItem(question) {
   const data = roomData();
   const voted = Boolean(data?.voted.has(question.id));
   const votable = question.status === "approved" || question.status === "answered";
   const staff = isStaff();
+  // Nobody upvotes their own question (the server refuses it too).
+  const own = isOwnQuestion(state, question);
+  const kept = question.status === "merged" ? data?.questions.get(question.merged_into) : null;
   const textId = `question-text-${question.id}`;
   const editingMode = editing?.id === question.id ? editing.mode : null;
   const item = el("li", {
@@ -144,15 +165,13 @@ function questionItem(question) {
     question.pinned ? el("span", { class: "badge pinned-badge", text: t("qa.pinned") }) : null,
     " ",
     el("span", { class: "badge status-badge", dataset: { badge: question.status }, text: t(`question.${question.status}`) }),
-    question.status === "merged" && question.merged_into !== undefined
-      ? [" ", el("span", { class: "question-merged", text: t("qa.mergedInto", { id: question.merged_into }) })]
-      : null),
+    question.status === "merged" && question.merged_into !== undefined ? [" ", mergedNote(question, staff)] : null),
   question.status === "merged" ? null : el("div", { class: "question-actions" },
     el("span", { class: "vote-count" },
       el("span", { class: "votes", text: String(question.votes ?? 0) }),
       " ",
       el("span", { class: "votes-label", text: t("qa.votes", { count: question.votes ?? 0 }) })),
-    el("button", {
+    own ? null : el("button", {
       type: "button", class: voted ? "vote voted" : "vote", disabled: !votable,
       "aria-pressed": voted ? "true" : "false",
       "aria-label": voted ? t("qa.unvoteLabel", { text: question.text }) : t("qa.voteLabel", { text: question.text }),
@@ -164,7 +183,7 @@ function questionItem(question) {
       text: t(`action.${action}`),
     })) : null),
   staff && editingMode ? questionEditor(question) : null);
-  item.dataset.signature = JSON.stringify([question, voted, staff, state.user?.id, editingMode]);
+  item.dataset.signature = JSON.stringify([question, voted, staff, own, state.user?.id, editingMode, kept ?? null]);
   const textarea = item.querySelector(".question-edit-input");
   if (textarea) textarea.value = editing.draft ?? "";
   const select = item.querySelector(".question-merge-select");
@@ -285,6 +304,10 @@ function onQuestionsClick(clickEvent) {
   if (!Number.isFinite(id)) return;
   if (button.classList.contains("vote")) {
     toggleVote(id);
+  } else if (button.dataset.follow) {
+    const kept = $("questions").querySelector(`li[data-question-id="${CSS.escape(button.dataset.follow)}"]`);
+    kept?.scrollIntoView({ block: "nearest" });
+    kept?.focus();
   } else if (button.dataset.editorCancel) {
     editing = null;
     renderQuestions();

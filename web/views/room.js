@@ -1,6 +1,7 @@
 // The entered room's frame: its title and kind, the session on now, who is here, the reaction
-// buttons and their floating emoji, a workshop room's raised hands, and on a narrow screen the
-// tabs that show one of chat, questions and polls at a time under the stage.
+// buttons and their floating emoji, a workshop room's raised hands (and for staff, bringing
+// people from the hands or the people list on stage and taking them off), and on a narrow
+// screen the tabs that show one of chat, questions and polls at a time under the stage.
 //
 // The layout (`style.css`, "room layout"): the stage's picture comes first. From `WIDE` up the
 // room is two columns, the stage with its controls and the session beside chat, questions and
@@ -79,9 +80,51 @@ function renderPresence() {
   line.textContent = presence ? t("presence.here", { count: presence.count }) : "";
   const people = room?.kind === "workshop" ? presence?.people : null;
   $("room-people-wrap").hidden = !people?.length;
-  $("room-people").replaceChildren(...(people ?? []).map((person) => el("li", {
-    class: isMe(person) ? "person own" : "person", text: person.name,
-  })));
+  const staff = isStaff();
+  const entries = (people ?? []).map((person) => ({
+    key: person.id,
+    signature: JSON.stringify([person, staff && onStage(person)]),
+    build: () => el("li", { class: isMe(person) ? "person own" : "person" },
+      el("span", { class: "person-name", text: person.name }),
+      staff && !isMe(person) ? [" ", stageButton(person)] : null),
+  }));
+  reconcile($("room-people"), entries, $("room-title"));
+}
+
+/** Whether a person is on this room's stage (brought on by a host). */
+function onStage(person) {
+  return Boolean(roomData()?.onStage.has(person.id));
+}
+
+/** Staff's button that brings a person on stage, or takes them off it. */
+function stageButton(person) {
+  const on = onStage(person);
+  return el("button", {
+    type: "button", class: "secondary small",
+    dataset: { stageUser: person.id, stageAllowed: String(!on), focusKey: "stage" },
+    "aria-label": t(on ? "stage.takeOffFor" : "stage.inviteFor", { name: person.name }),
+    text: t(on ? "stage.takeOff" : "stage.invite"),
+  });
+}
+
+/**
+ * Bring a person on stage or take them off (`grant_stage`); brought on from the raised hands,
+ * their hand is lowered too.
+ */
+function onStageClick(clickEvent) {
+  const button = clickEvent.target.closest("button[data-stage-user]");
+  if (!button || isBusy(button) || !state.room) return;
+  const room = state.room;
+  const user = button.dataset.stageUser;
+  const allowed = button.dataset.stageAllowed === "true";
+  const fromHands = Boolean(button.closest("#hands-queue"));
+  const granted = connection.request({ type: "grant_stage", room, user, allowed });
+  busy(button, granted).then(() => {
+    if (allowed && fromHands) {
+      return connection.request({ type: "clear_hands", room, user });
+    }
+    return null;
+  }).catch(showError);
 }
 
 /**
@@ -213,19 +256,23 @@ function onTabKey(keyEvent) {
 function renderHands() {
   const data = roomData();
   if (!data) return;
+  const staff = isStaff();
   const toggle = $("hand-toggle");
+  // Staff are the ones hands are raised to: they have none of their own.
+  toggle.hidden = staff;
   toggle.setAttribute("aria-pressed", String(data.handRaised));
   toggle.textContent = t(data.handRaised ? "hand.lower" : "hand.raise");
-  const staff = isStaff();
   $("hands-panel").hidden = !staff;
   if (!staff) return;
   const entries = data.hands.map((hand) => ({
     key: hand.user.id,
-    signature: JSON.stringify(hand),
+    signature: JSON.stringify([hand, onStage(hand.user)]),
     build: () => el("li", { class: "hand-entry" },
       el("span", { class: "hand-name", text: hand.user.name }),
       " ",
       el("span", { class: "muted", text: t("hand.raisedAt", { time: clockOf(hand.at) }) }),
+      " ",
+      stageButton(hand.user),
       " ",
       el("button", {
         type: "button", class: "secondary small", dataset: { lowerHand: hand.user.id, focusKey: "lower" },
@@ -277,6 +324,8 @@ export function init() {
   $("reaction-buttons").addEventListener("click", onReactionClick);
   $("hand-toggle").addEventListener("click", onHandToggle);
   $("hands-queue").addEventListener("click", onHandsClick);
+  $("hands-queue").addEventListener("click", onStageClick);
+  $("room-people").addEventListener("click", onStageClick);
   $("hands-clear").addEventListener("click", onHandsClear);
 
   on("render", renderRoom);
@@ -288,6 +337,11 @@ export function init() {
   });
   on("hands", (room) => {
     if (isEntered(room)) renderHands();
+  });
+  on("stage", (room) => {
+    if (!isEntered(room)) return;
+    renderPresence();
+    renderHands();
   });
   on("zone", () => {
     if (state.view !== "room" || !state.room) return;

@@ -1,15 +1,20 @@
 // The entered room's stage: what plays (who is live, the video and its audio-only and
 // slides-only options; when nobody is on stage, what is coming; when there is sound but no
 // picture, why), and for hosts and people brought on stage, going live with camera,
-// microphone and screen, and moving the stream to another room. The media itself is
+// microphone and screen, and moving the stream to another room. A person a host invites on
+// stage accepts (going live) or declines. A broadcast goes on while its host looks around the
+// programme or other rooms, and the header says where they are live. The media itself is
 // `media.js`'s; this draws it and asks it.
 
 import { t } from "../i18n.js";
 import { $, el } from "../dom.js";
-import { state, media, roomData, isStaff, emit, on } from "../context.js";
+import { state, connection, media, roomData, isStaff, emit, on } from "../context.js";
 import { timeline } from "../state.js";
-import { showError, showNotice } from "../notice.js";
+import { showError } from "../notice.js";
 import { listFormat, sessionTimes } from "./common.js";
+
+/** The room whose host invited this person on stage, while they have not answered. */
+let invitedIn = null;
 
 /** Watch the room's media once the room is joined (again after a reconnect). */
 export function onJoined({ room }) {
@@ -76,7 +81,9 @@ function mayPublish() {
 export function renderPublishControls() {
   const live = Boolean(media.publishing);
   $("publish-controls").hidden = !state.room || (!mayPublish() && !live);
-  $("go-live").hidden = live;
+  const invited = !live && invitedIn !== null && invitedIn === state.room;
+  $("stage-invite").hidden = !invited;
+  $("go-live").hidden = live || invited;
   for (const id of ["toggle-mic", "toggle-camera", "share-screen", "stop-live", "preview"]) {
     $(id).hidden = !live;
   }
@@ -88,6 +95,39 @@ export function renderPublishControls() {
   select.replaceChildren(...[...state.rooms.values()]
     .filter((room) => room.id !== media.publishing?.room)
     .map((room) => el("option", { value: room.id, text: room.name })));
+  renderLiveBanner();
+}
+
+/** The header's "You are live in …", shown while the person is live away from that room. */
+export function renderLiveBanner() {
+  const room = media.publishing?.room ?? null;
+  const away = room !== null && !(state.view === "room" && state.room === room);
+  $("live-banner").hidden = !away;
+  if (!away) return;
+  const name = state.rooms.get(room)?.name ?? room;
+  $("live-banner-text").textContent = t("stage.liveIn", { room: name });
+  $("live-return").textContent = t("stage.returnTo", { room: name });
+}
+
+/** Stop a broadcast from the header: its room is left too, unless it is shown. */
+function stopFromBanner() {
+  stopLive();
+  emit("sync-joins");
+}
+
+/** Accept a host's invitation: go live with camera and microphone. */
+function acceptInvitation() {
+  invitedIn = null;
+  goLive();
+}
+
+/** Decline a host's invitation: give the right to publish here back (the host sees it). */
+function declineInvitation() {
+  const room = invitedIn;
+  invitedIn = null;
+  renderPublishControls();
+  if (!room || !state.user) return;
+  connection.request({ type: "grant_stage", room, user: state.user.id, allowed: false }).catch(showError);
 }
 
 async function goLive() {
@@ -159,6 +199,11 @@ export function enterStage(roomId) {
 
 /** What a reducer changed on a room's stage, for the room entered. */
 function onChange(room, change) {
+  if (change.what === "stage" && change.user === state.user?.id) {
+    // This person was brought on stage here (an invitation to answer), or taken off.
+    invitedIn = change.allowed ? room : null;
+    if (!change.allowed && media.publishing?.room === room) stopLive();
+  }
   if (room !== state.room) return;
   switch (change.what) {
     case "snapshot":
@@ -171,10 +216,6 @@ function onChange(room, change) {
       renderPlayer();
       break;
     case "stage":
-      if (change.user === state.user?.id) {
-        if (!change.allowed) stopLive();
-        else showNotice(t("stage.onStage"));
-      }
       renderPublishControls();
       break;
     default:
@@ -191,6 +232,12 @@ export function init() {
     toggleMedia("video", clickEvent.target, "stage.cameraOff", "stage.cameraOn"));
   $("share-screen").addEventListener("click", shareScreen);
   $("move-go").addEventListener("click", moveLive);
+  $("stage-accept").addEventListener("click", acceptInvitation);
+  $("stage-decline").addEventListener("click", declineInvitation);
+  $("live-return").addEventListener("click", () => {
+    if (media.publishing) emit("navigate", "room", media.publishing.room);
+  });
+  $("live-stop").addEventListener("click", stopFromBanner);
   $("audio-only").addEventListener("change", (changeEvent) => {
     media.setOptions({ audioOnly: changeEvent.target.checked });
     renderPlayer();

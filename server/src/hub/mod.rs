@@ -34,7 +34,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use dashmap::DashMap;
-use plenary_protocol::{PollId, QuestionId, Registration, RoomId, RoomKind, SessionId};
+use plenary_protocol::{
+    PollId, QuestionId, Registration, RoomId, RoomKind, SeatCount, SessionId, SessionSeats,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -53,6 +55,17 @@ pub use person::{ConnId, Person};
 pub use personal::{Listing, PersonOutboxes};
 pub use room::{Action, Caller, Input, Refusal, RoomLimits, RoomSetup, SessionPlan, checked_text};
 pub use thread::{RoomThread, room_thread};
+
+/// A person's agenda, as `agenda` answers it ([`Hub::agenda`]).
+#[derive(Debug)]
+pub struct Agenda {
+    /// The sessions they bookmarked, in programme order.
+    pub bookmarks: Vec<SessionId>,
+    /// Where they stand in the workshop sessions they signed up for.
+    pub registrations: Vec<Registration>,
+    /// How the places of every workshop session with a capacity are taken, in programme order.
+    pub seats: Vec<SessionSeats>,
+}
 
 /// How the hub is tuned.
 #[derive(Debug, Clone, Copy)]
@@ -389,17 +402,18 @@ impl Hub {
         self.room(&room_id)
     }
 
-    /// A person's agenda: the sessions they bookmarked, in programme order, and where they
-    /// stand in the workshop sessions they signed up for. Read from the store, which holds
-    /// everything rooms have acknowledged.
-    pub async fn agenda(
-        &self,
-        user: &str,
-    ) -> Result<(Vec<SessionId>, Vec<Registration>), StoreError> {
+    /// A person's agenda: the sessions they bookmarked, in programme order, where they stand
+    /// in the workshop sessions they signed up for, and how every workshop session's places
+    /// are taken. Read from the store, which holds everything rooms have acknowledged.
+    pub async fn agenda(&self, user: &str) -> Result<Agenda, StoreError> {
         let store = Arc::clone(&self.spawner.context.store);
         let user = user.to_owned();
         let stored = blocking(move || store.agenda_of(&user)).await?;
         let programme = self.programme();
+        let places = |session: &str| {
+            let room = programme.room_of(session)?;
+            room::seats::places_of(room.kind, room.capacity)
+        };
         let bookmarks = programme
             .sessions
             .iter()
@@ -410,9 +424,8 @@ impl Hub {
             .sign_ups
             .into_iter()
             .filter_map(|(session, index)| {
-                let room = programme.room_of(&session)?;
-                let places = room::seats::places_of(room.kind, room.capacity);
-                let (status, position) = room::seats::standing(index, places);
+                programme.room_of(&session)?;
+                let (status, position) = room::seats::standing(index, places(&session));
                 Some(Registration {
                     session,
                     status,
@@ -420,7 +433,30 @@ impl Hub {
                 })
             })
             .collect();
-        Ok((bookmarks, registrations))
+        let signed_up: HashMap<SessionId, usize> = stored.sign_up_counts.into_iter().collect();
+        let seats = programme
+            .sessions
+            .iter()
+            .filter_map(|session| {
+                let capacity = places(&session.id)?;
+                let count = u32::try_from(signed_up.get(&session.id).copied().unwrap_or(0))
+                    .unwrap_or(u32::MAX);
+                let registered = count.min(capacity);
+                Some(SessionSeats {
+                    session: session.id.clone(),
+                    count: SeatCount {
+                        capacity,
+                        registered,
+                        waitlisted: count - registered,
+                    },
+                })
+            })
+            .collect();
+        Ok(Agenda {
+            bookmarks,
+            registrations,
+            seats,
+        })
     }
 
     /// Each person's live connections: a connection lists itself once it knows who it is.

@@ -141,6 +141,12 @@ pub enum Change {
         room: RoomId,
         id: ChatId,
     },
+    /// A person flagged a chat message for the moderators.
+    ChatFlag {
+        room: RoomId,
+        id: ChatId,
+        user: UserId,
+    },
     /// Insert or replace a question's state (votes, status, pin, text).
     Question {
         room: RoomId,
@@ -247,6 +253,8 @@ pub struct RoomRecord {
     pub moderation_log: Vec<(SessionId, ModerationEntry)>,
     pub polls: Vec<StoredPoll>,
     pub sanctions: Vec<(Author, Sanction)>,
+    /// Who flagged which chat messages for the moderators: (message, person).
+    pub chat_flags: Vec<(ChatId, UserId)>,
     /// The phase each session was last announced in (of every room: the room keeps its own).
     pub phases: Vec<(SessionId, SessionPhase)>,
     /// Hosts' changes to sessions' times: (session, started, ended), Unix milliseconds.
@@ -274,6 +282,8 @@ pub struct StoredAgenda {
     pub bookmarks: Vec<SessionId>,
     /// (session, index among the session's sign-ups: 0 for the first to ask).
     pub sign_ups: Vec<(SessionId, usize)>,
+    /// (session, how many signed up for it, everyone's), for every session with a sign-up.
+    pub sign_up_counts: Vec<(SessionId, usize)>,
 }
 
 /// How much of a room's past [`Store::load_room`] brings back.

@@ -1,6 +1,6 @@
 //! Saying hello: a connection learns who it is. A personal token names a person; an invite
-//! token or none at all makes a new person (a guest attendee, or the invite's role) with a
-//! personal token to come back with. Welcomed, the connection takes its place among the
+//! token or none at all makes a new person (a guest attendee, unless the server admits no
+//! guests, or the invite's role) with a personal token to come back with. Welcomed, the connection takes its place among the
 //! person's connections and lists its outbox with the hub.
 
 use std::sync::Arc;
@@ -43,6 +43,13 @@ impl Session {
                     reference,
                     ErrorCode::Unauthorized,
                     format!("the token was refused ({error}): ask for a new link"),
+                );
+            }
+            None if !self.state.config.guests => {
+                return self.refuse(
+                    reference,
+                    ErrorCode::InviteRequired,
+                    "this conference admits invited people only: open your invite link".into(),
                 );
             }
             None => None,

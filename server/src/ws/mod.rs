@@ -380,10 +380,11 @@ impl Session {
     /// Answer `agenda` from the store.
     async fn agenda(&self, reference: Option<Ref>, person: &Person) {
         match self.state.hub.agenda(&person.user.id).await {
-            Ok((bookmarks, registrations)) => self.send(&ServerMessage::Agenda {
+            Ok(agenda) => self.send(&ServerMessage::Agenda {
                 reference,
-                bookmarks,
-                registrations,
+                bookmarks: agenda.bookmarks,
+                registrations: agenda.registrations,
+                seats: agenda.seats,
             }),
             Err(error) => {
                 tracing::error!(%error, user = %person.user.id, "reading an agenda failed");

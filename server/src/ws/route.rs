@@ -133,6 +133,9 @@ pub(super) fn route(message: ClientMessage) -> Route {
         ClientMessage::RemoveChat { room, id } => {
             signed_in(room_act(Target::Room(room), Action::RemoveChat { id }))
         }
+        ClientMessage::FlagChat { room, id } => {
+            signed_in(room_act(Target::Room(room), Action::FlagChat { id }))
+        }
         ClientMessage::Mute {
             room,
             user,

@@ -73,6 +73,18 @@ async fn metrics_token(address: &str, taken: &str, refused: Option<&str>, why: &
     );
 }
 
+/// What a server at `address` answers someone who says hello without a token: its `type`,
+/// and the error's `code` if it refused them.
+async fn guest_hello(address: &str) -> (String, Option<String>) {
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{address}/ws"))
+        .await
+        .expect("the server accepts WebSockets");
+    send(&mut socket, &json!({"type":"hello","name":"Walk-in"})).await;
+    let answer = next(&mut socket).await.expect("an answer to hello");
+    let text = |key: &str| answer[key].as_str().map(str::to_owned);
+    (text("type").unwrap_or_default(), text("code"))
+}
+
 #[tokio::test]
 async fn serve_takes_the_config_file_and_the_environment_and_flags_override_it() {
     let data = tempfile::tempdir().expect("temporary directory");
@@ -80,7 +92,8 @@ async fn serve_takes_the_config_file_and_the_environment_and_flags_override_it()
         "# Plenary's settings\n\
          metrics-token = \"from-the-file\"\n\
          allowed-origin = [\"https://conference.example.org\"]\n\
-         reminder-minutes = 5\n",
+         reminder-minutes = 5\n\
+         guests = \"deny\"\n",
     );
 
     let server = Running::start(data.path(), &["--config", &config]).await;
@@ -95,18 +108,43 @@ async fn serve_takes_the_config_file_and_the_environment_and_flags_override_it()
         handshake_from(address, "https://elsewhere.example").await,
         403
     );
+    assert_eq!(
+        guest_hello(address).await,
+        ("error".into(), Some("invite_required".into())),
+        "the file admits no guests"
+    );
     drop(server);
 
-    let from_env = [("PLENARY_METRICS_TOKEN", "from-the-env")];
+    let from_env = [
+        ("PLENARY_METRICS_TOKEN", "from-the-env"),
+        ("PLENARY_GUESTS", "allow"),
+    ];
     let server = Running::start_with_env(data.path(), &["--config", &config], &from_env).await;
     let why = "the environment overrides the file";
     metrics_token(&server.address, "from-the-env", Some("from-the-file"), why).await;
+    assert_eq!(
+        guest_hello(&server.address).await,
+        ("welcome".into(), None),
+        "{why}: guests are let in"
+    );
     drop(server);
 
-    let flags = ["--config", &config, "--metrics-token", "from-the-flag"];
+    let flags = [
+        "--config",
+        &config,
+        "--metrics-token",
+        "from-the-flag",
+        "--guests",
+        "deny",
+    ];
     let server = Running::start_with_env(data.path(), &flags, &from_env).await;
     let why = "a flag overrides the environment";
     metrics_token(&server.address, "from-the-flag", Some("from-the-env"), why).await;
+    assert_eq!(
+        guest_hello(&server.address).await.1.as_deref(),
+        Some("invite_required"),
+        "{why}: no guests"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! Chat in a room: messages with replies and @mentions, removal by moderators, and the
-//! sanctions moderators put on people (mute, remove).
+//! Chat in a room: messages with replies and @mentions, flags people put on them for the
+//! moderators, removal by moderators, and the sanctions moderators put on people (mute,
+//! remove).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use jiff::{SignedDuration, Timestamp};
 use plenary_protocol::{
@@ -29,17 +30,28 @@ pub(super) struct Chat {
     muted: HashMap<UserId, (Author, Timestamp)>,
     /// People removed from this room.
     removed: HashMap<UserId, Author>,
+    /// Who flagged which of the messages kept, for the moderators.
+    flags: HashMap<ChatId, HashSet<UserId>>,
     /// Messages kept in memory (`RoomLimits::history`).
     keep: usize,
 }
 
 impl Chat {
-    /// The chat as stored: its newest messages, oldest first, and the sanctions.
+    /// The chat as stored: its newest messages, oldest first, the flags on them, and the
+    /// sanctions.
     pub(super) fn restore(
         messages: Vec<ChatMessage>,
+        chat_flags: Vec<(ChatId, UserId)>,
         sanctions: Vec<(Author, Sanction)>,
         keep: usize,
     ) -> Chat {
+        let kept: HashSet<ChatId> = messages.iter().map(|message| message.id).collect();
+        let mut flags: HashMap<ChatId, HashSet<UserId>> = HashMap::new();
+        for (id, user) in chat_flags {
+            if kept.contains(&id) {
+                flags.entry(id).or_default().insert(user);
+            }
+        }
         let mut muted = HashMap::new();
         let mut removed = HashMap::new();
         for (user, sanction) in sanctions {
@@ -58,6 +70,7 @@ impl Chat {
             messages: messages.into(),
             muted,
             removed,
+            flags,
             keep,
         }
     }
@@ -149,8 +162,10 @@ impl Chat {
             message: message.clone(),
         }));
         self.messages.push_back(message.clone());
-        if self.messages.len() > self.keep {
-            self.messages.pop_front();
+        if self.messages.len() > self.keep
+            && let Some(oldest) = self.messages.pop_front()
+        {
+            self.flags.remove(&oldest.id);
         }
         events.publish(RoomEvent::Chat(message), Public::Same, None, out);
         Ok(id)
@@ -173,12 +188,55 @@ impl Chat {
                 )
             })?;
         self.messages.remove(position);
+        self.flags.remove(&id);
         out.push(Output::Persist(Change::ChatRemoved {
             room: events.room().clone(),
             id,
         }));
         events.publish(RoomEvent::ChatRemoved { id }, Public::Same, None, out);
         Ok(())
+    }
+
+    /// Flag a recent message for the moderators: staff hear how many flagged it. Once per
+    /// person and message; a message removed, or too old to be kept, is `not_found`.
+    pub(super) fn flag(
+        &mut self,
+        person: &Person,
+        id: ChatId,
+        events: &mut EventLog,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Refusal> {
+        if !self.messages.iter().any(|message| message.id == id) {
+            return Err((
+                ErrorCode::NotFound,
+                format!("no recent chat message {id} here"),
+            ));
+        }
+        let flaggers = self.flags.entry(id).or_default();
+        if !flaggers.insert(person.user.id.clone()) {
+            return Ok(());
+        }
+        let flags = u32::try_from(flaggers.len()).unwrap_or(u32::MAX);
+        out.push(Output::Persist(Change::ChatFlag {
+            room: events.room().clone(),
+            id,
+            user: person.user.id.clone(),
+        }));
+        events.publish(
+            RoomEvent::ChatFlagged { id, flags },
+            Public::Hidden,
+            None,
+            out,
+        );
+        Ok(())
+    }
+
+    /// The kept messages people flagged, with how many flagged each (for staff's snapshot).
+    pub(super) fn flagged(&self) -> BTreeMap<ChatId, u32> {
+        self.flags
+            .iter()
+            .map(|(id, flaggers)| (*id, u32::try_from(flaggers.len()).unwrap_or(u32::MAX)))
+            .collect()
     }
 
     /// Someone who is, or was, in this room.

@@ -91,6 +91,10 @@ pub enum Action {
     RemoveChat {
         id: ChatId,
     },
+    /// A person flags a chat message for the moderators.
+    FlagChat {
+        id: ChatId,
+    },
     /// Older chat messages than `before`, at most `limit`.
     ChatHistory {
         before: ChatId,

@@ -29,7 +29,7 @@ mod stage;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -92,7 +92,12 @@ impl Room {
         Room {
             events: EventLog::restore(setup.id.clone(), record.last_seq, log, limits.history),
             client_ids: ClientIds::restore(record.client_ids, limits.client_ids),
-            chat: Chat::restore(record.chat, record.sanctions, limits.history),
+            chat: Chat::restore(
+                record.chat,
+                record.chat_flags,
+                record.sanctions,
+                limits.history,
+            ),
             qa,
             polls: Polls::restore(record.polls),
             members: HashMap::new(),
@@ -269,6 +274,11 @@ impl Room {
             } else {
                 Vec::new()
             },
+            flagged: if staff {
+                self.chat.flagged()
+            } else {
+                BTreeMap::new()
+            },
             phases: self
                 .setup
                 .sessions
@@ -330,6 +340,11 @@ impl Room {
                 self.may_moderate(person)?;
                 self.chat.remove(id, &mut self.events, out)?;
                 Some(id)
+            }
+            Action::FlagChat { id } => {
+                self.joined(conn)?;
+                self.chat.flag(person, id, &mut self.events, out)?;
+                None
             }
             Action::Mute { user, minutes } => {
                 self.may_moderate(person)?;
@@ -470,7 +485,11 @@ impl Room {
                 None
             }
             Action::GrantStage { user, allowed } => {
-                self.may_moderate(person)?;
+                // Anyone may step off the stage (or decline being brought on); only staff
+                // bring people on or take others off.
+                if allowed || user != person.user.id {
+                    self.may_moderate(person)?;
+                }
                 self.media.grant_stage(user, allowed, &mut self.events, out);
                 None
             }

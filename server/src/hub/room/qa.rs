@@ -201,6 +201,12 @@ impl Qa {
             .get_mut(&question)
             .filter(|state| state.visible_to(person.user.role.is_staff(), user))
             .ok_or_else(|| (ErrorCode::NotFound, format!("no question {question}")))?;
+        if up && state.author_id() == Some(user.as_str()) {
+            return Err((
+                ErrorCode::OwnQuestion,
+                "you cannot upvote your own question".into(),
+            ));
+        }
         let changed = if up {
             state.voters.insert(user.clone())
         } else {
@@ -336,8 +342,8 @@ impl Qa {
         true
     }
 
-    /// Fold `duplicate` into `keep`: its voters join the kept question's (each person once),
-    /// and it becomes `merged`.
+    /// Fold `duplicate` into `keep`: its voters join the kept question's (each person once,
+    /// and never its author, who may not upvote it), and it becomes `merged`.
     fn merge(
         &mut self,
         duplicate: QuestionId,
@@ -367,7 +373,7 @@ impl Qa {
             return Err((ErrorCode::NotFound, format!("no question {keep}")));
         };
         for user in voters {
-            if kept.voters.insert(user.clone()) {
+            if kept.author_id() != Some(user.as_str()) && kept.voters.insert(user.clone()) {
                 out.push(Output::Persist(Change::Vote {
                     question: keep,
                     user,

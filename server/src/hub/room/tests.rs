@@ -405,6 +405,105 @@ fn attendees_publish_only_while_a_moderator_keeps_them_on_stage() {
 }
 
 #[test]
+fn a_person_on_stage_may_step_off_but_never_put_themselves_on_or_take_others_off() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let bo = person("bo", Role::Attendee);
+    let mo = person("mo", Role::Moderator);
+    for caller in [&ada, &bo, &mo] {
+        join(&mut room, caller, None);
+    }
+    let grant = |user: &str, allowed| Action::GrantStage {
+        user: user.into(),
+        allowed,
+    };
+    act(&mut room, &mo, grant("ada", true));
+    act(&mut room, &mo, grant("bo", true));
+    // Bo may not take Ada off; Ada may step off herself (declining the invitation).
+    let refused = act(&mut room, &bo, grant("ada", false));
+    assert_eq!(replies(&refused, bo.conn)[0]["code"], "forbidden");
+    assert_eq!(permit(&mut room, &ada, true), Ok(()));
+    let out = act(&mut room, &ada, grant("ada", false));
+    assert_eq!(replies(&out, ada.conn)[0]["type"], "ack");
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::MediaRevoked { user, receiving: false } if user == "ada"))
+    );
+    assert_eq!(permit(&mut room, &ada, true), Err(ErrorCode::Forbidden));
+    // Nor may she put herself back.
+    let refused = act(&mut room, &ada, grant("ada", true));
+    assert_eq!(replies(&refused, ada.conn)[0]["code"], "forbidden");
+}
+
+#[test]
+fn flags_on_chat_reach_staff_only_once_per_person_and_survive_a_restore() {
+    let mut room = room(100);
+    let ada = person("ada", Role::Attendee);
+    let bo = person("bo", Role::Attendee);
+    let eve = person("eve", Role::Attendee);
+    let mo = person("mo", Role::Moderator);
+    for caller in [&ada, &bo, &mo] {
+        join(&mut room, caller, None);
+    }
+    let chat = Action::Chat {
+        text: "buy cheap watches".into(),
+        client_id: None,
+        reply_to: None,
+    };
+    act(&mut room, &ada, chat);
+    let id = room.events.seq();
+    let flag = |id| Action::FlagChat { id };
+
+    let refused = act(&mut room, &eve, flag(id));
+    assert_eq!(replies(&refused, eve.conn)[0]["code"], "not_joined");
+    let refused = act(&mut room, &bo, flag(id + 99));
+    assert_eq!(replies(&refused, bo.conn)[0]["code"], "not_found");
+
+    let out = act(&mut room, &bo, flag(id));
+    let flagged: Vec<_> = out
+        .iter()
+        .filter_map(|output| match output {
+            Output::Publish(event) => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flagged.len(), 1);
+    assert!(flagged[0].public.is_none(), "attendees never see flags");
+    let staff: Value = serde_json::from_slice(&flagged[0].staff).expect("JSON");
+    assert_eq!(staff["event"]["kind"], "chat_flagged");
+    assert_eq!(staff["event"]["flags"], 1);
+    // Flagging again changes nothing.
+    let again = act(&mut room, &bo, flag(id));
+    assert!(
+        !again
+            .iter()
+            .any(|o| matches!(o, Output::Publish(_) | Output::Persist(_)))
+    );
+
+    let key = id.to_string();
+    assert_eq!(
+        join(&mut room, &mo, None)[0]["snapshot"]["flagged"][&key],
+        1
+    );
+    assert_eq!(
+        join(&mut room, &ada, None)[0]["snapshot"]["flagged"],
+        Value::Null
+    );
+
+    // Restored from the store, the flags of kept messages are there; others are dropped.
+    let message = room.chat.newest(10).remove(0);
+    let record = RoomRecord {
+        chat: vec![message],
+        chat_flags: vec![(id, "bo".into()), (id + 1, "bo".into())],
+        ..RoomRecord::default()
+    };
+    let limits = room.limits;
+    let mut restored = Room::restore(room.setup.clone(), record, limits);
+    let snapshot = &join(&mut restored, &mo, None)[0]["snapshot"]["flagged"];
+    assert_eq!(snapshot, &serde_json::json!({ key: 1 }));
+}
+
+#[test]
 fn the_track_list_is_published_when_it_changes_and_kept_for_the_snapshot() {
     let mut room = room(100);
     let ada = person("ada", Role::Attendee);

@@ -42,6 +42,13 @@ fn apply(transaction: &rusqlite::Transaction<'_>, change: &Change) -> Result<(),
                 .prepare_cached("UPDATE chat SET removed = 1 WHERE room = ?1 AND id = ?2")?
                 .execute(params![room, *id as i64])?;
         }
+        Change::ChatFlag { room, id, user } => {
+            transaction
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO chat_flags (room, chat_id, user_id) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![room, *id as i64, user])?;
+        }
         Change::Question {
             room,
             question,

@@ -37,7 +37,8 @@ pub(super) fn people_of(
     })
 }
 
-/// A person's bookmarks and sign-ups, each sign-up with its place in its session's order.
+/// A person's bookmarks and sign-ups, each sign-up with its place in its session's order, and
+/// how many signed up for each session.
 pub(super) fn agenda_of(connection: &Connection, user: &str) -> Result<StoredAgenda, StoreError> {
     let mut statement =
         connection.prepare_cached("SELECT session FROM bookmarks WHERE user_id = ?1")?;
@@ -55,8 +56,15 @@ pub(super) fn agenda_of(connection: &Connection, user: &str) -> Result<StoredAge
             Ok((row.get(0)?, row.get::<_, i64>(1)? as usize))
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let mut statement = connection.prepare_cached(
+        "SELECT session, COUNT(*) FROM sign_ups GROUP BY session ORDER BY session",
+    )?;
+    let sign_up_counts = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as usize)))?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(StoredAgenda {
         bookmarks,
         sign_ups,
+        sign_up_counts,
     })
 }

@@ -1,5 +1,5 @@
-//! A room's record: its events, chat, questions, client ids, moderation log, polls,
-//! sanctions, stage grants and its sessions' phases, overrides and people; older chat on
+//! A room's record: its events, chat (and the flags on it), questions, client ids, moderation
+//! log, polls, sanctions, stage grants and its sessions' phases, overrides and people; older chat on
 //! demand; and the largest question and poll ids handed out.
 
 use bytes::Bytes;
@@ -125,6 +125,14 @@ pub(super) fn load(
         };
         record.sanctions.push((user, sanction));
     }
+
+    let mut statement =
+        connection.prepare("SELECT chat_id, user_id FROM chat_flags WHERE room = ?1")?;
+    record.chat_flags = statement
+        .query_map([room], |row| {
+            Ok((row.get::<_, i64>(0)? as ChatId, row.get(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
 
     let mut statement = connection.prepare("SELECT session, phase FROM session_phases")?;
     let mut rows = statement.query([])?;

@@ -138,6 +138,12 @@ CREATE TABLE IF NOT EXISTS sanctions (
     until_ms INTEGER,
     PRIMARY KEY (room, user_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chat_flags (
+    room TEXT NOT NULL,
+    chat_id INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (room, chat_id, user_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stage_grants (
     room TEXT NOT NULL,
     user_id TEXT NOT NULL,
