@@ -56,6 +56,23 @@ async fn enter(driver: &Driver, link: &str, name: &str, room: &str) -> Result<Cl
 }
 
 /// Give a name on a page showing an invite link, and enter a room.
+/// A new page of `server` through a one-day invite for `role`, signed in as `name`, in
+/// `room`.
+async fn enter_as(
+    driver: &Driver,
+    server: &TestServer,
+    role: Role,
+    name: &str,
+    room: &str,
+) -> Result<Client> {
+    enter(driver, &server.server.invite_link(role, 1), name, room).await
+}
+
+/// Send a chat message from the page's chat box.
+async fn say(page: &Client, text: &str) -> Result<()> {
+    submit(page, "#chat-input", text, "#chat-form button[type=submit]").await
+}
+
 async fn enter_page(page: Client, name: &str, room: &str) -> Result<Client> {
     let page = sign_in_page(page, name).await?;
     wait_for(&page, &format!("button[data-enter-room='{room}']"))
@@ -88,20 +105,8 @@ async fn two_attendees_chat_in_chromium_and_markup_stays_text() -> Result<()> {
     let ben = enter(&driver, &link, "Ben", STAGE).await?;
 
     let hostile = "<img src=x onerror=alert(1)>";
-    submit(
-        &ana,
-        "#chat-input",
-        hostile,
-        "#chat-form button[type=submit]",
-    )
-    .await?;
-    submit(
-        &ana,
-        "#chat-input",
-        "Greetings from Leeds",
-        "#chat-form button[type=submit]",
-    )
-    .await?;
+    say(&ana, hostile).await?;
+    say(&ana, "Greetings from Leeds").await?;
 
     for text in [hostile, "Greetings from Leeds"] {
         let xpath = format!(
@@ -277,20 +282,8 @@ async fn the_moderator_console_shows_pending_questions_of_every_room_and_approve
 async fn a_host_runs_a_poll_and_the_attendee_vote_is_counted_on_both_pages() -> Result<()> {
     let server = TestServer::start().await?;
     let driver = Driver::shared().await?;
-    let host = enter(
-        &driver,
-        &server.server.invite_link(Role::Host, 1),
-        "Hana",
-        WORKSHOP_ROOM,
-    )
-    .await?;
-    let attendee = enter(
-        &driver,
-        &server.server.invite_link(Role::Attendee, 1),
-        "Ravi",
-        WORKSHOP_ROOM,
-    )
-    .await?;
+    let host = enter_as(&driver, &server, Role::Host, "Hana", WORKSHOP_ROOM).await?;
+    let attendee = enter_as(&driver, &server, Role::Attendee, "Ravi", WORKSHOP_ROOM).await?;
 
     // The host writes a poll; it starts as a draft, then is opened with its results shown.
     wait_for(&host, "#poll-new").await?.click().await?;
@@ -368,27 +361,9 @@ async fn a_host_runs_a_poll_and_the_attendee_vote_is_counted_on_both_pages() -> 
 async fn a_moderator_mutes_then_removes_an_attendee_and_the_attendee_page_follows() -> Result<()> {
     let server = TestServer::start().await?;
     let driver = Driver::shared().await?;
-    let moderator = enter(
-        &driver,
-        &server.server.invite_link(Role::Moderator, 1),
-        "Mona",
-        STAGE,
-    )
-    .await?;
-    let attendee = enter(
-        &driver,
-        &server.server.invite_link(Role::Attendee, 1),
-        "Tom",
-        STAGE,
-    )
-    .await?;
-    submit(
-        &attendee,
-        "#chat-input",
-        "Buy cheap watches here",
-        "#chat-form button[type=submit]",
-    )
-    .await?;
+    let moderator = enter_as(&driver, &server, Role::Moderator, "Mona", STAGE).await?;
+    let attendee = enter_as(&driver, &server, Role::Attendee, "Tom", STAGE).await?;
+    say(&attendee, "Buy cheap watches here").await?;
 
     // Mute for ten minutes, through the author's menu and a confirmation.
     let message = "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()='Buy cheap watches here']]";
@@ -420,13 +395,7 @@ async fn a_moderator_mutes_then_removes_an_attendee_and_the_attendee_page_follow
         .context("the muted attendee cannot type")?;
 
     // A moderator who comes in later sees who is muted, and lifts it.
-    let later = enter(
-        &driver,
-        &server.server.invite_link(Role::Moderator, 1),
-        "Lena",
-        STAGE,
-    )
-    .await?;
+    let later = enter_as(&driver, &server, Role::Moderator, "Lena", STAGE).await?;
     let entry = wait_for(&later, "#muted-people:not([hidden]) li").await?;
     assert!(entry.text().await?.contains("Tom"));
     entry

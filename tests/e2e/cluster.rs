@@ -544,22 +544,7 @@ async fn registrations_through_three_nodes_at_once_fill_a_workshop_exactly() -> 
     .await
     .into_iter()
     .collect::<Result<_>>()?;
-    let registered = answers
-        .iter()
-        .filter(|answer| answer["status"] == "registered")
-        .count();
-    assert_eq!(
-        registered, capacity,
-        "exactly as many places as the room has"
-    );
-    let mut positions: Vec<u64> = answers
-        .iter()
-        .filter(|answer| answer["status"] == "waitlisted")
-        .filter_map(|answer| answer["position"].as_u64())
-        .collect();
-    positions.sort_unstable();
-    let expected: Vec<u64> = (1..=2 * capacity as u64).collect();
-    assert_eq!(positions, expected, "everyone else in line, one place each");
+    plenary_tests::assert_places_taken_exactly(&answers, capacity);
     Ok(())
 }
 

@@ -252,19 +252,7 @@ async fn concurrent_registrations_fill_the_places_exactly_and_the_waitlist_moves
     let registered: Vec<usize> = (0..answers.len())
         .filter(|&n| standing(&answers[n]) == ("registered".into(), None))
         .collect();
-    assert_eq!(
-        registered.len(),
-        capacity,
-        "exactly as many places as the room has"
-    );
-    let mut positions: Vec<u64> = answers
-        .iter()
-        .filter(|answer| answer["status"] == "waitlisted")
-        .filter_map(|answer| answer["position"].as_u64())
-        .collect();
-    positions.sort_unstable();
-    let expected: Vec<u64> = (1..=2 * capacity as u64).collect();
-    assert_eq!(positions, expected, "everyone else in line, one place each");
+    plenary_tests::assert_places_taken_exactly(&answers, capacity);
     let at = |position: u64| {
         answers
             .iter()

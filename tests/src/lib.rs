@@ -50,6 +50,28 @@ pub mod demo {
     pub const WORKSHOP_SESSION: &str = "workshop-partnerships";
 }
 
+/// Check the answers to more `register`s of one workshop session than it has places, sent at
+/// once: exactly `capacity` are `registered`, and everyone else is `waitlisted` in line,
+/// positions 1, 2, … one each.
+pub fn assert_places_taken_exactly(answers: &[serde_json::Value], capacity: usize) {
+    let registered = answers
+        .iter()
+        .filter(|answer| answer["status"] == "registered")
+        .count();
+    assert_eq!(
+        registered, capacity,
+        "exactly as many places as the room has"
+    );
+    let mut positions: Vec<u64> = answers
+        .iter()
+        .filter(|answer| answer["status"] == "waitlisted")
+        .filter_map(|answer| answer["position"].as_u64())
+        .collect();
+    positions.sort_unstable();
+    let expected: Vec<u64> = (1..=(answers.len() - capacity) as u64).collect();
+    assert_eq!(positions, expected, "everyone else in line, one place each");
+}
+
 /// Poll `probe` every 50 ms until it gives a value, for at most [`PATIENCE`]; `what` names
 /// what was waited for when it never came.
 pub async fn eventually<T>(

@@ -41,6 +41,12 @@ use writer::{Pinged, write};
 pub use remote::{RemoteSessions, Uplink};
 pub use wire::accept;
 
+/// Why a connection is closed when the server shuts down.
+const RESTARTING: CloseReason = CloseReason {
+    code: plenary_protocol::close::RESTARTING,
+    reason: "server restarting: reconnect",
+};
+
 /// Refused frames after which a flooding connection is closed.
 const FLOOD_STRIKES: u32 = 100;
 
@@ -84,10 +90,7 @@ pub async fn serve(upgraded: hyper::upgrade::Upgraded, state: AppState) {
     loop {
         let frame = tokio::select! {
             () = shutdown.cancelled() => {
-                outbox.close(CloseReason {
-                    code: plenary_protocol::close::RESTARTING,
-                    reason: "server restarting: reconnect",
-                });
+                outbox.close(RESTARTING);
                 break;
             }
             () = outbox.closed() => break,

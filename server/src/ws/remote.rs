@@ -75,10 +75,7 @@ impl RemoteSessions {
             loop {
                 let frame = tokio::select! {
                     () = shutdown.cancelled() => {
-                        outbox.close(CloseReason {
-                            code: plenary_protocol::close::RESTARTING,
-                            reason: "server restarting: reconnect",
-                        });
+                        outbox.close(super::RESTARTING);
                         break;
                     }
                     () = outbox.closed() => break,

@@ -12,8 +12,8 @@ use plenary_tests::demo::{STAGE, WORKSHOP_ROOM, WORKSHOP_SESSION};
 use plenary_tests::{TestServer, eventually};
 
 use super::{
-    click_xpath, enter, sign_in, submit, wait_for, wait_for_xpath, wait_gone, wait_gone_xpath,
-    xpath_text,
+    click_xpath, enter, enter_as, say, sign_in, submit, wait_for, wait_for_xpath, wait_gone,
+    wait_gone_xpath, xpath_text,
 };
 
 /// Cut the page's connection, as a network drop does: it keeps trying an address that
@@ -75,7 +75,7 @@ async fn a_chat_sent_offline_waits_beside_the_chat_box_and_goes_out_once_on_reco
     assert!(offline.text().await?.contains("You are offline"));
 
     let text = "Sent from the train in the tunnel";
-    submit(&ana, "#chat-input", text, "#chat-form button[type=submit]").await?;
+    say(&ana, text).await?;
     let item = wait_for_xpath(&ana, &format!("{}[@data-waiting]", chat_xpath(text)))
         .await
         .context("the message waits in the log")?;
@@ -169,13 +169,7 @@ async fn authors_cannot_upvote_their_own_question_and_see_where_a_merged_one_wen
     let link = server.server.invite_link(Role::Attendee, 1);
     let ana = enter(&driver, &link, "Ana", WORKSHOP_ROOM).await?;
     let bo = enter(&driver, &link, "Bo", WORKSHOP_ROOM).await?;
-    let moderator = enter(
-        &driver,
-        &server.server.invite_link(Role::Moderator, 1),
-        "Mona",
-        WORKSHOP_ROOM,
-    )
-    .await?;
+    let moderator = enter_as(&driver, &server, Role::Moderator, "Mona", WORKSHOP_ROOM).await?;
     let kept = "How do we start a partnership";
     let duplicate = "How do we begin a partnership";
     ask_in_workshop(&ana, kept).await?;
@@ -278,18 +272,24 @@ async fn authors_cannot_upvote_their_own_question_and_see_where_a_merged_one_wen
     Ok(())
 }
 
+/// An organiser sets how many people `room` takes.
+async fn set_capacity(server: &TestServer, room: &str, capacity: u32) -> Result<()> {
+    let organiser = server.token(Role::Organiser, "Olga");
+    reqwest::Client::new()
+        .patch(server.url(&format!("/api/rooms/{room}")))
+        .bearer_auth(&organiser)
+        .json(&serde_json::json!({ "capacity": capacity }))
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn workshop_cards_show_places_left_and_where_on_the_waitlist_one_would_be() -> Result<()> {
     let server = TestServer::start().await?;
     // Workshop room 2 takes two people; three have asked, so one waits.
-    let organiser = server.token(Role::Organiser, "Olga");
-    reqwest::Client::new()
-        .patch(server.url("/api/rooms/workshop-2"))
-        .bearer_auth(&organiser)
-        .body(r#"{"capacity":2}"#)
-        .send()
-        .await?
-        .error_for_status()?;
+    set_capacity(&server, "workshop-2", 2).await?;
     for name in ["Ada", "Bo", "Cy"] {
         let mut early = server.client(Role::Attendee, name).await?;
         early
@@ -355,14 +355,7 @@ async fn the_programme_leads_into_rooms_lists_my_agenda_and_tells_a_promotion_as
 -> Result<()> {
     let server = TestServer::start().await?;
     // Workshop room 2 takes one person, and Ada has that place.
-    let organiser = server.token(Role::Organiser, "Olga");
-    reqwest::Client::new()
-        .patch(server.url("/api/rooms/workshop-2"))
-        .bearer_auth(&organiser)
-        .body(r#"{"capacity":1}"#)
-        .send()
-        .await?
-        .error_for_status()?;
+    set_capacity(&server, "workshop-2", 1).await?;
     let mut ada = server.client(Role::Attendee, "Ada").await?;
     ada.ok(serde_json::json!({"type":"register","session":"workshop-fundraising"}))
         .await?;

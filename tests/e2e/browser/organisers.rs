@@ -10,8 +10,8 @@ use plenary_tests::browser::Driver;
 use plenary_tests::demo::STAGE;
 
 use super::{
-    enter, sign_in, submit, wait_for, wait_for_text, wait_for_xpath, wait_gone, wait_gone_xpath,
-    xpath_text,
+    enter_as, say, sign_in, submit, wait_for, wait_for_text, wait_for_xpath, wait_gone,
+    wait_gone_xpath, xpath_text,
 };
 
 #[tokio::test]
@@ -66,28 +66,10 @@ async fn without_guests_the_bare_address_says_to_use_an_invite_and_an_invite_lin
 async fn a_moderator_is_asked_before_a_chat_message_is_removed_for_everyone() -> Result<()> {
     let server = TestServer::start().await?;
     let driver = Driver::shared().await?;
-    let attendee = enter(
-        &driver,
-        &server.server.invite_link(Role::Attendee, 1),
-        "Tom",
-        STAGE,
-    )
-    .await?;
-    let moderator = enter(
-        &driver,
-        &server.server.invite_link(Role::Moderator, 1),
-        "Mona",
-        STAGE,
-    )
-    .await?;
+    let attendee = enter_as(&driver, &server, Role::Attendee, "Tom", STAGE).await?;
+    let moderator = enter_as(&driver, &server, Role::Moderator, "Mona", STAGE).await?;
     let text = "A message the moderator thinks twice about";
-    submit(
-        &attendee,
-        "#chat-input",
-        text,
-        "#chat-form button[type=submit]",
-    )
-    .await?;
+    say(&attendee, text).await?;
     let message = format!(
         "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()={}]]",
         xpath_text(text)
@@ -138,21 +120,9 @@ async fn the_moderator_console_shows_each_rooms_chat_flags_from_attendees_and_re
         .await?
         .click()
         .await?;
-    let attendee = enter(
-        &driver,
-        &server.server.invite_link(Role::Attendee, 1),
-        "Tom",
-        STAGE,
-    )
-    .await?;
+    let attendee = enter_as(&driver, &server, Role::Attendee, "Tom", STAGE).await?;
     let text = "Buy cheap watches in the stage chat";
-    submit(
-        &attendee,
-        "#chat-input",
-        text,
-        "#chat-form button[type=submit]",
-    )
-    .await?;
+    say(&attendee, text).await?;
     let message = format!(
         "//section[@data-room='{STAGE}']//ol[contains(@class,'console-chat')]\
          /li[.//span[contains(@class,'chat-text') and text()={}]]",
@@ -163,13 +133,7 @@ async fn the_moderator_console_shows_each_rooms_chat_flags_from_attendees_and_re
         .context("the console shows the stage's chat")?;
 
     // Another attendee flags it for the moderators; the console marks it.
-    let ana = enter(
-        &driver,
-        &server.server.invite_link(Role::Attendee, 1),
-        "Ana",
-        STAGE,
-    )
-    .await?;
+    let ana = enter_as(&driver, &server, Role::Attendee, "Ana", STAGE).await?;
     let in_room = format!(
         "//ol[@id='chat-log']/li[.//span[contains(@class,'chat-text') and text()={}]]",
         xpath_text(text)
