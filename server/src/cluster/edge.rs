@@ -265,6 +265,11 @@ impl EdgeLink {
             .get(&conn)
             .map(|connection| connection.outbox.clone())
         else {
+            // Gone here: the node that runs the conference serves it still (the end was lost
+            // on the way), and ends it now.
+            if !matches!(item, Item::Closed { .. }) {
+                self.send_up(conn, 0, UpKind::Close);
+            }
             return;
         };
         let (after, relayed) = match item {

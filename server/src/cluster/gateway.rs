@@ -36,8 +36,11 @@ pub const GONE_AFTER: Duration = Duration::from_secs(6);
 /// What the stream to one node may hold before it is sent; past it, something is lost and
 /// that node's connections resume.
 const STREAM_QUEUE: usize = 65_536;
-/// Queued items taken into one message at most.
+/// Queued items taken from the queue at once at most.
 const ITEMS_PER_MESSAGE: usize = 512;
+/// Items of about this many bytes go in one message (NATS servers of a Plenary cluster take
+/// 8 MB messages; a join storm's replays must not add up past that).
+const MESSAGE_BYTES: usize = 1024 * 1024;
 /// The largest response body sent back for an `/api/…` request of another node.
 const RESPONSE_LIMIT: usize = 7 * 1024 * 1024;
 
@@ -336,6 +339,8 @@ async fn publish(
     let mut seq = 0;
     let mut batch = Vec::new();
     let mut items: Vec<(ConnId, Item)> = Vec::new();
+    // About how many bytes `items` holds.
+    let mut bytes = 0;
     let send = async |kind: Kind, body: &[u8], seq: &mut u64| {
         let message = relay::encode_message(kind, owner, to, *seq, body);
         *seq += 1;
@@ -343,30 +348,68 @@ async fn publish(
             tracing::warn!(%error, %subject, "cannot send to a node");
         }
     };
-    while outbound.recv_many(&mut batch, ITEMS_PER_MESSAGE).await > 0 {
+    let flush = async |items: &mut Vec<(ConnId, Item)>, seq: &mut u64| {
+        let body = serde_json::to_vec(&items).unwrap_or_default();
+        items.clear();
+        send(Kind::Items, &body, seq).await;
+    };
+    loop {
+        let received = tokio::time::timeout(
+            BEAT_EVERY,
+            outbound.recv_many(&mut batch, ITEMS_PER_MESSAGE),
+        )
+        .await;
+        match received {
+            Ok(0) => return,
+            Ok(_) => {}
+            // Quiet: an empty message, so that the node notices within a second when the
+            // last message before it was lost.
+            Err(_) => {
+                flush(&mut items, &mut seq).await;
+                continue;
+            }
+        }
         for next in batch.drain(..) {
             match next {
-                Outbound::Item(conn, item) => items.push((conn, item)),
+                Outbound::Item(conn, item) => {
+                    bytes += item_bytes(&item);
+                    items.push((conn, item));
+                    if bytes >= MESSAGE_BYTES {
+                        flush(&mut items, &mut seq).await;
+                        bytes = 0;
+                    }
+                }
                 Outbound::Turn(turn) => {
                     if !items.is_empty() {
-                        let body = serde_json::to_vec(&items).unwrap_or_default();
-                        items.clear();
-                        send(Kind::Items, &body, &mut seq).await;
+                        flush(&mut items, &mut seq).await;
+                        bytes = 0;
                     }
                     send(Kind::Turn, &turn, &mut seq).await;
                 }
             }
         }
         if !items.is_empty() {
-            let body = serde_json::to_vec(&items).unwrap_or_default();
-            items.clear();
-            send(Kind::Items, &body, &mut seq).await;
+            flush(&mut items, &mut seq).await;
+            bytes = 0;
         }
         if stream.lost.swap(false, Ordering::AcqRel) {
             tracing::warn!(%subject, "the stream to a node overflowed; its connections resume");
             send(Kind::Reset, &[], &mut seq).await;
         }
     }
+}
+
+/// About how many bytes an item takes in a message (its frames, and a little more).
+fn item_bytes(item: &Item) -> usize {
+    let frames = match item {
+        Item::Frame { frame, .. } => frame.len(),
+        Item::Replay { frames, .. }
+        | Item::Closed {
+            last_words: frames, ..
+        } => frames.iter().map(String::len).sum(),
+        Item::Admitted { .. } | Item::Left { .. } => 0,
+    };
+    frames + 64
 }
 
 /// A frame as text (frames are JSON).
