@@ -512,6 +512,35 @@ async fn a_host_on_one_relaying_node_reaches_a_viewer_on_another_through_the_run
 }
 
 #[tokio::test]
+async fn a_persons_connections_are_bounded_across_all_nodes() -> Result<()> {
+    let conference = Conference::start(1, 3).await?;
+    let owner = conference.active().await?;
+    all_ready(&conference).await?;
+    let relaying = [(owner + 1) % 3, (owner + 2) % 3];
+    let token = conference.nodes[0].token(Role::Attendee, "Many tabs")?;
+    // Eight connections (the bound), four on each relaying node: each node alone is under it.
+    let mut open = Vec::new();
+    for k in 0..8 {
+        let mut client = Client::connect(conference.nodes[relaying[k % 2]].addr()).await?;
+        client.hello(&token).await?;
+        // Answered where the rooms run: that node counts this connection from now on.
+        client.ok(json!({"type":"agenda"})).await?;
+        open.push(client);
+    }
+    let mut ninth = Client::connect(conference.nodes[relaying[0]].addr()).await?;
+    ninth.hello(&token).await?;
+    let refused = ninth
+        .recv_until(|message| message["type"] == "error")
+        .await?;
+    assert_eq!(refused["code"], "too_many_connections", "{refused}");
+    let (_, code) = ninth.until_closed().await?;
+    assert_eq!(code, Some(1008));
+    // The others are still served.
+    open[0].ok(json!({"type":"agenda"})).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn registrations_through_three_nodes_at_once_fill_a_workshop_exactly() -> Result<()> {
     let conference = Conference::start(1, 3).await?;
     conference.active().await?;

@@ -350,6 +350,7 @@ fn reason_for(code: u16) -> CloseReason {
         close::LAGGED => "lagged: reconnect and resume with since",
         close::SERVER_ERROR => "server error: reconnect and resume with since",
         close::RESTARTING => "server restarting: reconnect",
+        close::POLICY => "refused: too many connections",
         _ => "closed",
     };
     CloseReason { code, reason }

@@ -16,8 +16,10 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use plenary_protocol::{ErrorCode, ServerMessage};
+
 use super::Session;
-use crate::hub::{CloseReason, ConnId, Outbox, Person, RemoteSink};
+use crate::hub::{CloseReason, ConnId, Outbox, Person, RemoteSink, encode};
 use crate::state::AppState;
 
 /// Where a node that does not run the conference sends its connections' messages.
@@ -53,6 +55,24 @@ impl RemoteSessions {
         let state = self.state.clone();
         let outbox = Outbox::remote(sink, remote);
         let (frames, mut incoming) = mpsc::channel::<String>(QUEUED_FRAMES);
+        // A person's connections are counted here too, wherever they are: each node holds
+        // them to the bound, and this node to the bound across all nodes.
+        let slot = match state.people.connect(&person.user.id) {
+            Ok(slot) => slot,
+            Err(error) => {
+                let refusal = encode(&ServerMessage::Error {
+                    reference: None,
+                    code: ErrorCode::TooManyConnections,
+                    message: error.to_string(),
+                });
+                let reason = CloseReason {
+                    code: plenary_protocol::close::POLICY,
+                    reason: "too many connections",
+                };
+                outbox.close_with(reason, vec![refusal]);
+                return frames;
+            }
+        };
         let conn = state.hub.new_conn();
         let listing =
             state
@@ -62,7 +82,7 @@ impl RemoteSessions {
         let mut session = Session {
             conn,
             person: Some(Arc::new(person)),
-            slot: None,
+            slot: Some(slot),
             listing: Some(listing),
             joined: HashSet::new(),
             frames: None,
