@@ -55,7 +55,6 @@ async fn enter(driver: &Driver, link: &str, name: &str, room: &str) -> Result<Cl
     enter_page(driver.page(link).await?, name, room).await
 }
 
-/// Give a name on a page showing an invite link, and enter a room.
 /// A new page of `server` through a one-day invite for `role`, signed in as `name`, in
 /// `room`.
 async fn enter_as(
@@ -69,11 +68,12 @@ async fn enter_as(
 }
 
 /// Send a chat message from the page's chat box.
-async fn say(page: &Client, text: &str) -> Result<()> {
+pub(crate) async fn say(page: &Client, text: &str) -> Result<()> {
     submit(page, "#chat-input", text, "#chat-form button[type=submit]").await
 }
 
-async fn enter_page(page: Client, name: &str, room: &str) -> Result<Client> {
+/// Give a name on a page showing an invite link, and enter a room.
+pub(crate) async fn enter_page(page: Client, name: &str, room: &str) -> Result<Client> {
     let page = sign_in_page(page, name).await?;
     wait_for(&page, &format!("button[data-enter-room='{room}']"))
         .await?
@@ -599,7 +599,11 @@ async fn a_host_moves_to_another_workshop_and_comes_back_after_a_dropped_connect
 }
 
 /// The text of an element, once `done` accepts it.
-async fn wait_for_text(page: &Client, css: &str, done: impl Fn(&str) -> bool) -> Result<String> {
+pub(crate) async fn wait_for_text(
+    page: &Client,
+    css: &str,
+    done: impl Fn(&str) -> bool,
+) -> Result<String> {
     eventually(&format!("{css} showing the text wanted"), async || {
         let text = wait_for(page, css).await?.text().await?;
         Ok(done(&text).then_some(text))

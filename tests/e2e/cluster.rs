@@ -512,6 +512,32 @@ async fn a_host_on_one_relaying_node_reaches_a_viewer_on_another_through_the_run
 }
 
 #[tokio::test]
+async fn the_web_client_on_a_relaying_node_shows_a_room_run_by_another() -> Result<()> {
+    use crate::browser::{enter_page, say, wait_for_text};
+    let conference = Conference::start(1, 3).await?;
+    let owner = conference.active().await?;
+    all_ready(&conference).await?;
+    let relaying = &conference.nodes[(owner + 1) % 3];
+    let driver = plenary_tests::browser::Driver::shared().await?;
+    // A guest opens the relaying node's address in Chromium and enters the stage.
+    let page = enter_page(driver.page(&relaying.url("/")).await?, "Rania", STAGE).await?;
+    let (mut poster, _) = conference.member(owner, "Poster").await?;
+    poster
+        .ok(json!({"type":"chat","room":STAGE,"text":"Hello from the other node"}))
+        .await?;
+    wait_for_text(&page, "#chat-log", |log| {
+        log.contains("Hello from the other node")
+    })
+    .await?;
+    say(&page, "Hello back").await?;
+    poster
+        .recv_until(|message| chat(message).is_some_and(|(_, text)| text == "Hello back"))
+        .await?;
+    page.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_persons_connections_are_bounded_across_all_nodes() -> Result<()> {
     let conference = Conference::start(1, 3).await?;
     let owner = conference.active().await?;
