@@ -10,7 +10,7 @@
 //! none is heard for [`GONE_AFTER`], or when the stream has a gap, every connection here is
 //! closed with 1012 and resumes with `since`, from the log, through whichever node it reaches.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -68,8 +68,12 @@ pub struct EdgeLink {
     beat: Beat,
     connections: DashMap<ConnId, Connection>,
     mirrors: Mirrors,
-    /// Encoded messages up, in order, for the publisher.
-    up: mpsc::UnboundedSender<Bytes>,
+    client: Client,
+    /// Encoded messages up, in order, with the subject of the node they are for.
+    up: mpsc::UnboundedSender<(String, Bytes)>,
+    /// The epoch of the node followed, 0 while none is heard: read where the `owner` lock
+    /// may not be taken (under a connection's entry).
+    following: AtomicU64,
     owner: Mutex<Owner>,
     /// Whether it is heard from (`/readyz`, and whether `/ws` takes connections).
     ready: Arc<AtomicBool>,
@@ -134,7 +138,9 @@ impl EdgeLink {
             beat: beat.clone(),
             connections: DashMap::new(),
             mirrors: Mirrors::new(feed),
+            client: client.clone(),
             up,
+            following: AtomicU64::new(0),
             owner: Mutex::new(Owner::default()),
             ready,
             tasks: Mutex::new(Vec::new()),
@@ -169,9 +175,14 @@ impl EdgeLink {
             seq,
             what,
         };
+        let epoch = self.following.load(Ordering::Acquire);
+        if epoch == 0 {
+            // No node runs the conference: the connection is closed as this node notices.
+            return;
+        }
         match serde_json::to_vec(&up) {
             // Gone only when the node stops.
-            Ok(payload) => drop(self.up.send(payload.into())),
+            Ok(payload) => drop(self.up.send((relay::up(epoch), payload.into()))),
             Err(error) => tracing::error!(%error, "cannot encode a relay message"),
         }
     }
@@ -194,6 +205,7 @@ impl EdgeLink {
         }
         owner.newest = epoch;
         owner.current = Some((epoch, Instant::now()));
+        self.following.store(epoch, Ordering::Release);
         self.ready.store(true, Ordering::Relaxed);
         true
     }
@@ -328,6 +340,7 @@ async fn beat_and_watch(link: std::sync::Weak<EdgeLink>, client: Client, own: Be
             tracing::warn!("the node that ran the conference is gone");
             owner.current = None;
             owner.next = None;
+            link.following.store(0, Ordering::Release);
             link.ready.store(false, Ordering::Relaxed);
             link.close_all();
         }
@@ -335,9 +348,9 @@ async fn beat_and_watch(link: std::sync::Weak<EdgeLink>, client: Client, own: Be
 }
 
 /// Publish messages up in the order they were sent.
-async fn publish_up(client: Client, mut up: mpsc::UnboundedReceiver<Bytes>) {
-    while let Some(payload) = up.recv().await {
-        if let Err(error) = client.publish(relay::UP, payload).await {
+async fn publish_up(client: Client, mut up: mpsc::UnboundedReceiver<(String, Bytes)>) {
+    while let Some((subject, payload)) = up.recv().await {
+        if let Err(error) = client.publish(subject, payload).await {
             tracing::warn!(%error, "cannot relay to the node that runs the conference");
         }
     }
@@ -357,15 +370,23 @@ fn reason_for(code: u16) -> CloseReason {
 }
 
 /// `/api/…` on this node: answered by the node that runs the conference.
-pub fn api(client: Client) -> Router {
+pub fn api(link: Arc<EdgeLink>) -> Router {
     Router::new()
         .route("/api", any(forward))
         .route("/api/{*path}", any(forward))
-        .with_state(client)
+        .with_state(link)
 }
 
 /// Send a request to the node that runs the conference and give back its answer.
-async fn forward(State(client): State<Client>, request: Request) -> Response {
+async fn forward(State(link): State<Arc<EdgeLink>>, request: Request) -> Response {
+    let epoch = link.following.load(Ordering::Acquire);
+    if epoch == 0 {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "no node runs the conference now: try again in a few seconds",
+        );
+    }
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, REQUEST_LIMIT).await else {
         return problem(
@@ -383,7 +404,9 @@ async fn forward(State(client): State<Client>, request: Request) -> Response {
             headers.append(name.as_str(), value);
         }
     }
-    let asked = client.request_with_headers(relay::HTTP, headers, body);
+    let asked = link
+        .client
+        .request_with_headers(relay::http(epoch), headers, body);
     let answer = match tokio::time::timeout(HTTP_TIMEOUT, asked).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(_)) | Err(_) => {

@@ -149,9 +149,9 @@ impl Gateway {
         stop: CancellationToken,
     ) {
         let subscribe = async || {
-            let up = self.client.subscribe(relay::UP).await?;
+            let up = self.client.subscribe(relay::up(self.beat.epoch)).await?;
             let beats = self.client.subscribe(relay::NODES).await?;
-            let http = self.client.subscribe(relay::HTTP).await?;
+            let http = self.client.subscribe(relay::http(self.beat.epoch)).await?;
             Ok::<_, async_nats::SubscribeError>((up, beats, http))
         };
         // Without them no other node can serve anyone: keep trying.

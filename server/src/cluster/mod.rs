@@ -135,7 +135,7 @@ impl Standby {
         edge_config.readiness = Readiness::flag(ready);
         edge_config.edge = Some(Edge {
             uplink: Arc::clone(&link) as Arc<dyn crate::ws::Uplink>,
-            api: edge::api(client),
+            api: edge::api(Arc::clone(&link)),
         });
         let edge = crate::start(edge_config).await?;
         tracing::info!(addr = %edge.addr(), node = %log.node, "serving through the node that runs the conference");

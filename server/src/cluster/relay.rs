@@ -1,8 +1,9 @@
 //! What the nodes of a cluster tell each other about connections and rooms, on plain NATS
 //! subjects (not the log): the shapes of the messages and their encoding.
 //!
-//! - [`UP`]: a node's connections, to the node that runs the conference ([`Up`], JSON):
-//!   hello said (with the person), each client frame as it came, the end.
+//! - [`up`]`(epoch)`: a node's connections, to the node that runs the conference in that
+//!   epoch ([`Up`], JSON): hello said (with the person), each client frame as it came, the
+//!   end.
 //! - [`down`]`(node)`: one ordered stream from the node that runs the conference to each
 //!   other node ([`Message`]): each turn of each room's feed ([`Kind::Turn`], binary: frames
 //!   are JSON already and go as they are) and what the rooms and the SFU send that node's
@@ -14,7 +15,8 @@
 //! - [`OWNER`] and [`NODES`]: heartbeats ([`Beat`]) of the node that runs the conference and of
 //!   the others, so each side knows when the other is gone. The running node's epoch is the
 //!   revision of its lease, which grows with each takeover: a node follows only the newest.
-//! - [`HTTP`]: `/api/…` requests of the other nodes, answered by the one that runs it.
+//! - [`http`]`(epoch)`: `/api/…` requests of the other nodes, answered by the one that runs
+//!   it in that epoch.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use plenary_protocol::{RoomId, UserId};
@@ -22,14 +24,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::hub::{Entry, Person};
 
-/// Connections' messages to the node that runs the conference.
-pub const UP: &str = "plenary.relay.up";
+/// Connections' messages to the node that runs the conference in `epoch` (a node paused
+/// past its lease that wakes hears nothing meant for its successor).
+pub fn up(epoch: u64) -> String {
+    format!("plenary.relay.up.{epoch}")
+}
 /// The heartbeat of the node that runs the conference.
 pub const OWNER: &str = "plenary.relay.owner";
 /// The heartbeats of the other nodes.
 pub const NODES: &str = "plenary.relay.nodes";
-/// `/api/…` requests for the node that runs the conference.
-pub const HTTP: &str = "plenary.relay.http";
+/// `/api/…` requests for the node that runs the conference in `epoch`.
+pub fn http(epoch: u64) -> String {
+    format!("plenary.relay.http.{epoch}")
+}
 
 /// The stream from the node that runs the conference to `node`.
 pub fn down(node: &str) -> String {
