@@ -60,15 +60,22 @@ pub struct RoomContext {
     /// Every person's live connections, for what the room tells one person wherever they
     /// are (`Output::ToPeople`).
     pub person_outboxes: Arc<PersonOutboxes>,
-    /// Where the room counts its members, events and deliveries, once per turn.
+    /// Where rooms count their members, events and deliveries, once per turn (the hub
+    /// registers each room's counts there as it starts the room).
     pub metrics: Arc<Metrics>,
     /// Where the room's feed is copied to the other nodes of a cluster, if it is one.
     pub tap: Option<Arc<dyn Tap>>,
     pub shutdown: CancellationToken,
 }
 
-/// Run a room until shutdown.
-pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context: RoomContext) {
+/// Run a room until shutdown, counting into `counts` (registered by the caller, so that the
+/// room is in `/metrics` from the moment the server listens, not from its task's first turn).
+pub async fn run(
+    mut room: Room,
+    counts: RoomMetrics,
+    mut commands: mpsc::Receiver<Command>,
+    context: RoomContext,
+) {
     let RoomContext {
         batch,
         feed,
@@ -77,12 +84,10 @@ pub async fn run(mut room: Room, mut commands: mpsc::Receiver<Command>, context:
         clock,
         media_revoked,
         person_outboxes,
-        metrics,
+        metrics: _,
         tap,
         shutdown,
     } = context;
-    let counts = metrics.room(room.id());
-    drop(metrics);
     // A manual clock (tests) wakes the room whenever it moves; the system clock never does.
     let mut moved = clock.subscribe();
     let mut members: HashMap<ConnId, Member> = HashMap::new();

@@ -231,7 +231,8 @@ impl Hub {
         let spawner = &self.spawner;
         let room = room::Room::restore(setup, record, spawner.limits.room);
         let (commands, queue) = mpsc::channel(spawner.limits.room_queue);
-        let room = actor::run(room, queue, spawner.context.clone());
+        let counts = spawner.context.metrics.room(&id);
+        let room = actor::run(room, counts, queue, spawner.context.clone());
         spawner.tasks.spawn_on(
             spawner.rooms.tasks.track_future(room),
             &spawner.rooms.handle,
