@@ -139,7 +139,7 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> 
 }
 
 /// An HTTP error with a stable code.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: ErrorCode,
     message: String,
@@ -148,13 +148,22 @@ struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
             message: message.into(),
             fields: Vec::new(),
         }
+    }
+
+    /// No node of a cluster runs the conference now (a node that relays to it cannot serve).
+    pub(crate) fn no_running_node() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "no node runs the conference now: try again in a few seconds",
+        )
     }
 
     fn bad_request(message: impl Into<String>) -> ApiError {
@@ -375,12 +384,7 @@ async fn upgrade(State(state): State<AppState>, mut request: Request) -> Respons
     // A node of a cluster that cannot reach the node that runs the conference cannot serve
     // a connection: the client tries again, here or elsewhere.
     if state.uplink.is_some() && !state.config.readiness.is_ready() {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Unavailable,
-            "no node runs the conference now: try again in a few seconds",
-        )
-        .into_response();
+        return ApiError::no_running_node().into_response();
     }
     let (response, on_upgrade) = match crate::ws::accept(&mut request) {
         Ok(accepted) => accepted,

@@ -19,17 +19,18 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bytes::Bytes;
 use dashmap::DashMap;
 use futures_util::StreamExt;
-use plenary_protocol::{ErrorCode, HttpError, HttpErrorBody};
+use plenary_protocol::ErrorCode;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::gateway::{BEAT_EVERY, GONE_AFTER, METHOD, STATUS, URI, beat};
 use super::relay::{self, Beat, Item, Kind, Up, UpKind};
+use crate::http::ApiError;
 use crate::hub::{CloseReason, ConnId, Mirrors, Outbox, Person, Relayed};
 use crate::ws::Uplink;
 
@@ -381,19 +382,16 @@ pub fn api(link: Arc<EdgeLink>) -> Router {
 async fn forward(State(link): State<Arc<EdgeLink>>, request: Request) -> Response {
     let epoch = link.following.load(Ordering::Acquire);
     if epoch == 0 {
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Unavailable,
-            "no node runs the conference now: try again in a few seconds",
-        );
+        return ApiError::no_running_node().into_response();
     }
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, REQUEST_LIMIT).await else {
-        return problem(
+        return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::TooLarge,
             "too large to pass on to the node that runs the conference: send it there",
-        );
+        )
+        .into_response();
     };
     let mut headers = HeaderMap::new();
     headers.insert(METHOD, parts.method.as_str());
@@ -410,11 +408,7 @@ async fn forward(State(link): State<Arc<EdgeLink>>, request: Request) -> Respons
     let answer = match tokio::time::timeout(HTTP_TIMEOUT, asked).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(_)) | Err(_) => {
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
-                "no node runs the conference now: try again in a few seconds",
-            );
+            return ApiError::no_running_node().into_response();
         }
     };
     let headers = answer.headers.unwrap_or_default();
@@ -436,16 +430,4 @@ async fn forward(State(link): State<Arc<EdgeLink>>, request: Request) -> Respons
     response
         .body(Body::from(answer.payload))
         .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
-}
-
-/// An error answered here, in the API's shape.
-fn problem(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = HttpError {
-        error: HttpErrorBody {
-            code,
-            message: message.into(),
-            fields: Vec::new(),
-        },
-    };
-    (status, Json(body)).into_response()
 }
