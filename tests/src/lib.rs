@@ -365,9 +365,12 @@ impl Client {
         }
     }
 
-    /// Close the connection.
+    /// Close the connection, as a browser does: send a close frame and read on until the
+    /// server's answers it. (Dropping the socket with frames still unread resets it, and the
+    /// server's close then fails to go out: it counts the connection as dropped.)
     pub async fn close(mut self) -> Result<()> {
         self.socket.close(None).await?;
+        self.until_closed().await?;
         Ok(())
     }
 }
