@@ -53,6 +53,8 @@ pub enum StartError {
     Listen(std::io::Error),
     #[error("the rooms' thread: {0}")]
     Rooms(std::io::Error),
+    #[error("the lease's thread: {0}")]
+    Lease(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

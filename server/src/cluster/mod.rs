@@ -5,13 +5,13 @@
 //!   a view of its own and so is ready to take over.
 //! - One node **runs the conference** (its rooms, its scheduler, its writes): the holder of
 //!   the lease, a key in the JetStream KV bucket `plenary-leases` whose entries expire after
-//!   [`LEASE_TTL`]. The holder renews it by revision every [`RENEW_EVERY`]; a node that finds
-//!   another node holding it stops at once. One that cannot reach NATS to renew it says it is
-//!   not ready and keeps trying: it cannot write either, and if another node takes over
-//!   meanwhile the log fences it off (its next append is refused) and it stops. The others are on
-//!   **standby**: they answer `/healthz`, say 503 at `/readyz` (so a load balancer sends
-//!   people to the node that runs the conference) and try to take the lease every
-//!   [`TRY_EVERY`].
+//!   [`LEASE_TTL`]. The holder renews it by revision every [`RENEW_EVERY`], on a thread and a
+//!   NATS connection of its own ([`LeaseHolder`]); a node that finds another node holding it
+//!   stops at once. One that cannot reach NATS to renew it says it is not ready and keeps
+//!   trying: it cannot write either, and if another node takes over meanwhile the log fences
+//!   it off (its next append is refused) and it stops. The others are on **standby**: they
+//!   serve attendees by relaying to the node that runs the conference (`edge`, `/readyz`
+//!   says `ready: relaying`) and try to take the lease every [`TRY_EVERY`].
 //! - Taking over appends an owner entry to the log, so a node that was paused past its lease
 //!   cannot append anything after it (see `store::jetstream`), and loads every room from the
 //!   log.
@@ -175,7 +175,7 @@ impl Standby {
         let revision = acquire(&leases, &log.node).await;
         tracing::info!(node = %log.node, "holding the conference's lease");
         let ready = Arc::new(AtomicBool::new(false));
-        let lease = LeaseHolder::hold(leases, log.node.clone(), revision, Arc::clone(&ready));
+        let lease = LeaseHolder::hold(&log, revision, Arc::clone(&ready))?;
         let addr = edge.addr();
         // Its epoch is the lease's revision: each takeover's is higher than the last.
         let gateway = Gateway::new(jetstream.client(), log.node.clone(), revision);
@@ -288,37 +288,89 @@ async fn acquire(leases: &kv::Store, node: &str) -> u64 {
     }
 }
 
-/// The lease, renewed in the background.
+/// The lease, renewed on a thread of its own over a NATS connection of its own. On the
+/// server's runtime a renewal waited behind thousands of connections' tasks, and on the
+/// shared connection behind megabytes of relay traffic: under a 15,000-attendee flood a
+/// healthy node once missed its lease that way and another took over.
 struct LeaseHolder {
-    leases: kv::Store,
-    /// Cancelled when the lease is lost.
+    /// Cancelled when the lease is lost, or to let it go.
     lost: CancellationToken,
-    renewing: tokio::task::JoinHandle<Option<u64>>,
+    /// Resolves when the thread is done: the lease lost, or let go.
+    finished: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl LeaseHolder {
-    fn hold(leases: kv::Store, node: String, revision: u64, ready: Arc<AtomicBool>) -> Self {
+    fn hold(log: &LogConfig, revision: u64, ready: Arc<AtomicBool>) -> Result<Self, StartError> {
         let lost = CancellationToken::new();
-        let renewing = tokio::spawn(renew(leases.clone(), node, revision, ready, lost.clone()));
-        LeaseHolder {
-            leases,
-            lost,
-            renewing,
-        }
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StartError::Lease)?;
+        let (log, held) = (log.clone(), lost.clone());
+        std::thread::Builder::new()
+            .name("plenary-lease".into())
+            .spawn(move || {
+                runtime.block_on(keep(log, revision, ready, held));
+                // The holder may be gone already (the node stopped).
+                let _ = done.send(());
+            })
+            .map_err(StartError::Lease)?;
+        Ok(LeaseHolder { lost, finished })
     }
 
     /// Stop renewing and delete the lease, if it is still this node's.
-    async fn release(self) {
+    async fn release(mut self) {
         self.lost.cancel();
-        if let Ok(Some(revision)) = self.renewing.await {
-            // By revision: only this node's lease goes, never a successor's.
-            let released = self
-                .leases
-                .purge_expect_revision(CONFERENCE, Some(revision));
-            if let Ok(Err(error)) = tokio::time::timeout(RENEW_EVERY, released).await {
-                tracing::warn!(%error, "could not let the lease go; it expires by itself");
-            }
+        // An error means the thread ended without a word (it panicked): nothing to wait for.
+        let _ = (&mut self.finished).await;
+    }
+}
+
+/// A holder dropped without [`LeaseHolder::release`] lets the lease go too: its thread must
+/// not go on renewing for a node that no longer runs the conference.
+impl Drop for LeaseHolder {
+    fn drop(&mut self) {
+        self.lost.cancel();
+    }
+}
+
+/// The lease thread's work: connect, renew until lost or let go, and on letting it go delete
+/// it by revision, so only this node's lease goes, never a successor's.
+async fn keep(log: LogConfig, revision: u64, ready: Arc<AtomicBool>, lost: CancellationToken) {
+    let leases = tokio::select! {
+        leases = lease_bucket(&log) => leases,
+        () = lost.cancelled() => return,
+    };
+    if let Some(revision) = renew(leases.clone(), log.node, revision, ready, lost).await {
+        let released = leases.purge_expect_revision(CONFERENCE, Some(revision));
+        if let Ok(Err(error)) = tokio::time::timeout(RENEW_EVERY, released).await {
+            tracing::warn!(%error, "could not let the lease go; it expires by itself");
         }
+    }
+}
+
+/// The lease bucket over a connection of its own, trying until NATS answers.
+async fn lease_bucket(log: &LogConfig) -> kv::Store {
+    loop {
+        let opened = async {
+            let (options, addresses) = crate::store::nats_servers(&log.urls)?;
+            let client = options
+                .name(format!("plenary {} lease", log.node))
+                .retry_on_initial_connect()
+                .connect(addresses)
+                .await
+                .map_err(crate::store::to_backend)?;
+            jetstream::new(client)
+                .get_key_value(LEASES)
+                .await
+                .map_err(crate::store::to_backend)
+        };
+        match opened.await {
+            Ok(leases) => return leases,
+            Err(error) => tracing::warn!(%error, "cannot reach the lease; trying again"),
+        }
+        tokio::time::sleep(TRY_EVERY).await;
     }
 }
 
